@@ -1,0 +1,1 @@
+"""Multiple imputation by chained equations for multilevel data."""

@@ -1,0 +1,210 @@
+"""The contract between the sampler and an imputation method.
+
+A method is a small object registered by name. The sampler hands it a
+:class:`MethodInput` (a view of the current completed data for one target
+variable) and a ``numpy.random.Generator``; the method returns a
+:class:`MethodResult` with one imputed value per row to impute and any logged
+events. Methods never see the sampler, never touch global RNG state and never
+keep state between calls, so a chain is fully described by its current
+imputations and its generator state.
+
+Predictor codes (mice / miceadds conventions) arrive in ``MethodInput.codes``,
+one per column of ``x``:
+
+====  ==========================================================
+code  meaning for a two-level method
+====  ==========================================================
+ 1    fixed effect
+ 2    fixed and random effect
+ 3    fixed effect plus its cluster mean (as a fixed effect)
+ 4    fixed and random effect plus its cluster mean
+====  ==========================================================
+
+The cluster variable (code -2) is not a column of ``x``; it arrives as
+``cluster`` (integer codes ``0..n_clusters-1``). Single-level methods see all
+codes as 1. :func:`two_level_design` turns codes into the fixed-effects matrix
+``X`` and the random-effects matrix ``Z`` that every two-level method uses.
+
+To add a method (for example a substantive-model-compatible one)::
+
+    @register_method("my.method")
+    class MyMethod(ImputationMethod):
+        level = "1"                      # "1", "2l" or "2lonly"
+        def impute(self, data, rng):
+            ...
+            return MethodResult(values=draws)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MethodInput:
+    """What one imputation step of one variable sees.
+
+    Attributes
+    ----------
+    variable : str
+        Name of the target variable (for messages).
+    y : ndarray of shape (n,)
+        Current completed values of the target (observed values where ``ry``;
+        the previous imputations elsewhere).
+    ry : ndarray of bool, shape (n,)
+        True where the target is observed (used to fit the model).
+    wy : ndarray of bool, shape (n,)
+        True where values are to be imputed (normally ``~ry``).
+    x : ndarray of shape (n, p)
+        Current completed predictors (no intercept column, no cluster column).
+    names : tuple of str
+        Column names of ``x``.
+    codes : ndarray of int, shape (p,)
+        Predictor-matrix code per column of ``x`` (1, 2, 3 or 4).
+    cluster : ndarray of int, shape (n,), or None
+        Cluster index 0..n_clusters-1 (None for single-level methods).
+    n_clusters : int
+        Number of clusters (0 when ``cluster`` is None).
+    binary : bool
+        True when the target is a 0/1 variable.
+    options : dict
+        Method options from the user (e.g. ``donors`` for pmm).
+    """
+
+    variable: str
+    y: np.ndarray
+    ry: np.ndarray
+    wy: np.ndarray
+    x: np.ndarray
+    names: tuple[str, ...]
+    codes: np.ndarray
+    cluster: np.ndarray | None = None
+    n_clusters: int = 0
+    binary: bool = False
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class MethodResult:
+    """Imputed values for the rows ``wy`` (in row order) and logged events."""
+
+    values: np.ndarray
+    events: list[str] = field(default_factory=list)
+
+
+class ImputationMethod:
+    """Base class of all imputation methods.
+
+    Subclasses set ``name`` (via :func:`register_method`) and ``level`` and
+    implement :meth:`impute`.
+    """
+
+    name: ClassVar[str] = ""
+    level: ClassVar[str] = "1"  # "1" single level, "2l" two-level, "2lonly" level-2 only
+
+    def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[ImputationMethod]] = {}
+
+
+def register_method(name: str):
+    """Class decorator registering an :class:`ImputationMethod` under ``name``."""
+
+    def decorator(cls: type[ImputationMethod]) -> type[ImputationMethod]:
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"imputation method {name!r} is already registered")
+        cls.name = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return decorator
+
+
+def get_method(name: str) -> ImputationMethod:
+    """Return an instance of the method registered as ``name``.
+
+    Raises
+    ------
+    ValueError
+        Naming the unknown method and listing the known ones.
+    """
+    _load_builtin_methods()
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ValueError(f"unknown imputation method {name!r}; known methods: {known}") from None
+
+
+def available_methods() -> list[str]:
+    """Names of all registered methods."""
+    _load_builtin_methods()
+    return sorted(_REGISTRY)
+
+
+def _load_builtin_methods() -> None:
+    # importing the package registers the built-in methods
+    import mlmice.impute.methods  # noqa: F401
+
+
+def cluster_means(x: np.ndarray, cluster: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Cluster means of the columns of ``x``, expanded back to rows.
+
+    .. math:: \\bar x_{\\cdot j} = \\frac{1}{n_j} \\sum_{i \\in j} x_{ij}
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, k)
+    cluster : ndarray of int, shape (n,)
+    n_clusters : int
+
+    Returns
+    -------
+    ndarray of shape (n, k)
+    """
+    x = np.asarray(x, dtype=float)
+    counts = np.bincount(cluster, minlength=n_clusters).astype(float)
+    counts[counts == 0] = 1.0
+    out = np.empty_like(x)
+    for k in range(x.shape[1]):
+        out[:, k] = (np.bincount(cluster, weights=x[:, k], minlength=n_clusters) / counts)[cluster]
+    return out
+
+
+def two_level_design(data: MethodInput) -> tuple[np.ndarray, list[str], np.ndarray, list[str]]:
+    """Fixed-effects and random-effects design from predictor codes.
+
+    ``X`` = [1, x_c (codes 1-4), cluster means of x_c (codes 3, 4)];
+    ``Z`` = [1, x_c (codes 2, 4)], as in miceadds' ``2l.pmm`` /
+    ``mice.impute.2l.lmer`` (random intercept always included).
+
+    Returns
+    -------
+    X : ndarray of shape (n, p)
+    x_names : list of str
+    Z : ndarray of shape (n, q)
+    z_names : list of str
+    """
+    if data.cluster is None:
+        raise ValueError(f"{data.variable}: a two-level method needs a cluster variable (code -2)")
+    codes = np.asarray(data.codes)
+    x = np.asarray(data.x, dtype=float)
+    names = list(data.names)
+    n = x.shape[0]
+    fixed = np.isin(codes, (1, 2, 3, 4))
+    means = np.isin(codes, (3, 4))
+    rand = np.isin(codes, (2, 4))
+    blocks = [np.ones((n, 1)), x[:, fixed]]
+    x_names = ["(Intercept)"] + [nm for nm, f in zip(names, fixed, strict=True) if f]
+    if means.any():
+        blocks.append(cluster_means(x[:, means], data.cluster, data.n_clusters))
+        x_names += [f"mean({nm})" for nm, f in zip(names, means, strict=True) if f]
+    X = np.hstack(blocks)
+    Z = np.hstack([np.ones((n, 1)), x[:, rand]])
+    z_names = ["(Intercept)"] + [nm for nm, f in zip(names, rand, strict=True) if f]
+    return X, x_names, Z, z_names

@@ -1,0 +1,1 @@
+"""Linear and generalised linear mixed models (lme4-equivalent)."""

@@ -1,0 +1,49 @@
+"""Shared test fixtures.
+
+Tests that need the tutorial's data or R's reference results read them from
+``../shared`` (next to the repository). In a user's clone that folder is
+absent and those tests skip with a clear reason; in CI it is present and
+they run. Set ``MLMICE_SHARED`` to point elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MLMICE_SHARED", REPO.parent / "shared"))
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """Path to ../shared; skips the test when it is absent."""
+    if not (SHARED / "data").is_dir():
+        pytest.skip(f"../shared not found at {SHARED} (the tutorial data and R references "
+                    "are only present in the project's CI and development machines)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def shared_data(shared_dir) -> Path:
+    return shared_dir / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_reference(shared_dir) -> Path:
+    return shared_dir / "reference"
+
+
+@pytest.fixture(scope="session")
+def load_reference(shared_reference):
+    """Load a JSON file from ../shared/reference by name."""
+
+    def _load(name: str):
+        with open(shared_reference / name) as fh:
+            return json.load(fh)
+
+    return _load

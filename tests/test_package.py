@@ -1,0 +1,31 @@
+"""The package's public surface: lazy exports and validation helpers."""
+
+import numpy as np
+import pytest
+
+import mlmice
+from mlmice._validation import check_random_state, check_scalar
+
+
+def test_version_and_unknown_attribute():
+    assert mlmice.__version__
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        mlmice.nope  # noqa: B018
+
+
+def test_chain_streams_do_not_depend_on_number_of_chains():
+    # chain i's stream is a function of (seed, i) only: DESIGN.md, Randomness
+    a = check_random_state(7, chain=3).random(5)
+    b = check_random_state(7, chain=3).random(5)
+    c = check_random_state(7, chain=2).random(5)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_check_scalar_messages():
+    with pytest.raises(ValueError, match="m == 0, must be >= 1"):
+        check_scalar(0, "m", kind=int, min_val=1)
+    with pytest.raises(TypeError, match="m must be int"):
+        check_scalar(1.5, "m", kind=int, min_val=1)
+    with pytest.raises(ValueError, match="seed == -1"):
+        check_random_state(-1)

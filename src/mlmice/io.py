@@ -1,0 +1,409 @@
+"""Data in and out: a user's file -> the analysis frame, and Parquet artifacts.
+
+The analysis frame (the project's shared convention) is a pandas DataFrame
+in which
+
+* every analysis variable is ``float64`` with ``NaN`` for a missing value;
+* a binary variable (an R factor or string column with two levels, a
+  numeric column with two value-labelled codes, or a numeric column with two
+  whole-number values) is coded ``0.0``/``1.0``; the lower code (R's first
+  factor level) becomes 0. Its labels are kept in
+  ``df.attrs["labels"] = {variable: {0: "boy", 1: "girl"}}``;
+* the cluster column (and the optional id column) keep their identity: whole
+  numbers become ``int64``, strings and categoricals stay as they are;
+* ``df.attrs["roles"]`` holds the variable roles (:class:`Roles`, as a dict).
+
+So the tutorial's ``popular.RData`` (gender a factor ``boy``/``girl``) and
+``popular_MAR.RData`` (gender stored as 1/2) read to the same coding
+0 = boy, 1 = girl.
+
+:func:`write_parquet` and :func:`read_parquet` carry labels and roles in the
+Parquet schema metadata (key ``mlmice``, JSON), so every artifact of the
+pipeline keeps one coding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Roles", "infer_roles", "read_data", "read_parquet", "write_parquet"]
+
+SUPPORTED = (".sav", ".rdata", ".rda", ".rds", ".csv", ".parquet")
+_META_KEY = b"mlmice"
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Roles of the variables of a two-level data set.
+
+    Attributes
+    ----------
+    cluster : str
+        Name of the cluster (level-2 unit) identifier.
+    id : str or None
+        Name of the unit (level-1) identifier, if any.
+    level1 : tuple of str
+        Analysis variables that vary within at least one cluster.
+    level2 : tuple of str
+        Analysis variables constant within every cluster where observed.
+    binary : tuple of str
+        Analysis variables coded 0/1 (a flag: each is also level 1 or level 2).
+    """
+
+    cluster: str
+    id: str | None
+    level1: tuple[str, ...]
+    level2: tuple[str, ...]
+    binary: tuple[str, ...]
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """All analysis variables (level 1 then level 2)."""
+        return self.level1 + self.level2
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (lists instead of tuples)."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Roles:
+        return cls(cluster=d["cluster"], id=d.get("id"), level1=tuple(d.get("level1", ())),
+                   level2=tuple(d.get("level2", ())), binary=tuple(d.get("binary", ())))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_data(path, cluster: str, id: str | None = None, *, object: str | None = None,
+              level2: Sequence[str] | None = None,
+              labels: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+    """Read a user's data file into the analysis frame.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.sav`` (SPSS), ``.RData``/``.rda``/``.rds`` (R), ``.csv`` or
+        ``.parquet`` file.
+    cluster : str
+        Name of the cluster variable (must have no missing values).
+    id : str, optional
+        Name of a unit identifier, kept as is and not treated as a variable.
+    object : str, optional
+        For an ``.RData`` file holding several objects: which one to read.
+    level2 : sequence of str, optional
+        Variables the user declares level 2; an error is raised when one of
+        them takes two different values within a cluster.
+    labels : mapping, optional
+        Value labels for numeric codes, ``{variable: {code: label}}``, as SPSS
+        value labels would give them (e.g. ``{"gender_ij": {1: "boy", 2:
+        "girl"}}`` for ``popular_MAR.RData``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The analysis frame (see the module docstring); ``df.attrs["labels"]``
+        and ``df.attrs["roles"]`` are set.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        With the file, variable or row named: unknown file type, empty file,
+        missing cluster/id variable, missing values in the cluster variable,
+        a declared level-2 variable varying within a cluster, a non-numeric
+        column that cannot be coded, an ``.RData`` file with several objects
+        and no (or a wrong) ``object=``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    value_labels: dict[str, dict] = {}
+    if suffix == ".sav":
+        raw, value_labels = _read_sav(path)
+    elif suffix in (".rdata", ".rda", ".rds"):
+        raw = _read_r(path, object)
+    elif suffix == ".csv":
+        try:
+            raw = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"data file {str(path)!r} is empty") from None
+    elif suffix == ".parquet":
+        raw = read_parquet(path)
+        value_labels = {v: {k: lab for k, lab in m.items()}
+                        for v, m in raw.attrs.get("labels", {}).items()}
+    else:
+        raise ValueError(f"data file {str(path)!r}: unknown file type {path.suffix!r}; "
+                         f"supported: {', '.join(SUPPORTED)}")
+    if raw.shape[0] == 0 or raw.shape[1] == 0:
+        raise ValueError(f"data file {str(path)!r} is empty ({raw.shape[0]} rows, "
+                         f"{raw.shape[1]} columns)")
+    if labels:
+        for var, m in labels.items():
+            if var not in raw.columns:
+                raise ValueError(f"labels: variable {var!r} is not in {str(path)!r}; "
+                                 f"columns are {list(raw.columns)}")
+            value_labels[var] = dict(m)
+    return prepare_frame(raw, cluster=cluster, id=id, level2=level2,
+                         value_labels=value_labels, source=str(path))
+
+
+def prepare_frame(raw: pd.DataFrame, *, cluster: str, id: str | None = None,
+                  level2: Sequence[str] | None = None,
+                  value_labels: Mapping[str, Mapping] | None = None,
+                  source: str = "data") -> pd.DataFrame:
+    """Turn an already loaded frame into the analysis frame (see :func:`read_data`).
+
+    ``source`` names the data in error messages (a file name, or e.g.
+    ``"simulated data"``).
+    """
+    value_labels = dict(value_labels or {})
+    columns = [str(c) for c in raw.columns]
+    raw = raw.set_axis(columns, axis=1).reset_index(drop=True)
+    for arg, name in (("cluster", cluster), ("id", id)):
+        if name is not None and name not in columns:
+            raise ValueError(f"{source}: {arg} variable {name!r} not found; columns are "
+                             f"{columns}")
+    if id is not None and id == cluster:
+        raise ValueError(f"{source}: id and cluster are the same variable {id!r}")
+    na_rows = np.flatnonzero(raw[cluster].isna().to_numpy())
+    if na_rows.size:
+        shown = ", ".join(str(r) for r in na_rows[:10]) + (" ..." if na_rows.size > 10 else "")
+        raise ValueError(f"{source}: cluster variable {cluster!r} has {na_rows.size} missing "
+                         f"value(s), at row(s) {shown} (0-based); every row needs a cluster")
+    out: dict[str, pd.Series] = {}
+    out_labels: dict[str, dict[int, str]] = {}
+    for col in columns:
+        if col in (cluster, id):
+            out[col] = _identifier(raw[col])
+            continue
+        values, labs = _code_column(raw[col], col, value_labels.get(col), source)
+        out[col] = values
+        if labs is not None:
+            out_labels[col] = labs
+    df = pd.DataFrame(out)
+    roles = infer_roles(df, cluster=cluster, id=id)
+    if level2:
+        for var in level2:
+            if var not in df.columns:
+                raise ValueError(f"{source}: level2 variable {var!r} not found; columns are "
+                                 f"{columns}")
+            _check_constant(df, var, cluster, source)
+    df.attrs["labels"] = out_labels
+    df.attrs["roles"] = roles.to_dict()
+    return df
+
+
+def _read_sav(path: Path) -> tuple[pd.DataFrame, dict]:
+    import pyreadstat
+
+    try:
+        raw, meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
+    except pyreadstat.ReadstatError as exc:
+        raise ValueError(f"data file {str(path)!r} could not be read as SPSS .sav: {exc}") from None
+    return raw, {k: dict(v) for k, v in meta.variable_value_labels.items()}
+
+
+def _read_r(path: Path, object: str | None) -> pd.DataFrame:
+    import pyreadr
+
+    try:
+        result = pyreadr.read_r(str(path))
+    except pyreadr.custom_errors.PyreadrError as exc:
+        raise ValueError(f"data file {str(path)!r} could not be read as R data: {exc}") from None
+    names = list(result.keys())
+    if not names:
+        raise ValueError(f"data file {str(path)!r} is empty (no data frame found)")
+    if object is None:
+        if len(names) > 1:
+            raise ValueError(f"data file {str(path)!r} holds {len(names)} objects "
+                             f"({', '.join(map(repr, names))}); choose one with object=")
+        return result[names[0]]
+    if object not in result:
+        raise ValueError(f"data file {str(path)!r} has no object {object!r}; objects found: "
+                         f"{', '.join(map(repr, names))}")
+    return result[object]
+
+
+def _identifier(s: pd.Series) -> pd.Series:
+    """Cluster/id column: whole floats -> int64; strings and categoricals unchanged."""
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype(np.int64)
+    if pd.api.types.is_numeric_dtype(s):
+        v = s.to_numpy(dtype=float, na_value=np.nan)
+        if np.all(np.isfinite(v)) and np.all(v == np.round(v)):
+            return pd.Series(v.astype(np.int64), name=s.name)
+        return s.astype(float)
+    return s
+
+
+def _fmt(x) -> str:
+    if isinstance(x, float | np.floating) and float(x).is_integer():
+        return str(int(x))
+    return str(x)
+
+
+def _code_column(s: pd.Series, name: str, value_labels: Mapping | None,
+                 source: str) -> tuple[pd.Series, dict[int, str] | None]:
+    """Code one analysis column to float64 (binary -> 0/1 plus labels)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = list(s.cat.categories)
+        if len(cats) > 2:
+            raise ValueError(f"{source}: variable {name!r} is a factor with {len(cats)} levels "
+                             f"({', '.join(map(str, cats[:6]))}{' ...' if len(cats) > 6 else ''})"
+                             "; only two-level factors (binary) can be coded: recode it as "
+                             "numbers or dummy variables")
+        codes = s.cat.codes.to_numpy().astype(float)
+        codes[codes < 0] = np.nan
+        return pd.Series(codes, name=name), {i: str(c) for i, c in enumerate(cats)}
+    if pd.api.types.is_bool_dtype(s):
+        v = s.astype("float64")
+        return v, {0: "False", 1: "True"}
+    if not pd.api.types.is_numeric_dtype(s):
+        obs = s.dropna()
+        num = pd.to_numeric(obs, errors="coerce")
+        if num.notna().all():
+            s = pd.to_numeric(s, errors="coerce")
+        else:
+            levels = sorted(obs.astype(str).unique())
+            if len(levels) > 2:
+                bad = obs[num.isna()].astype(str).unique()[:3]
+                raise ValueError(f"{source}: variable {name!r} is not numeric (values such as "
+                                 f"{', '.join(map(repr, bad))}) and has {len(levels)} distinct "
+                                 "values; only two-valued text columns (binary) can be coded")
+            codes = s.map({lev: float(i) for i, lev in enumerate(levels)}).astype("float64")
+            return pd.Series(codes.to_numpy(), name=name), dict(enumerate(levels))
+    v = s.to_numpy(dtype="float64", na_value=np.nan)
+    obs = np.unique(v[~np.isnan(v)])
+    if value_labels:
+        keys = np.array(sorted(float(k) for k in value_labels))
+        unlabelled = np.setdiff1d(obs, keys)
+        if len(keys) == 2 and unlabelled.size == 0:
+            lo, hi = keys
+            coded = np.where(v == lo, 0.0, np.where(v == hi, 1.0, np.nan))
+            lab = {float(k): str(x) for k, x in value_labels.items()}
+            return pd.Series(coded, name=name), {0: lab[lo], 1: lab[hi]}
+    if obs.size == 2 and np.all(obs == np.round(obs)):
+        lo, hi = obs
+        coded = np.where(v == lo, 0.0, np.where(v == hi, 1.0, np.nan))
+        return pd.Series(coded, name=name), {0: _fmt(lo), 1: _fmt(hi)}
+    return pd.Series(v, name=name), None
+
+
+def _check_constant(df: pd.DataFrame, var: str, cluster: str, source: str) -> None:
+    sub = df[[cluster, var]].dropna()
+    g = sub.groupby(cluster, sort=False, observed=True)[var]
+    lo, hi = g.min(), g.max()
+    bad = lo.index[(lo != hi).to_numpy()]
+    if len(bad):
+        c = bad[0]
+        raise ValueError(f"{source}: variable {var!r} is declared level 2 but varies within "
+                         f"cluster {_fmt(c)} ({cluster}): values {_fmt(lo[c])} and {_fmt(hi[c])}"
+                         f"{f' (and {len(bad) - 1} more clusters)' if len(bad) > 1 else ''}")
+
+
+def infer_roles(df: pd.DataFrame, cluster: str, id: str | None = None) -> Roles:
+    """Infer variable roles of an analysis frame.
+
+    A variable is level 2 when it is constant within every cluster where it
+    is observed and at least one cluster has two or more observed values (a
+    variable never observed twice in a cluster gives no evidence and counts
+    as level 1). A variable is binary when its observed values are exactly
+    {0, 1}. Columns other than ``cluster`` and ``id`` must be numeric.
+    """
+    if cluster not in df.columns:
+        raise ValueError(f"cluster variable {cluster!r} not found; columns are {list(df.columns)}")
+    if id is not None and id not in df.columns:
+        raise ValueError(f"id variable {id!r} not found; columns are {list(df.columns)}")
+    variables = [c for c in df.columns if c not in (cluster, id)]
+    codes = pd.factorize(df[cluster])[0]
+    level1, level2, binary = [], [], []
+    for var in variables:
+        if not pd.api.types.is_numeric_dtype(df[var]):
+            raise ValueError(f"variable {var!r} is not numeric (dtype {df[var].dtype}); use "
+                             "read_data to code it")
+        v = df[var].to_numpy(dtype=float, na_value=np.nan)
+        ok = ~np.isnan(v) & (codes >= 0)
+        obs = v[ok]
+        if obs.size and np.array_equal(np.unique(obs), [0.0, 1.0]):
+            binary.append(var)
+        c = codes[ok]
+        if c.size == 0:
+            level1.append(var)
+            continue
+        n = np.bincount(c)
+        lo = np.full(n.size, np.inf)
+        hi = np.full(n.size, -np.inf)
+        np.minimum.at(lo, c, obs)
+        np.maximum.at(hi, c, obs)
+        has = n > 0
+        if np.any(n >= 2) and np.all(lo[has] == hi[has]):
+            level2.append(var)
+        else:
+            level1.append(var)
+    return Roles(cluster=cluster, id=id, level1=tuple(level1), level2=tuple(level2),
+                 binary=tuple(binary))
+
+
+# --------------------------------------------------------------------------- Parquet
+
+
+def write_parquet(df: pd.DataFrame, path) -> None:
+    """Write an analysis frame to Parquet, keeping labels and roles.
+
+    ``df.attrs["labels"]`` and ``df.attrs["roles"]`` are stored as JSON under
+    the schema metadata key ``mlmice``; the row index is not stored.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    meta = {"labels": {var: {str(k): str(v) for k, v in m.items()}
+                       for var, m in df.attrs.get("labels", {}).items()},
+            "roles": _jsonable_roles(df.attrs.get("roles"))}
+    plain = pd.DataFrame(df, copy=False)
+    plain.attrs = {}
+    table = pa.Table.from_pandas(plain, preserve_index=False)
+    schema_meta = dict(table.schema.metadata or {})
+    schema_meta[_META_KEY] = json.dumps(meta).encode()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table.replace_schema_metadata(schema_meta), str(path))
+
+
+def read_parquet(path) -> pd.DataFrame:
+    """Read a Parquet file written by :func:`write_parquet` (or any Parquet file).
+
+    Labels come back as ``df.attrs["labels"]`` with integer codes, roles as
+    ``df.attrs["roles"]`` (a dict; :meth:`Roles.from_dict` makes the object).
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(str(path))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"Parquet file {str(path)!r} does not exist") from None
+    df = table.to_pandas()
+    df.attrs = {}
+    raw = (table.schema.metadata or {}).get(_META_KEY)
+    labels, roles = {}, None
+    if raw:
+        meta = json.loads(raw)
+        labels = {var: {int(k): v for k, v in m.items()}
+                  for var, m in meta.get("labels", {}).items()}
+        roles = meta.get("roles")
+    df.attrs["labels"] = labels
+    if roles is not None:
+        df.attrs["roles"] = roles
+    return df
+
+
+def _jsonable_roles(roles):
+    if roles is None:
+        return None
+    if isinstance(roles, Roles):
+        return roles.to_dict()
+    return {k: (list(v) if isinstance(v, tuple | list) else v) for k, v in dict(roles).items()}

@@ -1,0 +1,150 @@
+"""mlmice.io: reading users' files into the analysis frame, Parquet round trips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlmice.io import Roles, infer_roles, read_data, read_parquet, write_parquet
+
+TUTORIAL = ["popularity_ij", "gender_ij", "extraversion_ij", "experience_j", "assessment_ij"]
+
+
+@pytest.fixture(scope="module")
+def complete(shared_data):
+    return read_data(shared_data / "popular.RData", cluster="cluster_id", id="unit_id")
+
+
+@pytest.fixture(scope="module")
+def incomplete(shared_data):
+    return read_data(shared_data / "popular_MAR.RData", cluster="cluster_id", id="unit_id",
+                     labels={"gender_ij": {1: "boy", 2: "girl"}})
+
+
+def test_incomplete_has_the_tutorials_missing_counts(incomplete):
+    # R: colSums(is.na(popular_MAR))
+    counts = incomplete.isna().sum().to_dict()
+    assert counts == {"unit_id": 0, "cluster_id": 0, "popularity_ij": 214, "gender_ij": 3,
+                      "extraversion_ij": 502, "experience_j": 1, "assessment_ij": 47}
+    assert incomplete.shape == (2000, 7)
+
+
+def test_both_versions_share_one_coding(complete, incomplete):
+    for df in (complete, incomplete):
+        assert all(df[v].dtype == np.float64 for v in TUTORIAL)
+        assert df["cluster_id"].dtype == np.int64
+        assert df.attrs["labels"] == {"gender_ij": {0: "boy", 1: "girl"}}
+        roles = Roles.from_dict(df.attrs["roles"])
+        assert roles.level2 == ("experience_j",)
+        assert roles.binary == ("gender_ij",)
+        assert roles.cluster == "cluster_id" and roles.id == "unit_id"
+    # factor boy/girl (complete) and 1/2 (incomplete) agree wherever both are observed
+    both = incomplete["gender_ij"].notna()
+    assert both.sum() == 1997
+    np.testing.assert_array_equal(complete.loc[both, "gender_ij"],
+                                  incomplete.loc[both, "gender_ij"])
+    assert set(complete["gender_ij"]) == {0.0, 1.0}
+    # R: table(popular$gender_ij) boy 989, girl 1011
+    assert complete["gender_ij"].sum() == 1011
+
+
+def test_unlabelled_two_valued_codes_become_zero_one(shared_data):
+    df = read_data(shared_data / "popular_MAR.RData", cluster="cluster_id")
+    assert df.attrs["labels"] == {"gender_ij": {0: "1", 1: "2"}}
+    assert set(df["gender_ij"].dropna()) == {0.0, 1.0}
+    # unit_id not declared as id: it is an ordinary (level-1) variable
+    assert "unit_id" in df.attrs["roles"]["level1"]
+
+
+def test_sav_value_labels(shared_data):
+    df = read_data(shared_data / "popular2.sav", cluster="class", id="pupil")
+    assert df.shape == (2000, 15)
+    assert df.attrs["labels"]["sex"] == {0: "boy", 1: "girl"}
+    roles = infer_roles(df, cluster="class", id="pupil")
+    assert "texp" in roles.level2 and "extrav" in roles.level1
+    # Zsex is a z-scored binary: two non-integer values stay as they are
+    assert "Zsex" not in roles.binary and df["Zsex"].nunique() == 2
+
+
+def test_parquet_round_trip_keeps_labels_and_roles(incomplete, tmp_path):
+    path = tmp_path / "sub" / "inc.parquet"
+    write_parquet(incomplete, path)
+    back = read_parquet(path)
+    pd.testing.assert_frame_equal(back, incomplete)
+    assert back.attrs == incomplete.attrs
+    again = read_data(path, cluster="cluster_id", id="unit_id")
+    pd.testing.assert_frame_equal(again, incomplete)
+    assert again.attrs["labels"] == {"gender_ij": {0: "boy", 1: "girl"}}
+
+
+def test_csv_with_string_cluster_and_text_binary(tmp_path):
+    path = tmp_path / "d.csv"
+    raw = pd.DataFrame({"school": ["a", "a", "b", "b"], "sex": ["m", "f", None, "f"],
+                        "y": [1.5, 2.0, np.nan, 3.0], "w": [1.5, 1.5, 2.5, 2.5]})
+    raw.to_csv(path, index=False)
+    df = read_data(path, cluster="school", level2=["w"])
+    assert df["school"].tolist() == ["a", "a", "b", "b"]
+    assert df["sex"].tolist()[:2] == [1.0, 0.0] and np.isnan(df["sex"][2])
+    assert df.attrs["labels"] == {"sex": {0: "f", 1: "m"}}
+    assert df.attrs["roles"]["level2"] == ["w"] and df["w"].dtype == np.float64
+
+
+def _csv(tmp_path, frame, name="d.csv"):
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_errors_name_the_file_variable_or_row(tmp_path, shared_data):
+    good = pd.DataFrame({"g": [1, 1, 2, 2], "x": [1.0, 2.0, 3.0, 4.0], "z": [5, 5, 6, 7]})
+    bad_type = tmp_path / "d.xlsx"
+    bad_type.write_text("x")
+    with pytest.raises(ValueError, match=r"d\.xlsx.*unknown file type '\.xlsx'"):
+        read_data(bad_type, cluster="g")
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        read_data(tmp_path / "nope.csv", cluster="g")
+    path = _csv(tmp_path, good)
+    with pytest.raises(ValueError, match=r"cluster variable 'class' not found.*\['g', 'x', 'z'\]"):
+        read_data(path, cluster="class")
+    with pytest.raises(ValueError, match="id variable 'pid' not found"):
+        read_data(path, cluster="g", id="pid")
+    with pytest.raises(ValueError, match=r"'z' is declared level 2 but varies within cluster "
+                                         r"2 \(g\): values 6 and 7"):
+        read_data(path, cluster="g", level2=["z"])
+    na = _csv(tmp_path, good.assign(g=[1, None, 2, None]), "na.csv")
+    with pytest.raises(ValueError, match=r"'g' has 2 missing value\(s\), at row\(s\) 1, 3"):
+        read_data(na, cluster="g")
+    text = _csv(tmp_path, good.assign(x=["lo", "mid", "hi", "lo"]), "text.csv")
+    with pytest.raises(ValueError, match="variable 'x' is not numeric.*3 distinct"):
+        read_data(text, cluster="g")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="empty.csv' is empty"):
+        read_data(empty, cluster="g")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("g,x\n")
+    with pytest.raises(ValueError, match=r"header.csv' is empty \(0 rows"):
+        read_data(header_only, cluster="g")
+    with pytest.raises(ValueError, match="has no object 'popular'; objects found: 'popular_MAR'"):
+        read_data(shared_data / "popular_MAR.RData", cluster="cluster_id", object="popular")
+
+
+def test_rdata_with_several_objects_lists_them(tmp_path, monkeypatch):
+    pyreadr = pytest.importorskip("pyreadr")
+    # pyreadr writes one object per file; a two-object file comes through the reader
+    path = tmp_path / "two.RData"
+    pyreadr.write_rdata(str(path), pd.DataFrame({"g": [1.0], "x": [2.0]}), df_name="a")
+    objects = {"a": pd.DataFrame({"g": [1.0]}), "b": pd.DataFrame({"g": [2.0]})}
+    monkeypatch.setattr(pyreadr, "read_r", lambda _path: objects)
+    with pytest.raises(ValueError, match=r"holds 2 objects \('a', 'b'\); choose one with object="):
+        read_data(path, cluster="g")
+    assert read_data(path, cluster="g", object="b")["g"].tolist() == [2]
+
+
+def test_factor_with_many_levels_cannot_be_coded():
+    from mlmice.io import prepare_frame
+
+    raw = pd.DataFrame({"g": [1, 2, 3], "f": pd.Categorical(["a", "b", "c"])})
+    with pytest.raises(ValueError, match="'f' is a factor with 3 levels"):
+        prepare_frame(raw, cluster="g", source="my.rds")

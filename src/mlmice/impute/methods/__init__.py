@@ -3,6 +3,7 @@
 Each module registers its methods with :func:`~mlmice.impute.methods.base.register_method`.
 """
 
+from mlmice.impute.methods import logreg  # noqa: F401  (registers "logreg")
 from mlmice.impute.methods.base import (
     ImputationMethod,
     MethodInput,

@@ -25,6 +25,24 @@ The cluster variable (code -2) is not a column of ``x``; it arrives as
 codes as 1. :func:`two_level_design` turns codes into the fixed-effects matrix
 ``X`` and the random-effects matrix ``Z`` that every two-level method uses.
 
+Before calling a method the sampler removes predictors that are constant,
+correlate above 0.99 with the target, or are linearly dependent on earlier
+predictors among the rows where the target is observed (as mice's
+``remove.lindep``), and logs each removal; ``x`` holds what is left.
+Two-level methods that add cluster means can drop further collinear columns
+of their own design with :func:`redundant_columns`.
+
+A method must either return finite values for every ``wy`` row or raise; the
+sampler turns an exception into an :class:`ImputationError` naming the
+variable, the iteration and the chain (it never keeps old imputations).
+
+Changes to this contract (kept backwards compatible):
+
+* ``MethodInput.cluster_labels`` (new, optional): the original cluster ids,
+  ``cluster_labels[k]`` is the label of cluster index ``k`` (for messages).
+* :func:`redundant_columns` (new helper).
+* :class:`ImputationError` (new): what the sampler raises when a method fails.
+
 To add a method (for example a substantive-model-compatible one)::
 
     @register_method("my.method")
@@ -41,6 +59,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 
 @dataclass(frozen=True)
@@ -72,6 +91,8 @@ class MethodInput:
         True when the target is a 0/1 variable.
     options : dict
         Method options from the user (e.g. ``donors`` for pmm).
+    cluster_labels : tuple
+        Original cluster ids by cluster index (empty when ``cluster`` is None).
     """
 
     variable: str
@@ -85,6 +106,7 @@ class MethodInput:
     n_clusters: int = 0
     binary: bool = False
     options: dict = field(default_factory=dict)
+    cluster_labels: tuple = ()
 
 
 @dataclass
@@ -93,6 +115,10 @@ class MethodResult:
 
     values: np.ndarray
     events: list[str] = field(default_factory=list)
+
+
+class ImputationError(RuntimeError):
+    """An imputation step failed; the message names the variable, iteration and chain."""
 
 
 class ImputationMethod:
@@ -173,6 +199,71 @@ def cluster_means(x: np.ndarray, cluster: np.ndarray, n_clusters: int) -> np.nda
     out = np.empty_like(x)
     for k in range(x.shape[1]):
         out[:, k] = (np.bincount(cluster, weights=x[:, k], minlength=n_clusters) / counts)[cluster]
+    return out
+
+
+def redundant_columns(x: np.ndarray, y: np.ndarray | None = None, *,
+                      max_cor: float = 0.99, tol: float = 1e-8) -> list[tuple[int, str]]:
+    r"""Columns of ``x`` to drop before fitting: constant, too close to ``y``, or collinear.
+
+    A column is *constant* when its variance is at most ``tol`` times its
+    squared mean (or ``tol`` when the mean is 0); *too close to the target*
+    when ``|cor(x_k, y)| > max_cor`` (mice's ``remove.lindep`` rule, skipped
+    when ``y`` is None); *collinear* when, together with an intercept and the
+    columns kept before it, it explains all but ``tol`` of its own variance:
+    :math:`1 - R^2_{k \mid 1, x_{<k}} < tol`, computed by an incremental
+    Cholesky factorisation of the correlation matrix.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, p)
+        Predictors without intercept (rows already restricted to the fit rows).
+    y : ndarray of shape (n,), optional
+
+    Returns
+    -------
+    list of (column index, reason) with reason in ``"constant"``,
+    ``"correlates > 0.99 with the target"``, ``"collinear"``.
+    """
+    x = np.asarray(x, dtype=float)
+    n, p = x.shape
+    out: list[tuple[int, str]] = []
+    if p == 0 or n == 0:
+        return out
+    mean = x.mean(axis=0)
+    centred = x - mean
+    ss = np.einsum("ij,ij->j", centred, centred)
+    var = ss / max(n - 1, 1)
+    constant = var <= tol * np.maximum(mean**2, 1.0)
+    scale = np.where(constant, 1.0, np.sqrt(ss))
+    z = centred / scale
+    if y is not None:
+        yc = np.asarray(y, dtype=float) - np.mean(y)
+        ynorm = np.sqrt(yc @ yc)
+        cor_y = (z.T @ yc) / ynorm if ynorm > 0 else np.zeros(p)
+    corr = z.T @ z
+    kept: list[int] = []
+    L = np.zeros((p, p))
+    for k in range(p):
+        if constant[k]:
+            out.append((k, "constant"))
+            continue
+        if y is not None and abs(cor_y[k]) > max_cor:
+            out.append((k, f"correlates > {max_cor} with the target"))
+            continue
+        m = len(kept)
+        if m:
+            lk = solve_triangular(L[:m, :m], corr[kept, k], lower=True)
+            d = corr[k, k] - lk @ lk
+        else:
+            lk = np.zeros(0)
+            d = corr[k, k]
+        if d < tol:
+            out.append((k, "collinear"))
+            continue
+        L[m, :m] = lk
+        L[m, m] = np.sqrt(d)
+        kept.append(k)
     return out
 
 

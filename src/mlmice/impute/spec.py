@@ -1,0 +1,507 @@
+"""The imputation model: methods vector, predictor matrix, visit sequence.
+
+The vocabulary is mice's (van Buuren and Groothuis-Oudshoorn 2011, JSS
+45(3)) with miceadds' two-level predictor codes:
+
+====  =====================================================================
+code  meaning in a row of the predictor matrix (row = target, column = predictor)
+====  =====================================================================
+ -2   the cluster variable (required by every ``2l.*`` and ``2lonly.*`` method)
+  0   not used
+  1   fixed effect
+  2   fixed and random effect
+  3   fixed effect plus its cluster mean
+  4   fixed and random effect plus its cluster mean
+====  =====================================================================
+
+:func:`validate_spec` checks a specification against the data before any
+work is done and returns a normalised :class:`ImputationSpec`; every error
+names the variable (and the code) at fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from mlmice.impute.methods.base import _REGISTRY, available_methods
+from mlmice.impute.passive import PassiveExpression, is_passive, parse_passive
+
+__all__ = ["CODES", "ImputationSpec", "SpecError", "make_method", "make_predictor_matrix",
+           "validate_spec", "method_level", "cluster_codes"]
+
+CODES: dict[int, str] = {
+    -2: "cluster variable",
+    0: "not used",
+    1: "fixed effect",
+    2: "fixed and random effect",
+    3: "fixed effect plus cluster mean",
+    4: "fixed and random effect plus cluster mean",
+}
+
+
+class SpecError(ValueError):
+    """An imputation specification that cannot work with the data."""
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)
+
+
+def _observed_values(series: pd.Series) -> np.ndarray:
+    values = series.to_numpy(dtype=float, na_value=np.nan)
+    return values[~np.isnan(values)]
+
+
+def is_binary(series: pd.Series) -> bool:
+    """True when the observed values of a numeric column are all 0 or 1 (and some exist)."""
+    if not _is_numeric(series):
+        return False
+    obs = _observed_values(series)
+    return obs.size > 0 and bool(np.all((obs == 0) | (obs == 1)))
+
+
+def make_method(df: pd.DataFrame, *, cluster: str | None = None) -> pd.Series:
+    """Default imputation methods, as ``mice::make.method``.
+
+    ``""`` for complete columns and for the cluster variable, ``"logreg"`` for
+    binary (0/1) columns, ``"pmm"`` for other numeric columns.
+
+    Parameters
+    ----------
+    df : DataFrame
+    cluster : str, optional
+        Name of the cluster variable (never imputed).
+
+    Returns
+    -------
+    Series of str indexed by column name.
+    """
+    _check_frame(df, cluster)
+    out = {}
+    for name in df.columns:
+        series = df[name]
+        if name == cluster or not series.isna().any():
+            out[name] = ""
+        elif not _is_numeric(series):
+            raise SpecError(f"{name}: cannot choose an imputation method for a non-numeric "
+                            f"column of dtype {series.dtype}; code it numerically (0/1 for "
+                            "binary variables) or give it method ''")
+        elif is_binary(series):
+            out[name] = "logreg"
+        else:
+            out[name] = "pmm"
+    return pd.Series(out, dtype=object, name="method")
+
+
+def make_predictor_matrix(df: pd.DataFrame, *, cluster: str | None = None) -> pd.DataFrame:
+    """Default predictor matrix, as ``mice::make.predictorMatrix``.
+
+    Every variable predicts every other one (code 1), the diagonal is 0.
+    With ``cluster`` the cluster column is coded -2 and its own row is 0.
+    Non-numeric columns are not used as predictors (0).
+
+    Returns
+    -------
+    DataFrame of int, rows = targets, columns = predictors (both all columns).
+    """
+    _check_frame(df, cluster)
+    names = list(df.columns)
+    pred = pd.DataFrame(1, index=names, columns=names, dtype=int)
+    for name in names:
+        if not _is_numeric(df[name]):
+            pred[name] = 0
+    if cluster is not None:
+        pred[cluster] = -2
+        pred.loc[cluster, :] = 0
+    for name in names:
+        pred.loc[name, name] = 0
+    pred.index.name = "target"
+    pred.columns.name = "predictor"
+    return pred
+
+
+def _check_frame(df, cluster):
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, got {type(df).__name__}")
+    if df.columns.has_duplicates:
+        dup = sorted(set(df.columns[df.columns.duplicated()].astype(str)))
+        raise SpecError(f"data has duplicated column names: {', '.join(dup)}")
+    if cluster is not None and cluster not in df.columns:
+        raise SpecError(f"cluster variable {cluster!r} is not a column of the data; columns: "
+                        f"{', '.join(map(str, df.columns))}")
+
+
+def method_level(method: str) -> str:
+    """Level of a registered method: ``"1"``, ``"2l"`` or ``"2lonly"`` (``"passive"`` for ``~``)."""
+    if is_passive(method):
+        return "passive"
+    if method in _REGISTRY:
+        return _REGISTRY[method].level
+    available_methods()  # loads the built-ins
+    if method in _REGISTRY:
+        return _REGISTRY[method].level
+    raise SpecError(f"unknown imputation method {method!r}; known methods: "
+                    f"{', '.join(available_methods())}")
+
+
+def cluster_codes(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer cluster index ``0..G-1`` per row, and the cluster labels.
+
+    Works for integer, float, string and categorical cluster ids (unused
+    categories are dropped).
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        series = series.cat.remove_unused_categories()
+        return series.cat.codes.to_numpy().astype(np.intp), pd.Index(series.cat.categories)
+    try:
+        codes, uniques = pd.factorize(series, sort=True)
+    except TypeError:  # mixed types that cannot be sorted
+        codes, uniques = pd.factorize(series, sort=False)
+    return codes.astype(np.intp), pd.Index(uniques)
+
+
+@dataclass(frozen=True)
+class ImputationSpec:
+    """A validated imputation model (what :func:`validate_spec` returns).
+
+    Attributes
+    ----------
+    variables : tuple of str
+        All columns of the data, in order.
+    method : Series
+        Method per variable (``""`` not imputed, ``"~ ..."`` passive).
+    predictor_matrix : DataFrame of int
+        Square, rows and columns = ``variables``.
+    visit_sequence : tuple of str
+        Non-passive imputed variables in the order they are visited.
+    cluster : str or None
+        The cluster variable.
+    passive : dict
+        Passive variable -> :class:`~mlmice.impute.passive.PassiveExpression`.
+    triggers : dict
+        Variable -> passive variables to recompute after it is imputed
+        (transitively, in dependency order).
+    passive_order : tuple of str
+        All passive variables in dependency order.
+    options : dict
+        Method options per variable (passed to the method as ``options``).
+    """
+
+    variables: tuple
+    method: pd.Series
+    predictor_matrix: pd.DataFrame
+    visit_sequence: tuple
+    cluster: str | None
+    passive: dict = field(default_factory=dict)
+    triggers: dict = field(default_factory=dict)
+    passive_order: tuple = ()
+    options: dict = field(default_factory=dict)
+
+    def level(self, variable: str) -> str:
+        return method_level(self.method[variable])
+
+    def to_dict(self) -> dict:
+        """JSON-ready description (method, predictor matrix, visit sequence, cluster, options)."""
+        pm = self.predictor_matrix
+        return {
+            "variables": list(self.variables),
+            "method": {k: str(v) for k, v in self.method.items()},
+            "predictor_matrix": {r: {c: int(pm.loc[r, c]) for c in pm.columns} for r in pm.index},
+            "visit_sequence": list(self.visit_sequence),
+            "cluster": self.cluster,
+            "options": self.options,
+        }
+
+    @classmethod
+    def from_dict(cls, spec: dict, data: pd.DataFrame) -> ImputationSpec:
+        """Rebuild (and re-validate) a spec written by :meth:`to_dict`."""
+        if list(map(str, data.columns)) != list(spec["variables"]):
+            raise SpecError("the data's columns do not match the stored specification: "
+                            f"{list(data.columns)} vs {spec['variables']}")
+        pm = pd.DataFrame(spec["predictor_matrix"]).T.loc[spec["variables"], spec["variables"]]
+        return validate_spec(data, method=spec["method"], predictor_matrix=pm,
+                             visit_sequence=spec["visit_sequence"], cluster=spec["cluster"],
+                             method_options=spec.get("options") or None)
+
+
+def _as_method_series(method, names) -> pd.Series:
+    if isinstance(method, pd.Series):
+        method = method.to_dict()
+    elif isinstance(method, (list, tuple, np.ndarray)):
+        if len(method) != len(names):
+            raise SpecError(f"method has {len(method)} entries but the data has {len(names)} "
+                            "columns; give a dict or Series by variable name")
+        method = dict(zip(names, method, strict=True))
+    if not isinstance(method, dict):
+        raise TypeError(f"method must be a dict, Series or list, got {type(method).__name__}")
+    unknown = [k for k in method if k not in names]
+    if unknown:
+        raise SpecError(f"method names variable(s) not in the data: {', '.join(map(str, unknown))}")
+    out = {}
+    for name in names:
+        value = method.get(name, "")
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            value = ""
+        if not isinstance(value, str):
+            raise SpecError(f"{name}: method must be a string, got {value!r}")
+        out[name] = value.strip()
+    return pd.Series(out, dtype=object, name="method")
+
+
+def _as_predictor_matrix(pred, names) -> pd.DataFrame:
+    if not isinstance(pred, pd.DataFrame):
+        arr = np.asarray(pred)
+        if arr.shape != (len(names), len(names)):
+            raise SpecError(f"predictor_matrix has shape {arr.shape}; expected "
+                            f"({len(names)}, {len(names)}) or a DataFrame with variable names")
+        pred = pd.DataFrame(arr, index=names, columns=names)
+    for axis, labels in (("row", pred.index), ("column", pred.columns)):
+        unknown = [x for x in labels if x not in names]
+        if unknown:
+            raise SpecError(f"predictor_matrix {axis}(s) {', '.join(map(str, unknown))} "
+                            "are not variables of the data")
+        if labels.has_duplicates:
+            raise SpecError(f"predictor_matrix has duplicated {axis} names")
+    pred = pred.reindex(index=names, columns=names, fill_value=0)
+    values = pred.to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isin(values, list(CODES))
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise SpecError(f"{names[r]}: predictor {names[c]!r} has code {values[r, c]!r}; codes "
+                        "are -2 (cluster), 0, 1 (fixed), 2 (fixed + random), 3 (fixed + cluster "
+                        "mean), 4 (fixed + random + cluster mean)")
+    out = pd.DataFrame(values.astype(int), index=pd.Index(names, name="target"),
+                       columns=pd.Index(names, name="predictor"))
+    return out
+
+
+def validate_spec(df: pd.DataFrame, method=None, predictor_matrix=None, *,
+                  visit_sequence=None, cluster: str | None = None,
+                  method_options: dict | None = None) -> ImputationSpec:
+    """Check an imputation specification against the data, before any work.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The incomplete data (NaN for missing).
+    method : dict, Series or list, optional
+        Method per variable; default :func:`make_method`. Variables not named
+        get ``""`` (not imputed).
+    predictor_matrix : DataFrame or array, optional
+        Codes -2/0/1/2/3/4; default :func:`make_predictor_matrix`. Rows or
+        columns not given are 0.
+    visit_sequence : sequence of str, optional
+        Order of visits (default: imputed variables in column order). Passive
+        variables in it are accepted and ignored: they are recomputed after
+        each variable they depend on.
+    cluster : str, optional
+        The cluster variable. Default: the column coded -2 in the predictor
+        matrix.
+    method_options : dict, optional
+        ``{variable: {option: value}}`` handed to the method (e.g. ``donors``).
+
+    Returns
+    -------
+    ImputationSpec
+
+    Raises
+    ------
+    SpecError
+        Naming the variable and the code or method at fault: unknown method;
+        a two-level method without a -2 column; two -2 columns in a row; codes
+        2/3/4 with a single-level method; a 2lonly method on a variable that
+        varies within a cluster; a predictor that is never observed, or
+        incomplete without a method; a passive expression naming an unknown
+        variable or depending on itself.
+    """
+    _check_frame(df, cluster)
+    names = [str(c) for c in df.columns]
+    if names != list(df.columns):
+        raise SpecError("column names must be strings")
+    if method is None:
+        method = make_method(df, cluster=cluster)
+    method = _as_method_series(method, names)
+    if predictor_matrix is None:
+        predictor_matrix = make_predictor_matrix(df, cluster=cluster)
+    pred = _as_predictor_matrix(predictor_matrix, names)
+
+    levels: dict[str, str] = {}
+    passive: dict[str, PassiveExpression] = {}
+    for name in names:
+        meth = method[name]
+        if meth == "":
+            continue
+        if is_passive(meth):
+            try:
+                passive[name] = parse_passive(meth)
+            except ValueError as exc:
+                raise SpecError(f"{name}: {exc}") from None
+            levels[name] = "passive"
+            continue
+        try:
+            levels[name] = method_level(meth)
+        except SpecError as exc:
+            raise SpecError(f"{name}: {exc}") from None
+
+    cluster = _resolve_cluster(df, pred, method, levels, cluster)
+    missing = df.isna()
+    for name, level in levels.items():
+        if name == cluster:
+            raise SpecError(f"{name}: the cluster variable cannot be imputed (method "
+                            f"{method[name]!r}); it must be complete")
+        if level == "passive":
+            continue
+        _check_target(df, name, method[name], level, pred, cluster, levels, missing)
+
+    triggers, passive_order = _passive_graph(passive, names)
+    if visit_sequence is None:
+        visit = tuple(n for n in names if levels.get(n) not in (None, "passive"))
+    else:
+        if isinstance(visit_sequence, str):
+            visit_sequence = [visit_sequence]
+        visit = []
+        for name in visit_sequence:
+            if name not in names:
+                raise SpecError(f"visit_sequence names {name!r}, which is not a variable")
+            if name not in levels:
+                raise SpecError(f"visit_sequence names {name!r}, which has no imputation method")
+            if levels[name] != "passive":
+                visit.append(name)
+        visit = tuple(visit)
+    options = {}
+    for name, opts in (method_options or {}).items():
+        if name not in levels:
+            raise SpecError(f"method_options names {name!r}, which has no imputation method")
+        if not isinstance(opts, dict):
+            raise SpecError(f"{name}: method_options must be a dict, got {type(opts).__name__}")
+        options[name] = dict(opts)
+    return ImputationSpec(variables=tuple(names), method=method, predictor_matrix=pred,
+                          visit_sequence=visit, cluster=cluster, passive=passive,
+                          triggers=triggers, passive_order=passive_order, options=options)
+
+
+def _resolve_cluster(df, pred, method, levels, cluster):
+    found: dict[str, list[str]] = {}
+    for name, level in levels.items():
+        if level == "passive":
+            continue
+        row = pred.loc[name]
+        minus2 = list(row.index[row.to_numpy() == -2])
+        if len(minus2) > 1:
+            raise SpecError(f"{name}: predictor-matrix row has code -2 in {len(minus2)} columns "
+                            f"({', '.join(minus2)}); exactly one cluster variable is allowed")
+        if level in ("2l", "2lonly") and not minus2:
+            raise SpecError(f"{name}: method {method[name]!r} is two-level and needs the "
+                            "cluster variable coded -2 in its predictor-matrix row; no column "
+                            "has code -2")
+        for col in minus2:
+            found.setdefault(col, []).append(name)
+    if cluster is None and found:
+        if len(found) > 1:
+            detail = "; ".join(f"{c} (rows {', '.join(v)})" for c, v in found.items())
+            raise SpecError(f"code -2 marks different cluster variables in different rows: "
+                            f"{detail}; one cluster variable is supported")
+        cluster = next(iter(found))
+    elif cluster is not None:
+        for col, rows in found.items():
+            if col != cluster:
+                raise SpecError(f"{rows[0]}: predictor {col!r} has code -2 but the cluster "
+                                f"variable is {cluster!r}")
+    if cluster is not None and df[cluster].isna().any():
+        rows = np.flatnonzero(df[cluster].isna().to_numpy())[:5]
+        raise SpecError(f"{cluster}: the cluster variable has missing values (rows "
+                        f"{', '.join(map(str, rows))}); it must be complete")
+    return cluster
+
+
+def _check_target(df, name, meth, level, pred, cluster, levels, missing):
+    series = df[name]
+    if not _is_numeric(series):
+        raise SpecError(f"{name}: method {meth!r} needs a numeric column, got dtype {series.dtype}")
+    if not missing[name].any():
+        return
+    if missing[name].all():
+        raise SpecError(f"{name}: never observed (all values missing); method {meth!r} has "
+                        "nothing to fit")
+    row = pred.loc[name]
+    if row[name] != 0:
+        raise SpecError(f"{name}: the predictor matrix's diagonal must be 0 (a variable cannot "
+                        f"predict itself); found code {row[name]}")
+    for pname, code in row.items():
+        if code == 0 or code == -2:
+            continue
+        if level == "1" and code in (2, 3, 4):
+            raise SpecError(f"{name}: predictor {pname!r} has code {code} ({CODES[code]}) but "
+                            f"method {meth!r} is single-level; use code 1 or a 2l method")
+        if pname == cluster and level != "1":
+            raise SpecError(f"{name}: the cluster variable {pname!r} has code {code}; it must "
+                            "be coded -2 (or 0)")
+        pseries = df[pname]
+        if not _is_numeric(pseries):
+            raise SpecError(f"{name}: predictor {pname!r} (code {code}) is not numeric "
+                            f"(dtype {pseries.dtype}); code it numerically or set its code to 0")
+        if missing[pname].all():
+            raise SpecError(f"{name}: predictor {pname!r} (code {code}) is never observed; "
+                            "set its code to 0")
+        if missing[pname].any() and pname not in levels:
+            raise SpecError(f"{name}: predictor {pname!r} (code {code}) has missing values but "
+                            "no imputation method; give it a method or set its code to 0")
+    if level == "2lonly":
+        codes, _ = cluster_codes(df[cluster])
+        y = series.to_numpy(dtype=float, na_value=np.nan)
+        ok = ~np.isnan(y)
+        lo = np.full(codes.max() + 1, np.inf)
+        hi = np.full(codes.max() + 1, -np.inf)
+        np.minimum.at(lo, codes[ok], y[ok])
+        np.maximum.at(hi, codes[ok], y[ok])
+        varying = np.flatnonzero(hi > lo)
+        if varying.size:
+            labels = cluster_codes(df[cluster])[1][varying[:5]]
+            raise SpecError(f"{name}: method {meth!r} needs a level-2 variable, but its observed "
+                            f"values vary within {varying.size} cluster(s) of {cluster!r} (e.g. "
+                            f"{', '.join(map(str, labels))}); use a 2l or single-level method")
+
+
+def _passive_graph(passive: dict, names: list[str]) -> tuple[dict, tuple]:
+    for name, expr in passive.items():
+        unknown = sorted(v for v in expr.variables if v not in names)
+        if unknown:
+            raise SpecError(f"{name}: passive expression {expr.text!r} names unknown "
+                            f"variable(s) {', '.join(unknown)}")
+        if name in expr.variables:
+            raise SpecError(f"{name}: passive expression {expr.text!r} depends on itself")
+    # topological order of passive variables; cycles through other passives are errors
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(node, path):
+        if state.get(node) == 2:
+            return
+        if state.get(node) == 1:
+            cycle = " -> ".join(path[path.index(node):] + [node])
+            raise SpecError(f"{node}: passive expression {passive[node].text!r} depends on "
+                            f"itself through {cycle}")
+        state[node] = 1
+        for dep in sorted(passive[node].variables):
+            if dep in passive:
+                visit(dep, path + [node])
+        state[node] = 2
+        order.append(node)
+
+    for name in passive:
+        visit(name, [])
+    # triggers: variable -> passive variables (transitively) depending on it, in order
+    triggers: dict[str, tuple] = {}
+    for name in names:
+        affected: set[str] = set()
+        frontier = {name}
+        while frontier:
+            new = {p for p in passive if passive[p].variables & frontier} - affected
+            affected |= new
+            frontier = new
+        if affected:
+            triggers[name] = tuple(p for p in order if p in affected)
+    return triggers, tuple(order)

@@ -1,0 +1,181 @@
+"""Model parameters and log-likelihoods of fits, for the likelihood-based tests.
+
+D3 needs, per fit: its log-likelihood at its own estimates (``.loglik``), its
+parameters (fixed effects, one covariance matrix per random-effects term,
+residual variance) as ``mitml:::.getArgsLL`` reads them, and its
+log-likelihood on its own data at other (pooled) parameters.
+
+The last one is taken from the fit when it offers it (a method
+``loglik_at(fixef=, covariances=, sigma2=)``); otherwise it is computed
+here (:mod:`mlmice.pooling.loglik`) from the fit's model frame: the
+attribute ``.frame`` or ``.model_frame`` (a :class:`mlmice.design.ModelFrame`),
+else rebuilt from ``.formula`` and ``.data``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mlmice.pooling.extract import fit_estimates
+from mlmice.pooling.loglik import lmm_loglik
+
+
+@dataclass(frozen=True)
+class LikelihoodParameters:
+    """Parameters of a linear (mixed) model, on the absolute scale.
+
+    Attributes
+    ----------
+    fixef : pandas.Series
+        Fixed effects by term.
+    covariances : dict of str -> pandas.DataFrame
+        Random-effects covariance matrix per grouping-factor label (as in
+        ``.varcorr``'s ``grp``), rows/columns named by effect; empty for a
+        linear model.
+    sigma2 : float
+        Residual variance: the ML estimate (RSS / n for a linear model; an
+        ML mixed model's sigma^2), as ``mitml:::.getArgsLL`` takes it.
+    """
+
+    fixef: pd.Series
+    covariances: dict
+    sigma2: float
+
+
+def _frame_of(fit, *, imputation: int):
+    for attr in ("frame", "model_frame"):
+        frame = getattr(fit, attr, None)
+        if frame is not None and not callable(frame):
+            return frame
+    formula, data = getattr(fit, "formula", None), getattr(fit, "data", None)
+    if formula is not None and isinstance(data, pd.DataFrame):
+        from mlmice.design import model_frame
+
+        return model_frame(formula, data)
+    raise TypeError(f"fit of imputation {imputation} ({type(fit).__name__}) exposes neither "
+                    "'.loglik_at(...)', a model frame ('.frame'), nor '.formula' and '.data': "
+                    "cannot evaluate its log-likelihood at the pooled parameters (D3)")
+
+
+def _is_missing(x) -> bool:
+    return not isinstance(x, str) and pd.isna(x)
+
+
+def _covariances(fit) -> tuple[dict, float | None]:
+    """Random-effects covariance matrices by group and the residual variance from ``.varcorr``."""
+    vc = getattr(fit, "varcorr", None)
+    if vc is None:
+        return {}, None
+    covs: dict[str, pd.DataFrame] = {}
+    residual = None
+    for grp in pd.unique(vc["grp"]):
+        rows = vc[vc["grp"] == grp]
+        if str(grp) == "Residual":
+            residual = float(rows["vcov"].iloc[0])
+            continue
+        var_rows = rows[[_is_missing(v) for v in rows["var2"]]]
+        names = [str(v) for v in var_rows["var1"]]
+        mat = pd.DataFrame(np.diag(var_rows["vcov"].to_numpy(dtype=float)), index=names,
+                           columns=names)
+        for v1, v2, val in zip(rows["var1"], rows["var2"], rows["vcov"], strict=True):
+            if not _is_missing(v2):
+                mat.loc[str(v1), str(v2)] = mat.loc[str(v2), str(v1)] = float(val)
+        covs[str(grp)] = mat
+    return covs, residual
+
+
+def likelihood_parameters(fit, *, imputation: int = 1) -> LikelihoodParameters:
+    """The parameters of one fit as ``mitml:::.getArgsLL`` reads them."""
+    beta = fit_estimates(fit, imputation=imputation)
+    covs, residual = _covariances(fit)
+    if covs and residual is not None:
+        return LikelihoodParameters(fixef=beta, covariances=covs, sigma2=residual)
+    # linear model: the ML residual variance RSS / n (mitml:::.getArgsLL.lm)
+    frame = _frame_of(fit, imputation=imputation)
+    b = beta.reindex(frame.x_names).to_numpy()
+    r = frame.y - frame.X @ b
+    return LikelihoodParameters(fixef=beta, covariances={}, sigma2=float(r @ r / r.size))
+
+
+def pooled_likelihood_parameters(params: list[LikelihoodParameters]) -> LikelihoodParameters:
+    """Element-wise averages over imputations (``mitml:::.evaluateUserLogLik``)."""
+    fixef = pd.concat([p.fixef for p in params], axis=1).mean(axis=1)
+    covs = {}
+    for grp, mat in params[0].covariances.items():
+        covs[grp] = sum(p.covariances[grp] for p in params) / len(params)
+        covs[grp] = covs[grp].loc[mat.index, mat.columns]
+    sigma2 = float(np.mean([p.sigma2 for p in params]))
+    return LikelihoodParameters(fixef=fixef, covariances=covs, sigma2=sigma2)
+
+
+def fit_loglik(fit, *, imputation: int) -> float:
+    """The fit's own maximised log-likelihood (``.loglik``)."""
+    ll = getattr(fit, "loglik", None)
+    if callable(ll):
+        ll = ll()
+    if ll is None:
+        raise TypeError(f"fit of imputation {imputation} ({type(fit).__name__}) has no "
+                        "'.loglik'")
+    ll = float(ll)
+    if not np.isfinite(ll):
+        raise ValueError(f"log-likelihood of imputation {imputation} is {ll}")
+    return ll
+
+
+def n_parameters(fit) -> int:
+    """Number of model parameters as ``attr(logLik(fit), "df")``.
+
+    Fixed effects plus variance components plus the residual variance: the
+    rows of ``.varcorr`` (one per variance, covariance and the residual);
+    ``p + 1`` for a linear model.
+    """
+    p = len(fit_estimates(fit, imputation=1))
+    vc = getattr(fit, "varcorr", None)
+    if vc is None:
+        return p + 1
+    has_residual = bool((vc["grp"].astype(str) == "Residual").any())
+    return p + len(vc) + (0 if has_residual else 1)
+
+
+def fit_loglik_at(fit, params: LikelihoodParameters, *, imputation: int) -> float:
+    """Log-likelihood of ``fit``'s data at the parameters ``params``."""
+    method = getattr(fit, "loglik_at", None)
+    if callable(method):
+        return float(method(fixef=params.fixef, covariances=params.covariances,
+                            sigma2=params.sigma2))
+    frame = _frame_of(fit, imputation=imputation)
+    missing = [t for t in frame.x_names if t not in params.fixef.index]
+    if missing:
+        raise ValueError(f"pooled fixed effects lack {missing} of imputation {imputation}")
+    beta = params.fixef.loc[frame.x_names].to_numpy(dtype=float)
+    blocks = list(frame.random)
+    covs = _match_blocks(blocks, params.covariances, imputation=imputation)
+    return lmm_loglik(frame.y, frame.X, beta, blocks, covs, params.sigma2)
+
+
+def _match_blocks(blocks: list, covariances: dict, *, imputation: int) -> list[np.ndarray]:
+    """Covariance matrix of each random-effects block, matched by group label and effects.
+
+    lme4 labels a second term on the same grouping factor ``g.1`` (and so on);
+    blocks on the same factor are matched in order.
+    """
+    if len(blocks) != len(covariances):
+        raise ValueError(f"imputation {imputation}: the model frame has {len(blocks)} "
+                         f"random-effects terms but the fit reports {len(covariances)} "
+                         f"covariance matrices ({list(covariances)})")
+    remaining = dict(covariances)
+    out = []
+    for b in blocks:
+        cands = [g for g in remaining if g == b.group or g.split(".")[0] == b.group
+                 or g.startswith(b.group + ".")]
+        cands = [g for g in cands if list(remaining[g].index) == list(b.z_names)] or cands
+        if not cands:
+            raise ValueError(f"imputation {imputation}: no variance components for the "
+                             f"random-effects term on {b.group!r} (have {list(remaining)})")
+        g = cands[0]
+        mat = remaining.pop(g)
+        out.append(mat.loc[list(b.z_names), list(b.z_names)].to_numpy(dtype=float))
+    return out

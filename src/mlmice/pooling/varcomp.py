@@ -1,0 +1,112 @@
+"""Variance components of a fit under mitml's names (``mitml:::.getMisc``).
+
+For a mixed model with ``as.data.frame(VarCorr(fit))``-style rows (``grp,
+var1, var2, vcov, sdcor``; mlmice fits expose them as ``.varcorr``), mitml
+names, per grouping factor ``g`` in the order they appear:
+
+* variances ``a~~a|g`` (``(Intercept)`` written ``Intercept``), then
+* covariances ``a~~b|g`` for the upper triangle of the covariance matrix,
+  column by column (pairs (1,2), (1,3), (2,3), ...), then
+* ``Residual~~Residual`` (the residual variance, sigma^2), then
+* ``ICC|g`` = tau_00 / (tau_00 + sigma^2) when there is exactly one grouping
+  factor and it has a random intercept.
+
+For a linear model (no grouping factor) mitml reports only
+``Residual~~Residual`` = RSS / (n - p), the unbiased residual variance.
+
+These are point estimates averaged over imputations, with no standard error
+or test: Rubin's rules need the sampling variance of each estimate, which
+lme4 does not provide for variance components (Grund, Luedtke and Robitzsch
+2016, mitml documentation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+REQUIRED = ("grp", "var1", "var2", "vcov")
+
+
+def _label(var: str) -> str:
+    return "Intercept" if var == "(Intercept)" else var
+
+
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NA or (
+        not isinstance(x, str) and pd.isna(x))
+
+
+def misc_parameters(fit, *, imputation: int = 1) -> pd.Series:
+    """mitml's extra parameters of one fit: variance components and ICC.
+
+    Parameters
+    ----------
+    fit : fit result
+        With ``.varcorr`` (DataFrame with columns grp, var1, var2, vcov), or,
+        for a model without random effects, ``.sigma`` (residual SD with the
+        ``n - p`` divisor).
+    imputation : int
+        For error messages only.
+
+    Returns
+    -------
+    pandas.Series
+        Values by mitml name, in mitml's order.
+    """
+    vc = getattr(fit, "varcorr", None)
+    if vc is None:
+        sigma = getattr(fit, "sigma", None)
+        if sigma is None:
+            raise TypeError(f"fit of imputation {imputation} ({type(fit).__name__}) has no "
+                            "'.varcorr' or '.sigma'; cannot report variance components")
+        return pd.Series({"Residual~~Residual": float(sigma) ** 2})
+    if not isinstance(vc, pd.DataFrame) or any(c not in vc.columns for c in REQUIRED):
+        raise TypeError(f"'.varcorr' of imputation {imputation} must be a DataFrame with "
+                        f"columns {list(REQUIRED)} (R's as.data.frame(VarCorr(fit)))")
+    out: dict[str, float] = {}
+    groups: list[str] = []
+    residual = None
+    for grp in pd.unique(vc["grp"]):
+        rows = vc[vc["grp"] == grp]
+        if str(grp) == "Residual":
+            residual = float(rows["vcov"].iloc[0])
+            continue
+        groups.append(str(grp))
+        is_var = [_missing(v2) for v2 in rows["var2"]]
+        var_rows = rows[is_var]
+        names = [str(v) for v in var_rows["var1"]]
+        for nm, val in zip(names, var_rows["vcov"], strict=True):
+            out[f"{_label(nm)}~~{_label(nm)}|{grp}"] = float(val)
+        cov = {}
+        for v1, v2, val in zip(rows["var1"], rows["var2"], rows["vcov"], strict=True):
+            if not _missing(v2):
+                cov[(str(v1), str(v2))] = cov[(str(v2), str(v1))] = float(val)
+        for j in range(len(names)):
+            for i in range(j):
+                val = cov.get((names[i], names[j]), 0.0)
+                out[f"{_label(names[i])}~~{_label(names[j])}|{grp}"] = val
+    if residual is not None:
+        out["Residual~~Residual"] = residual
+        if len(groups) == 1:
+            key = f"Intercept~~Intercept|{groups[0]}"
+            if key in out:
+                out[f"ICC|{groups[0]}"] = out[key] / (out[key] + residual)
+    return pd.Series(out, dtype=float)
+
+
+def pooled_misc_parameters(fits: list) -> pd.Series:
+    """Average of :func:`misc_parameters` over imputations (``mitml:::.pool.estimates``).
+
+    Every imputation must report the same names; the error names the first
+    imputation that does not.
+    """
+    per = [misc_parameters(f, imputation=i) for i, f in enumerate(fits, start=1)]
+    names = list(per[0].index)
+    for i, s in enumerate(per[1:], start=2):
+        if list(s.index) != names:
+            diff = sorted(set(s.index) ^ set(names))
+            raise ValueError(f"variance components of imputation {i} differ from imputation "
+                             f"1 in {diff}")
+    mat = np.vstack([s.to_numpy() for s in per])
+    return pd.Series(mat.mean(axis=0), index=names, name="Estimate")

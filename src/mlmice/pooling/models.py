@@ -253,10 +253,11 @@ def _tested_parameters(full: list, null: list) -> tuple[np.ndarray, np.ndarray, 
 
 def _reduced_df(t: float, k: float, r: float) -> float:
     """Li, Raghunathan and Rubin's (1991) denominator df (shared by D1 and D3)."""
+    t, k, r = np.float64(t), np.float64(k), np.float64(r)   # 1/0 -> inf, as in R
     with np.errstate(divide="ignore"):
         if t > 4:
-            return 4.0 + (t - 4.0) * (1.0 + (1.0 - 2.0 / t) / r) ** 2
-        return t * (1.0 + 1.0 / k) * (1.0 + 1.0 / r) ** 2 / 2.0
+            return float(4.0 + (t - 4.0) * (1.0 + (1.0 - 2.0 / t) / r) ** 2)
+        return float(t * (1.0 + 1.0 / k) * (1.0 + 1.0 / r) ** 2 / 2.0)
 
 
 def d1(qhat: np.ndarray, uhat: np.ndarray, *, df_com: float | None = None
@@ -276,22 +277,25 @@ def d1(qhat: np.ndarray, uhat: np.ndarray, *, df_com: float | None = None
     qbar = qhat.mean(axis=0)
     ubar = uhat.mean(axis=0)
     b = np.cov(qhat, rowvar=False, ddof=1).reshape(k, k)
-    r = float((1.0 + 1.0 / m) * np.trace(np.linalg.solve(ubar, b.T).T) / k)
+    r = float((1.0 + 1.0 / m) * np.trace(np.linalg.solve(ubar, b)) / k)
     stat = float(qbar @ np.linalg.solve((1.0 + r) * ubar, qbar) / k)
     t = k * (m - 1.0)
     if df_com is None:
         v = _reduced_df(t, k, r)
     else:
-        a = r * t / (t - 2.0)
-        vstar = (df_com + 1.0) / (df_com + 3.0) * df_com
-        c0 = 1.0 / (t - 4.0)
-        c1 = vstar - 2.0 * (1.0 + a)
-        c2 = vstar - 4.0 * (1.0 + a)
-        z = (1.0 / c2 + c0 * (a**2 * c1 / ((1.0 + a) ** 2 * c2))
-             + c0 * (8.0 * a**2 * c1 / ((1.0 + a) * c2**2) + 4.0 * a**2 / ((1.0 + a) * c2))
-             + c0 * (4.0 * a**2 / (c2 * c1) + 16.0 * a**2 * c1 / c2**3)
-             + c0 * (8.0 * a**2 / c2**2))
-        v = 4.0 + 1.0 / z
+        # Reiter (2007), term by term as mitml writes it; at t = k (m - 1) = 4 the
+        # factor c0 = 1 / (t - 4) is infinite, z too, and df2 = 4 (as in R)
+        a, t_, dfc = np.float64(r * t / (t - 2.0)), np.float64(t), np.float64(df_com)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            vstar = (dfc + 1.0) / (dfc + 3.0) * dfc
+            c0 = 1.0 / (t_ - 4.0)
+            c1 = vstar - 2.0 * (1.0 + a)
+            c2 = vstar - 4.0 * (1.0 + a)
+            z = (1.0 / c2 + c0 * (a**2 * c1 / ((1.0 + a) ** 2 * c2))
+                 + c0 * (8.0 * a**2 * c1 / ((1.0 + a) * c2**2) + 4.0 * a**2 / ((1.0 + a) * c2))
+                 + c0 * (4.0 * a**2 / (c2 * c1) + 16.0 * a**2 * c1 / c2**3)
+                 + c0 * (8.0 * a**2 / c2**2))
+            v = 4.0 + 1.0 / z
     return stat, k, float(v), r
 
 
@@ -306,7 +310,7 @@ def d2(d: np.ndarray, k: int) -> tuple[float, float, float]:
     r = float((1.0 + 1.0 / m) * np.var(np.sqrt(d), ddof=1))
     stat = float((d.mean() / k - (m + 1.0) / (m - 1.0) * r) / (1.0 + r))
     with np.errstate(divide="ignore"):
-        v = float(k ** (-3.0 / m) * (m - 1.0) * (1.0 + 1.0 / r) ** 2)
+        v = float(k ** (-3.0 / m) * (m - 1.0) * (1.0 + 1.0 / np.float64(r)) ** 2)
     return stat, v, r
 
 

@@ -10,6 +10,7 @@ import mlmice.impute.methods.logreg  # noqa: F401
 import mlmice.impute.methods.mean  # noqa: F401
 import mlmice.impute.methods.norm  # noqa: F401
 import mlmice.impute.methods.pmm  # noqa: F401
+import mlmice.impute.methods.two_level_bin  # noqa: F401
 from mlmice.impute.methods.base import (
     ImputationError,
     ImputationMethod,

@@ -1,0 +1,364 @@
+r"""``2l.bin``: two-level logistic imputation by Polya-Gamma Gibbs sampling.
+
+Model
+-----
+For pupil :math:`i` in cluster :math:`j` with a binary target :math:`y_{ij}`
+
+.. math::
+    \Pr(y_{ij} = 1 \mid b_j) = \operatorname{logit}^{-1}(\eta_{ij}), \quad
+    \eta_{ij} = x_{ij}^\top\beta + z_{ij}^\top b_j, \quad b_j \sim N_q(0, \Psi),
+
+with ``X`` and ``Z`` built from the predictor codes by
+:func:`~mlmice.impute.methods.base.two_level_design` (code 1 fixed, 2 fixed and
+random, 3 fixed plus cluster mean, 4 all of these; the random intercept is
+always in ``Z``). Internally every non-constant column is centred and scaled
+on the observed rows (a reparametrisation: the linear predictor is the same),
+and the priors are stated on that scale:
+
+* :math:`\beta_0 \sim N(0, 10^2)` (intercept), :math:`\beta_k \sim N(0, 2.5^2)`
+  per standard deviation of the predictor (``prior_sd_intercept``,
+  ``prior_sd``): a weakly informative prior in the spirit of Gelman et al.
+  (2008), Gaussian (so the update stays conjugate) and twice as wide as their
+  Cauchy scale per standard deviation. It keeps the posterior proper under
+  complete or quasi-complete separation and is negligible otherwise.
+* :math:`\Psi \sim \mathrm{IW}(\nu_0, S_0)` with :math:`\nu_0 = q + 1` and
+  :math:`S_0 = s_0 I_q`, :math:`s_0 = 0.1` (``psi_df``, ``psi_scale``):
+  proper, with uniform marginal priors on the correlations (Huang and Wand
+  2013 note this for :math:`\nu_0 = q + 1`), worth about two pseudo-clusters
+  with variances near :math:`s_0`. Its draws are always positive definite, so
+  a variance component at zero (the "singular fit" that makes glmer warn)
+  does not stop anything.
+
+Gibbs step
+----------
+With :math:`\omega_{ij} \sim PG(1, \eta_{ij})` (Polson, Scott and Windle 2013)
+the likelihood of :math:`(\beta, b)` given :math:`\omega` is Gaussian with
+precision :math:`\omega_{ij}` and linear term :math:`\kappa_{ij} = y_{ij} - 1/2`.
+One sweep, over the observed rows only:
+
+1. :math:`\omega_{ij} \mid \beta, b \sim PG(1, \eta_{ij})`;
+2. :math:`\beta \mid \omega, \Psi` with :math:`b` integrated out, then
+   :math:`b_j \mid \beta, \omega, \Psi`, one :math:`q \times q` block per
+   cluster (batched). With :math:`M_j = Z_j^\top\Omega_j Z_j + \Psi^{-1}` and
+   :math:`C_j = X_j^\top\Omega_j Z_j`:
+
+   .. math::
+      \beta \sim N(Q^{-1} r, Q^{-1}), \quad
+      Q = P_0 + X^\top\Omega X - \textstyle\sum_j C_j M_j^{-1} C_j^\top, \quad
+      r = X^\top\kappa - \textstyle\sum_j C_j M_j^{-1} Z_j^\top\kappa_j,
+
+   .. math::
+      b_j \sim N\big(M_j^{-1}(Z_j^\top\kappa_j - C_j^\top\beta),\; M_j^{-1}\big),
+
+   i.e. a joint draw of :math:`(\beta, b)`, which avoids the slow mixing of
+   alternating between the intercept and the random intercepts;
+3. :math:`\Psi^{-1} \mid b \sim \mathrm{Wishart}\big(\nu_0 + J,\,
+   (S_0 + \sum_j b_j b_j^\top)^{-1}\big)`.
+
+Each call is stateless (the method contract): it starts at an approximate
+posterior mode (``n_start`` rounds of penalised IRLS for :math:`(\beta, b)`
+with an EM update of :math:`\Psi`, the same batched linear algebra with the
+Newton weights :math:`\mu(1-\mu)` in place of :math:`\omega`), runs
+``n_iter`` sweeps (default 25) and imputes from the last draw:
+
+.. math:: y_{ij}^{mis} \sim \mathrm{Bernoulli}(\operatorname{logit}^{-1}(x_{ij}^\top\beta
+          + z_{ij}^\top b_j)),
+
+using the cluster's own :math:`b_j` (its posterior given the cluster's
+observed values); a cluster without observed values gets :math:`b_j` from
+:math:`N(0, \Psi)`. On data of the tutorial's size (100 clusters of 20, a
+random intercept and a random slope) the autocorrelations of the chain are
+below 0.2 at lag 1 for :math:`\beta`, and 0.6-0.85 at lag 1, 0.05 or less at
+lag 20 for :math:`\Psi`, so 25 sweeps from the mode forget the start (one
+sweep there costs about 1 ms); the chained-equations sampler around this
+method adds its own iterations on top.
+
+Why not mice's approach
+-----------------------
+mice's ``2l.bin`` fits ``lme4::glmer`` every iteration, draws :math:`\beta`
+from the normal approximation of its sampling distribution, draws
+:math:`\Psi` from an inverse-Wishart and then draws :math:`b_j` from
+:math:`N(0, \Psi)` (the marginal) for clusters with data, ignoring what the
+cluster's observed values say about :math:`b_j` (mice issue 686: marginal
+instead of conditional random effects), which attenuates the intra-cluster
+correlation of the imputations. The glmer fit fails or warns on data like
+the tutorial's (separation, a variance at zero, few values), and then mice
+stops ("glmer does not run"). The Gibbs step here is a proper posterior draw
+whatever the data (every conditional is a proper distribution under the
+priors above), needs no optimiser, and costs a few batched matrix operations
+per sweep.
+
+References
+----------
+Polson, N. G., Scott, J. G. and Windle, J. (2013). Bayesian inference for
+logistic models using Polya-Gamma latent variables. JASA 108, 1339-1349.
+Gelman, A., Jakulin, A., Pittau, M. G. and Su, Y.-S. (2008). A weakly
+informative default prior distribution for logistic and other regression
+models. Annals of Applied Statistics 2, 1360-1383.
+Huang, A. and Wand, M. P. (2013). Simple marginally noninformative prior
+distributions for covariance matrices. Bayesian Analysis 8, 439-452.
+Jolani, S., Debray, T. P. A., Koffijberg, H., van Buuren, S. and Moons, K. G. M.
+(2015). Imputation of systematically missing predictors in an individual
+participant data meta-analysis. Statistics in Medicine 34, 1841-1863
+(mice's ``2l.bin``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+from scipy.special import expit
+
+from mlmice._validation import check_scalar
+from mlmice.impute.methods._polya_gamma import draw_polya_gamma
+from mlmice.impute.methods.base import (
+    ImputationMethod,
+    MethodInput,
+    MethodResult,
+    register_method,
+    two_level_design,
+)
+from mlmice.impute.methods.logreg import independent_columns
+
+__all__ = ["GibbsState", "TwoLevelBin", "gibbs_two_level_logistic"]
+
+_DEFAULTS = {"n_iter": 25, "n_start": 8, "prior_sd": 2.5, "prior_sd_intercept": 10.0,
+             "psi_df": None, "psi_scale": 0.1}
+
+
+@dataclass
+class GibbsState:
+    """Current draw of the two-level logistic model (standardised scale)."""
+
+    beta: np.ndarray  # (p,)
+    b: np.ndarray  # (J, q)
+    psi_inv: np.ndarray  # (q, q)
+
+    @property
+    def psi(self) -> np.ndarray:
+        return np.linalg.inv(self.psi_inv)
+
+
+def _standardise(M: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Centre and scale non-constant columns on ``rows``; constant columns stay."""
+    sub = M[rows]
+    mean = sub.mean(axis=0)
+    sd = sub.std(axis=0)
+    const = sd <= 1e-12 * np.maximum(np.abs(mean), 1.0)
+    mean = np.where(const, 0.0, mean)
+    sd = np.where(const, 1.0, sd)
+    return (M - mean) / sd
+
+
+def _batched_chol_inv(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cholesky factors and inverses of a stack of SPD matrices (J, q, q)."""
+    q = m.shape[-1]
+    m = 0.5 * (m + np.swapaxes(m, -1, -2))
+    try:
+        chol = np.linalg.cholesky(m)
+    except np.linalg.LinAlgError:
+        scale = np.mean(np.abs(np.diagonal(m, axis1=-2, axis2=-1))) or 1.0
+        chol = np.linalg.cholesky(m + 1e-9 * scale * np.eye(q))
+    eye = np.broadcast_to(np.eye(q), m.shape)
+    linv = np.linalg.solve(chol, eye)
+    inv = np.swapaxes(linv, -1, -2) @ linv
+    return chol, inv
+
+
+def _spd_chol(a: np.ndarray) -> np.ndarray:
+    a = 0.5 * (a + a.T)
+    scale = float(np.mean(np.abs(np.diag(a)))) or 1.0
+    jitter = 0.0
+    for _ in range(10):
+        try:
+            return np.linalg.cholesky(a + jitter * np.eye(a.shape[0]))
+        except np.linalg.LinAlgError:
+            jitter = 1e-10 * scale if jitter == 0.0 else 100.0 * jitter
+    raise np.linalg.LinAlgError("matrix is not positive definite")  # pragma: no cover
+
+
+class _Blocks:
+    """Per-cluster cross products for weights ``w`` and linear term ``r`` (observed rows)."""
+
+    def __init__(self, X, Z, cluster, n_clusters):
+        self.X, self.Z = X, Z
+        n = X.shape[0]
+        self.p, self.q = X.shape[1], Z.shape[1]
+        self.J = n_clusters
+        self.G = sparse.csr_matrix((np.ones(n), (cluster, np.arange(n))), shape=(n_clusters, n))
+        self.zz = np.einsum("ia,ib->iab", Z, Z).reshape(n, -1)
+        self.xz = np.einsum("ia,ib->iab", X, Z).reshape(n, -1)
+
+    def solve(self, w, r, psi_inv, p0, rng=None):
+        """Mean (``rng`` None) or draw of (beta, b) given weights ``w`` and linear term ``r``."""
+        X, Z, G, p, q, J = self.X, self.Z, self.G, self.p, self.q, self.J
+        zwz = np.asarray(G @ (self.zz * w[:, None])).reshape(J, q, q)
+        xwz = np.asarray(G @ (self.xz * w[:, None])).reshape(J, p, q)
+        zr = np.asarray(G @ (Z * r[:, None]))  # (J, q)
+        chol_m, m_inv = _batched_chol_inv(zwz + psi_inv)
+        xwz_minv = xwz @ m_inv  # (J, p, q)
+        prec = p0 + X.T @ (X * w[:, None]) - np.einsum("jab,jcb->ac", xwz_minv, xwz)
+        lin = X.T @ r - np.einsum("jab,jb->a", xwz_minv, zr)
+        lq = _spd_chol(prec)
+        mean_beta = np.linalg.solve(lq.T, np.linalg.solve(lq, lin))
+        beta = mean_beta
+        if rng is not None:
+            beta = mean_beta + np.linalg.solve(lq.T, rng.standard_normal(p))
+        resid = zr - np.einsum("jab,a->jb", xwz, beta)  # (J, q)
+        b = np.einsum("jab,jb->ja", m_inv, resid)
+        if rng is not None:
+            # M_j^{-1/2} u: solve L_j^T v = u with M_j = L_j L_j^T
+            u = rng.standard_normal((J, q))
+            b = b + np.linalg.solve(np.swapaxes(chol_m, -1, -2), u[..., None])[..., 0]
+        return beta, b, m_inv
+
+    def eta(self, beta, b, cluster):
+        return self.X @ beta + np.einsum("ia,ia->i", self.Z, b[cluster])
+
+
+def _draw_psi_inv(b, s0, nu0, rng):
+    """Psi^{-1} ~ Wishart(nu0 + J, (S0 + sum b b')^{-1}) by the Bartlett decomposition."""
+    J, q = b.shape
+    scale = np.linalg.inv(s0 + b.T @ b)
+    lc = _spd_chol(scale)
+    df = nu0 + J
+    a = np.zeros((q, q))
+    a[np.diag_indices(q)] = np.sqrt(rng.chisquare(df - np.arange(q)))
+    a[np.tril_indices(q, -1)] = rng.standard_normal(q * (q - 1) // 2)
+    la = lc @ a
+    return la @ la.T
+
+
+def gibbs_two_level_logistic(X, Z, y, cluster, n_clusters, *, rng, n_iter=25, n_start=8,
+                             prior_sd=None, psi_df=None, psi_scale=0.1, trace=False):
+    r"""Run the Polya-Gamma Gibbs sampler for a two-level logistic model.
+
+    Parameters
+    ----------
+    X : ndarray (n, p), Z : ndarray (n, q)
+        Designs of the observed rows (already standardised, full rank).
+    y : ndarray (n,) of 0/1
+    cluster : ndarray of int (n,), values in ``0..n_clusters-1``
+    n_clusters : int
+    rng : numpy.random.Generator
+    n_iter : int
+        Gibbs sweeps after the start.
+    n_start : int
+        Penalised IRLS / EM rounds for the starting point.
+    prior_sd : ndarray (p,)
+        Prior standard deviations of ``beta``.
+    psi_df, psi_scale : float
+        Inverse-Wishart prior ``IW(psi_df, psi_scale * I)`` (``psi_df`` None: q + 1).
+    trace : bool
+        Also return the list of states after every sweep.
+
+    Returns
+    -------
+    GibbsState (and the list of states when ``trace``)
+    """
+    p, q = X.shape[1], Z.shape[1]
+    nu0 = q + 1.0 if psi_df is None else float(psi_df)
+    s0 = psi_scale * np.eye(q)
+    p0 = np.diag(1.0 / np.asarray(prior_sd, dtype=float) ** 2)
+    blocks = _Blocks(X, Z, cluster, n_clusters)
+    kappa = y - 0.5
+    # start: penalised IRLS for (beta, b) with an EM step for Psi
+    psi_inv = np.linalg.inv(s0 / max(nu0 - q - 1.0, 1.0) + 0.1 * np.eye(q))
+    beta, b = np.zeros(p), np.zeros((n_clusters, q))
+    eta = np.zeros(y.size)
+    for _ in range(n_start):
+        mu = expit(eta)
+        w = np.clip(mu * (1.0 - mu), 1e-6, None)
+        r = w * eta + (y - mu)
+        beta_new, b_new, m_inv = blocks.solve(w, r, psi_inv, p0)
+        if not (np.all(np.isfinite(beta_new)) and np.all(np.isfinite(b_new))):
+            break
+        beta, b = beta_new, b_new
+        eta = blocks.eta(beta, b, cluster)
+        ss = s0 + b.T @ b + m_inv.sum(axis=0)
+        psi_inv = np.linalg.inv(ss / (nu0 + n_clusters + q + 1.0))
+    states = []
+    state = GibbsState(beta=beta, b=b, psi_inv=psi_inv)
+    for _ in range(n_iter):
+        eta = blocks.eta(state.beta, state.b, cluster)
+        omega = draw_polya_gamma(eta, rng=rng)
+        beta, b, _ = blocks.solve(omega, kappa, state.psi_inv, p0, rng=rng)
+        psi_inv = _draw_psi_inv(b, s0, nu0, rng)
+        state = GibbsState(beta=beta, b=b, psi_inv=psi_inv)
+        if trace:
+            states.append(state)
+    return (state, states) if trace else state
+
+
+@register_method("2l.bin")
+class TwoLevelBin(ImputationMethod):
+    """Two-level logistic imputation by Polya-Gamma Gibbs sampling (module docstring).
+
+    Options
+    -------
+    n_iter : int, default 25
+        Gibbs sweeps per call.
+    n_start : int, default 8
+        Penalised IRLS rounds for the starting point.
+    prior_sd, prior_sd_intercept : float, default 2.5 and 10
+        Normal prior standard deviations of the fixed effects (per standard
+        deviation of each predictor) and of the intercept.
+    psi_df, psi_scale : float, default q + 1 and 0.1
+        Inverse-Wishart prior of the random-effect covariance (standardised scale).
+    """
+
+    level = "2l"
+
+    def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
+        opts = {**_DEFAULTS, **data.options}
+        unknown = set(data.options) - set(_DEFAULTS)
+        if unknown:
+            raise ValueError(f"{data.variable}: unknown 2l.bin option(s) {sorted(unknown)}; "
+                             f"known: {sorted(_DEFAULTS)}")
+        n_iter = check_scalar(opts["n_iter"], "n_iter", kind=int, min_val=1)
+        n_start = check_scalar(opts["n_start"], "n_start", kind=int, min_val=0)
+        prior_sd = check_scalar(opts["prior_sd"], "prior_sd", min_val=0, include_min=False)
+        sd_int = check_scalar(opts["prior_sd_intercept"], "prior_sd_intercept", min_val=0,
+                              include_min=False)
+        psi_scale = check_scalar(opts["psi_scale"], "psi_scale", min_val=0, include_min=False)
+        events: list[str] = []
+        y = np.asarray(data.y, dtype=float)
+        ry = np.asarray(data.ry, dtype=bool)
+        wy = np.asarray(data.wy, dtype=bool)
+        if int(wy.sum()) == 0:
+            return MethodResult(values=np.empty(0), events=events)
+        yobs = y[ry]
+        bad = ~np.isin(yobs, (0.0, 1.0))
+        if bad.any():
+            row = int(np.flatnonzero(ry)[np.flatnonzero(bad)[0]])
+            raise ValueError(f"{data.variable}: 2l.bin needs a 0/1 target; observed row {row} "
+                             f"has {yobs[bad][0]!r}")
+        X, x_names, Z, z_names = two_level_design(data)
+        cluster = np.asarray(data.cluster, dtype=np.int64)
+        n_clusters = int(data.n_clusters)
+        X = _standardise(X, ry)
+        Z = _standardise(Z, ry)
+        keep_x = independent_columns(X[ry]) if ry.any() else np.arange(1)
+        if keep_x.size < X.shape[1]:
+            dropped = [x_names[j] for j in range(X.shape[1]) if j not in set(keep_x.tolist())]
+            events.append(f"2l.bin: dropped linearly dependent fixed effects {dropped}")
+            X = X[:, keep_x]
+            x_names = [x_names[j] for j in keep_x]
+        keep_z = independent_columns(Z[ry]) if ry.any() else np.arange(1)
+        if keep_z.size < Z.shape[1]:
+            dropped = [z_names[j] for j in range(Z.shape[1]) if j not in set(keep_z.tolist())]
+            events.append(f"2l.bin: dropped linearly dependent random effects {dropped}")
+            Z = Z[:, keep_z]
+        sd = np.full(X.shape[1], float(prior_sd))
+        sd[0] = float(sd_int)
+        psi_df = opts["psi_df"]
+        if psi_df is not None:
+            psi_df = check_scalar(psi_df, "psi_df", min_val=Z.shape[1] - 1, include_min=False)
+        state = gibbs_two_level_logistic(
+            X[ry], Z[ry], yobs, cluster[ry], n_clusters, rng=rng, n_iter=n_iter,
+            n_start=n_start, prior_sd=sd, psi_df=psi_df, psi_scale=psi_scale)
+        eta = X[wy] @ state.beta + np.einsum("ia,ia->i", Z[wy], state.b[cluster[wy]])
+        draws = (rng.random(int(wy.sum())) < expit(eta)).astype(float)
+        return MethodResult(values=draws, events=events)

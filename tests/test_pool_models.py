@@ -240,3 +240,34 @@ def test_d3_needs_a_way_to_evaluate_the_likelihood(ref):
     full, null = _r_fits(ref, "interaction"), _r_fits(ref, "random_slope")
     with pytest.raises(TypeError, match="cannot evaluate its log-likelihood"):
         test_models(full, null, method="D3")
+
+
+# ----------------------------------------------------------------- extra parameters
+
+@pytest.mark.parametrize("name", ["null_single", "intercept_only", "predictors", "random_slope",
+                                  "interaction"])
+def test_extra_pars_match_mitml(ref, name):
+    # R: testEstimates(fits, extra.pars = TRUE)$extra.pars, same names in the same order
+    from mlmice.pool import test_estimates
+
+    got = test_estimates(_r_fits(ref, name), extra_pars=True).extra_pars["Estimate"]
+    want = pd.Series(ref["extra_pars"][name], dtype=float)
+    assert list(got.index) == list(want.index)
+    assert_allclose(got.to_numpy(), want.to_numpy(), rtol=RTOL)
+
+
+def test_extra_pars_names_for_uncorrelated_and_several_factors():
+    from mlmice.pooling.varcomp import misc_parameters
+
+    vc = pd.DataFrame({"grp": ["g", "g", "g", "g", "g", "g", "h", "Residual"],
+                       "var1": ["(Intercept)", "x", "z", "(Intercept)", "(Intercept)", "x",
+                                "(Intercept)", None],
+                       "var2": [None, None, None, "x", "z", "z", None, None],
+                       "vcov": [1.0, 2.0, 3.0, 0.1, 0.2, 0.3, 0.5, 4.0]})
+    got = misc_parameters(types.SimpleNamespace(varcorr=vc))
+    assert list(got.index) == ["Intercept~~Intercept|g", "x~~x|g", "z~~z|g",
+                               "Intercept~~x|g", "Intercept~~z|g", "x~~z|g",
+                               "Intercept~~Intercept|h", "Residual~~Residual"]
+    assert got["x~~z|g"] == 0.3     # no ICC with two grouping factors (as mitml)
+    one = misc_parameters(types.SimpleNamespace(varcorr=vc[vc["grp"] != "h"]))
+    assert one["ICC|g"] == pytest.approx(1.0 / 5.0)

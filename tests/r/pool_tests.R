@@ -61,10 +61,15 @@ comparisons <- lapply(pairs, function(p) {
                    D2 = md(D2(as.mira(f1), as.mira(f0))),
                    D3 = md(D3(as.mira(f1), as.mira(f0)))))
 })
-out <- list(note = "mitml::testModels and mice::D1/D2/D3 on the completed data in mice_completed_long.csv (fits: lm, lmer REML = FALSE); per_imputation holds each fit's inputs; user_loglik is mitml:::.evaluateUserLogLik (LL at own estimates, LL_pooled at the parameters averaged over imputations)",
+extra_pars <- lapply(fits, function(fl) {
+  te <- suppressWarnings(testEstimates(fl, extra.pars = TRUE))
+  as.list(setNames(te$extra.pars[, 1], rownames(te$extra.pars)))
+})
+out <- list(note = "mitml::testModels and mice::D1/D2/D3 on the completed data in mice_completed_long.csv (fits: lm, lmer REML = FALSE); per_imputation holds each fit's inputs; user_loglik is mitml:::.evaluateUserLogLik (LL at own estimates, LL_pooled at the parameters averaged over imputations); extra_pars is testEstimates(fits, extra.pars = TRUE)$extra.pars",
             software = paste("R", getRversion(), "mice", packageVersion("mice"), "lme4", packageVersion("lme4"), "mitml", packageVersion("mitml")),
             formulas = lapply(models, function(f) paste(deparse(f, width.cutoff = 500), collapse = "")),
             per_imputation = per_imp,
             user_loglik = lapply(fits, ull),
+            extra_pars = extra_pars,
             comparisons = comparisons)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, na = "null"), a[2])

@@ -270,7 +270,7 @@ def _as_predictor_matrix(pred, names) -> pd.DataFrame:
     bad = ~np.isin(values, list(CODES))
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise SpecError(f"{names[r]}: predictor {names[c]!r} has code {values[r, c]!r}; codes "
+        raise SpecError(f"{names[r]}: predictor {names[c]!r} has code {values[r, c]:g}; codes "
                         "are -2 (cluster), 0, 1 (fixed), 2 (fixed + random), 3 (fixed + cluster "
                         "mean), 4 (fixed + random + cluster mean)")
     out = pd.DataFrame(values.astype(int), index=pd.Index(names, name="target"),
@@ -436,7 +436,7 @@ def _check_target(df, name, meth, level, pred, cluster, levels, missing):
         if level == "1" and code in (2, 3, 4):
             raise SpecError(f"{name}: predictor {pname!r} has code {code} ({CODES[code]}) but "
                             f"method {meth!r} is single-level; use code 1 or a 2l method")
-        if pname == cluster and level != "1":
+        if pname == cluster:
             raise SpecError(f"{name}: the cluster variable {pname!r} has code {code}; it must "
                             "be coded -2 (or 0)")
         pseries = df[pname]

@@ -47,7 +47,7 @@ def cluster_level_data(data: MethodInput):
     Returns
     -------
     w : ndarray of shape (G,)
-        The cluster's observed value (mean of its observed rows; NaN if none).
+        The cluster's observed value (NaN if none).
     observed : ndarray of bool, shape (G,)
     xbar : ndarray of shape (G, p)
         Cluster means of the predictors over all rows of the cluster.
@@ -57,11 +57,9 @@ def cluster_level_data(data: MethodInput):
     cl = np.asarray(data.cluster)
     G = int(data.n_clusters)
     counts = np.bincount(cl, minlength=G).astype(float)
-    nobs = np.bincount(cl[data.ry], minlength=G).astype(float)
-    sums = np.bincount(cl[data.ry], weights=data.y[data.ry], minlength=G)
-    observed = nobs > 0
+    observed = np.bincount(cl[data.ry], minlength=G) > 0
     w = np.full(G, np.nan)
-    w[observed] = sums[observed] / nobs[observed]
+    w[cl[data.ry]] = data.y[data.ry]  # constant within a cluster (checked by validate_spec)
     x = np.asarray(data.x, dtype=float).reshape(cl.size, -1)
     safe = np.where(counts > 0, counts, 1.0)
     xbar = np.column_stack([np.bincount(cl, weights=x[:, k], minlength=G) / safe

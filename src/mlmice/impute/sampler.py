@@ -1,0 +1,630 @@
+"""Multiple imputation by chained equations: the sampler and the ``Mids`` object.
+
+Each chain runs the MICE algorithm (van Buuren and Groothuis-Oudshoorn 2011,
+JSS 45(3), section 3.2; van Buuren 2018, *Flexible Imputation of Missing
+Data*, algorithm 4.3):
+
+1. *Initial values*: every missing value of an imputed variable is drawn at
+   random from the variable's observed values (for ``2lonly`` variables one
+   draw per cluster from the observed cluster values, and a cluster's own
+   observed value where it has one); passive variables are then computed.
+2. *Iteration* :math:`t = 1, 2, \\ldots`: the variables of the visit sequence
+   are imputed in turn, each from the current completed data with its method
+   and predictors (predictor codes as in :mod:`mlmice.impute.spec`); after a
+   variable is imputed, the passive variables depending on it are
+   recomputed. After the visit, the mean and standard deviation of each
+   variable's imputed values are recorded (the trace).
+
+Randomness: chain :math:`c` (1-based) uses ``numpy.random.Generator(PCG64(
+SeedSequence(seed, spawn_key=(c,))))`` and nothing else, so chain :math:`c` is
+the same whatever the number of chains or processes; continuing a chain
+restarts its generator where it stopped, so ``mice(maxit=10)`` followed by
+``iterate(maxit=10)`` equals ``mice(maxit=20)`` bit for bit.
+
+Before each method call, predictors that are constant, correlate above 0.99
+with the target, or are collinear among the rows where the target is observed
+are removed and logged (mice's ``remove.lindep``). A method that fails raises
+:class:`~mlmice.impute.methods.base.ImputationError` naming the variable,
+iteration and chain; previous imputations are never silently kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlmice._validation import check_random_state, check_scalar
+from mlmice.impute.methods.base import (
+    ImputationError,
+    MethodInput,
+    get_method,
+    redundant_columns,
+)
+from mlmice.impute.spec import ImputationSpec, cluster_codes, is_binary, validate_spec
+from mlmice.impute.state import ChainState
+
+__all__ = ["Mids", "MiraFits", "mice", "run_chain", "continue_chain"]
+
+
+class _Step:
+    """What the sampler needs to impute one variable (fixed for the whole run)."""
+
+    __slots__ = ("name", "j", "method", "method_name", "level", "pred", "pred_names", "codes",
+                 "options", "binary")
+
+
+class _Engine:
+    """Data and specification turned into arrays once; runs chains on a float matrix."""
+
+    def __init__(self, data: pd.DataFrame, spec: ImputationSpec):
+        self.spec = spec
+        self.names = list(spec.variables)
+        self.col = {name: j for j, name in enumerate(self.names)}
+        n = len(data)
+        base = np.full((n, len(self.names)), np.nan)
+        for j, name in enumerate(self.names):
+            series = data[name]
+            if name == spec.cluster:
+                continue
+            if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(
+                    series.dtype):
+                base[:, j] = series.to_numpy(dtype=float, na_value=np.nan)
+        self.base = base
+        self.where: dict[str, np.ndarray] = {}
+        for name in self.names:
+            if spec.method[name] != "":
+                mask = np.isnan(base[:, self.col[name]])
+                if mask.any():
+                    self.where[name] = mask
+        if spec.cluster is not None:
+            self.cluster, labels = cluster_codes(data[spec.cluster])
+            self.cluster_labels = tuple(labels)
+            self.n_clusters = len(labels)
+        else:
+            self.cluster, self.cluster_labels, self.n_clusters = None, (), 0
+        self.steps: dict[str, _Step] = {}
+        for name in dict.fromkeys(spec.visit_sequence):
+            if name not in self.where:
+                continue
+            step = _Step()
+            step.name, step.j = name, self.col[name]
+            step.method_name = spec.method[name]
+            step.method = get_method(step.method_name)
+            step.level = step.method.level
+            row = spec.predictor_matrix.loc[name]
+            use = [(self.col[p], p, int(c)) for p, c in row.items() if c in (1, 2, 3, 4)
+                   and p != spec.cluster]
+            step.pred = np.array([u[0] for u in use], dtype=np.intp)
+            step.pred_names = tuple(u[1] for u in use)
+            step.codes = np.array([u[2] if step.level != "1" else 1 for u in use], dtype=int)
+            step.options = dict(spec.options.get(name, {}))
+            step.binary = is_binary(data[name])
+            self.steps[name] = step
+        self.visit = [v for v in spec.visit_sequence if v in self.steps]
+        self.passive_where = [(p, self.col[p], self.where[p], spec.passive[p])
+                              for p in spec.passive_order if p in self.where]
+        self.passive_index = {p: k for k, (p, *_rest) in enumerate(self.passive_where)}
+        self.triggers = {v: [self.passive_index[p] for p in ps if p in self.passive_index]
+                         for v, ps in spec.triggers.items()}
+        self.trace_vars = [(name, self.col[name], self.where[name]) for name in self.names
+                           if name in self.where]
+
+    # -------------------------------------------------------------- chain pieces
+    def initial(self, rng: np.random.Generator) -> np.ndarray:
+        """Completed data with initial values (step 1 of the module docstring)."""
+        X = self.base.copy()
+        for name in self.names:
+            if name not in self.where or name in self.spec.passive:
+                continue
+            j, wy = self.col[name], self.where[name]
+            obs = self.base[~np.isnan(self.base[:, j]), j]
+            if name in self.steps and self.steps[name].level == "2lonly":
+                cl = self.cluster
+                ok = ~np.isnan(self.base[:, j])
+                G = self.n_clusters
+                observed = np.bincount(cl[ok], minlength=G) > 0
+                w = np.full(G, np.nan)
+                w[cl[ok]] = self.base[ok, j]
+                draw = rng.choice(w[observed], size=G, replace=True)
+                w = np.where(observed, w, draw)
+                X[wy, j] = w[cl[wy]]
+            else:
+                X[wy, j] = rng.choice(obs, size=int(wy.sum()), replace=True)
+        for k in range(len(self.passive_where)):
+            self._passive(X, k, chain=None, iteration=0)
+        return X
+
+    def _passive(self, X, k, *, chain, iteration):
+        name, j, wp, expr = self.passive_where[k]
+        cols = {v: X[wp, self.col[v]] for v in expr.variables}
+        values = expr.evaluate(cols)
+        if not np.all(np.isfinite(values)):
+            bad = np.flatnonzero(wp)[~np.isfinite(values)][:5]
+            raise ImputationError(
+                f"chain {chain}, iteration {iteration}: passive variable {name!r} = "
+                f"{expr.text!r} is not finite in row(s) {', '.join(map(str, bad))}")
+        X[wp, j] = values
+
+    def step(self, X, name, rng, *, chain, iteration, events):
+        s = self.steps[name]
+        wy = self.where[name]
+        y = X[:, s.j].copy()
+        ry = ~np.isnan(self.base[:, s.j])
+        x = X[:, s.pred]
+        names, codes = s.pred_names, s.codes
+        if x.shape[1]:
+            drop = redundant_columns(x[ry], y[ry])
+            if drop:
+                for k, why in drop:
+                    events.append((iteration, name, f"predictor {names[k]!r} removed: {why}"))
+                keep = np.setdiff1d(np.arange(x.shape[1]), [k for k, _ in drop])
+                x, codes = x[:, keep], codes[keep]
+                names = tuple(names[k] for k in keep)
+        two_level = s.level != "1"
+        data = MethodInput(variable=name, y=y, ry=ry, wy=wy, x=np.ascontiguousarray(x),
+                           names=names, codes=codes,
+                           cluster=self.cluster if two_level else None,
+                           n_clusters=self.n_clusters if two_level else 0,
+                           binary=s.binary, options=s.options,
+                           cluster_labels=self.cluster_labels if two_level else ())
+        where = f"chain {chain}, iteration {iteration}: imputing {name!r} with {s.method_name!r}"
+        try:
+            result = s.method.impute(data, rng)
+        except ImputationError:
+            raise
+        except Exception as exc:
+            raise ImputationError(f"{where} failed: {type(exc).__name__}: {exc}") from exc
+        values = np.asarray(result.values, dtype=float)
+        if values.shape != (int(wy.sum()),):
+            raise ImputationError(f"{where} returned {values.shape} values for "
+                                  f"{int(wy.sum())} missing rows")
+        if not np.all(np.isfinite(values)):
+            raise ImputationError(f"{where} returned non-finite values")
+        X[wy, s.j] = values
+        for event in result.events:
+            events.append((iteration, name, str(event)))
+        for k in self.triggers.get(name, ()):
+            self._passive(X, k, chain=chain, iteration=iteration)
+
+    def run(self, X, rng, *, chain, start, maxit, trace, events):
+        """Iterations ``start+1 .. start+maxit`` on ``X`` (in place)."""
+        for it in range(start + 1, start + maxit + 1):
+            for name in self.visit:
+                self.step(X, name, rng, chain=chain, iteration=it, events=events)
+            for name, j, wy in self.trace_vars:
+                vals = X[wy, j]
+                sd = float(np.std(vals, ddof=1)) if vals.size > 1 else float("nan")
+                trace.append((it, name, float(np.mean(vals)), sd))
+
+    def values(self, X) -> dict:
+        return {name: X[wy, j].copy() for name, j, wy in self.trace_vars}
+
+    def matrix(self, values: dict) -> np.ndarray:
+        X = self.base.copy()
+        for name, vals in values.items():
+            X[self.where[name], self.col[name]] = vals
+        return X
+
+
+def _seed_entropy(seed) -> int:
+    if seed is None:
+        return int(np.random.SeedSequence().entropy)
+    if isinstance(seed, np.random.SeedSequence):
+        return int(seed.entropy)
+    check_random_state(seed)  # type and sign checks
+    return int(seed)
+
+
+def run_chain(data: pd.DataFrame, spec: ImputationSpec, *, chain: int, maxit: int, seed: int,
+              _engine: _Engine | None = None) -> ChainState:
+    """Run one chain from its initial values for ``maxit`` iterations.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The incomplete data.
+    spec : ImputationSpec
+        From :func:`~mlmice.impute.spec.validate_spec`.
+    chain : int
+        Chain number, >= 1. Generator: ``SeedSequence(seed, spawn_key=(chain,))``.
+    maxit : int
+        Iterations, >= 0.
+    seed : int
+        Root seed of the imputation run.
+
+    Returns
+    -------
+    ChainState
+    """
+    check_scalar(chain, "chain", kind=(int, np.integer), min_val=1)
+    check_scalar(maxit, "maxit", kind=(int, np.integer), min_val=0)
+    engine = _engine if _engine is not None else _Engine(data, spec)
+    rng = check_random_state(int(seed), chain=int(chain))
+    trace: list = []
+    events: list = []
+    X = engine.initial(rng)
+    engine.run(X, rng, chain=int(chain), start=0, maxit=int(maxit), trace=trace, events=events)
+    return ChainState(chain=int(chain), iteration=int(maxit), seed=int(seed),
+                      values=engine.values(X), rng_state=rng.bit_generator.state, data=data,
+                      spec=spec, trace=trace, events=events)
+
+
+def continue_chain(state: ChainState, *, maxit: int, _engine: _Engine | None = None
+                   ) -> ChainState:
+    """Run ``maxit`` more iterations of a chain; ``state`` itself is unchanged."""
+    check_scalar(maxit, "maxit", kind=(int, np.integer), min_val=0)
+    engine = _engine if _engine is not None else _Engine(state.data, state.spec)
+    rng = state.generator()
+    X = engine.matrix(state.values)
+    trace, events = list(state.trace), list(state.events)
+    engine.run(X, rng, chain=state.chain, start=state.iteration, maxit=int(maxit), trace=trace,
+               events=events)
+    return ChainState(chain=state.chain, iteration=state.iteration + int(maxit), seed=state.seed,
+                      values=engine.values(X), rng_state=rng.bit_generator.state,
+                      data=state.data, spec=state.spec, trace=trace, events=events)
+
+
+# ---------------------------------------------------------------------- parallel chains
+def _chain_job(data_path: str, state_in: str | None, out_dir: str, chain: int, maxit: int,
+               seed: int) -> str:
+    """Worker: run or continue one chain, reading and writing files only."""
+    data = pd.read_parquet(data_path)
+    spec_dict = json.loads(Path(data_path).with_suffix(".spec.json").read_text())
+    spec = ImputationSpec.from_dict(spec_dict, data)
+    if state_in is None:
+        state = run_chain(data, spec, chain=chain, maxit=maxit, seed=seed)
+    else:
+        state = ChainState.from_files(state_in, data, spec=spec).continue_(maxit)
+    state.to_files(out_dir)
+    return out_dir
+
+
+def _run_many(data, spec, engine, jobs, n_jobs) -> list[ChainState]:
+    """Run jobs ``(chain, maxit, seed, state or None)``; in processes when ``n_jobs > 1``."""
+    if n_jobs == 1 or len(jobs) <= 1:
+        out = []
+        for chain, maxit, seed, state in jobs:
+            if state is None:
+                out.append(run_chain(data, spec, chain=chain, maxit=maxit, seed=seed,
+                                     _engine=engine))
+            else:
+                out.append(continue_chain(state, maxit=maxit, _engine=engine))
+        return out
+    with tempfile.TemporaryDirectory(prefix="mlmice-chains-") as tmp:
+        data_path = Path(tmp) / "data.parquet"
+        data.to_parquet(data_path)
+        data_path.with_suffix(".spec.json").write_text(json.dumps(spec.to_dict()))
+        # the workers must see exactly the data the parent sees
+        data_rt = pd.read_parquet(data_path)
+        if not np.array_equal(engine.base, _Engine(data_rt, spec).base, equal_nan=True):
+            raise RuntimeError("the data do not round-trip through Parquet exactly; "
+                               "use n_jobs=1")
+        futures = []
+        with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs))) as pool:
+            for chain, maxit, seed, state in jobs:
+                state_in = None
+                if state is not None:
+                    state_in = str(state.to_files(Path(tmp) / f"in_{chain}"))
+                futures.append(pool.submit(_chain_job, str(data_path), state_in,
+                                           str(Path(tmp) / f"out_{chain}"), chain, maxit, seed))
+            dirs = [f.result() for f in futures]
+        return [ChainState.from_files(d, data, spec=spec) for d in dirs]
+
+
+def _check_n_jobs(n_jobs):
+    check_scalar(n_jobs, "n_jobs", kind=(int, np.integer))
+    if n_jobs == -1:
+        return os.cpu_count() or 1
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs == {n_jobs}, must be >= 1 or -1 (all cores)")
+    return int(n_jobs)
+
+
+# ---------------------------------------------------------------------- results
+class MiraFits(list):
+    """Fits of one analysis model, one per imputed data set (mice's ``mira``).
+
+    A list of fit results (``mlmice.lmer``/``lm``/``glmer`` results) with the
+    model ``formula``; :func:`mlmice.pool` accepts it.
+    """
+
+    def __init__(self, fits, *, formula: str, reml: bool | None = None, family=None):
+        super().__init__(fits)
+        self.formula = formula
+        self.reml = reml
+        self.family = family
+
+    @property
+    def analyses(self) -> list:
+        """The fits as a plain list (mice's ``$analyses``)."""
+        return list(self)
+
+
+class Mids:
+    """A multiply imputed data set (mice's ``mids``).
+
+    Attributes
+    ----------
+    data : DataFrame
+        The incomplete data.
+    m : int
+        Number of imputations (chains).
+    iteration : int
+        Iterations done in every chain.
+    method : Series
+    predictor_matrix : DataFrame
+    visit_sequence : tuple of str
+    where : DataFrame of bool
+        True where a value was imputed.
+    cluster : str or None
+    seed : int
+        Root seed; chain ``c`` uses ``SeedSequence(seed, spawn_key=(c,))``.
+    chains : list of ChainState
+    """
+
+    def __init__(self, data: pd.DataFrame, spec: ImputationSpec, chains: list[ChainState],
+                 *, seed: int):
+        self.data = data
+        self.spec = spec
+        self.chains = list(chains)
+        self.seed = int(seed)
+        self._engine = None
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def from_chains(cls, data: pd.DataFrame, spec, chains) -> Mids:
+        """Combine chain states (e.g. one per pipeline job) into a ``Mids``.
+
+        Parameters
+        ----------
+        data : DataFrame
+            The incomplete data the chains were run on.
+        spec : ImputationSpec or dict
+            The specification (a dict as written by ``ImputationSpec.to_dict``).
+        chains : sequence of ChainState
+            Distinct chain numbers, all at the same iteration and seed; sorted
+            by chain number.
+        """
+        if isinstance(spec, dict):
+            spec = ImputationSpec.from_dict(spec, data)
+        chains = sorted(chains, key=lambda s: s.chain)
+        if not chains:
+            raise ValueError("from_chains needs at least one chain")
+        numbers = [s.chain for s in chains]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError(f"duplicated chain numbers: {numbers}")
+        iters = {s.iteration for s in chains}
+        if len(iters) != 1:
+            raise ValueError("chains are at different iterations: "
+                             + ", ".join(f"chain {s.chain}: {s.iteration}" for s in chains))
+        seeds = {s.seed for s in chains}
+        if len(seeds) != 1:
+            raise ValueError(f"chains come from different seeds: {sorted(seeds)}")
+        for s in chains:
+            if s.spec.to_dict() != spec.to_dict():
+                raise ValueError(f"chain {s.chain} was run with a different specification")
+        return cls(data, spec, chains, seed=seeds.pop())
+
+    def _get_engine(self) -> _Engine:
+        if self._engine is None:
+            self._engine = _Engine(self.data, self.spec)
+        return self._engine
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def m(self) -> int:
+        return len(self.chains)
+
+    @property
+    def iteration(self) -> int:
+        return self.chains[0].iteration if self.chains else 0
+
+    @property
+    def method(self) -> pd.Series:
+        return self.spec.method.copy()
+
+    @property
+    def predictor_matrix(self) -> pd.DataFrame:
+        return self.spec.predictor_matrix.copy()
+
+    @property
+    def visit_sequence(self) -> tuple:
+        return self.spec.visit_sequence
+
+    @property
+    def cluster(self) -> str | None:
+        return self.spec.cluster
+
+    @property
+    def where(self) -> pd.DataFrame:
+        where = pd.DataFrame(False, index=self.data.index, columns=self.data.columns)
+        for name in self._get_engine().where:
+            where[name] = self.data[name].isna().to_numpy()
+        return where
+
+    @property
+    def trace(self) -> pd.DataFrame:
+        """Mean and sd of the imputed values: iteration, chain, variable, mean, sd."""
+        frames = [s.trace_frame() for s in self.chains]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["iteration", "chain", "variable", "mean", "sd"])
+
+    @property
+    def logged_events(self) -> pd.DataFrame:
+        """Events (removed predictors, filled clusters, ...): chain, iteration, variable, event."""
+        frames = [s.events_frame() for s in self.chains]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+            columns=["chain", "iteration", "variable", "event"])
+
+    def __repr__(self) -> str:
+        return (f"<Mids m={self.m} iteration={self.iteration} cluster={self.cluster!r} "
+                f"n={len(self.data)} imputed={list(self._get_engine().where)}>")
+
+    # ---------------------------------------------------------------- data out
+    def complete(self, action=1, *, include: bool = False) -> pd.DataFrame:
+        """Completed data (mice's ``complete``).
+
+        Parameters
+        ----------
+        action : int or "long"
+            ``i`` in ``1..m`` for the i-th completed data set; ``"long"`` for
+            all stacked, with columns ``.imp`` (1..m) and ``.id`` (0-based row
+            position) first.
+        include : bool
+            With ``"long"``: also the incomplete data as ``.imp == 0``.
+        """
+        if isinstance(action, str):
+            if action != "long":
+                raise ValueError(f"action == {action!r}; use an imputation number 1..{self.m} "
+                                 "or 'long'")
+            parts = []
+            imps = ([0] if include else []) + list(range(1, self.m + 1))
+            for i in imps:
+                frame = self.data.copy() if i == 0 else self.complete(i)
+                frame = frame.reset_index(drop=True)
+                frame.insert(0, ".id", np.arange(len(frame), dtype=np.int64))
+                frame.insert(0, ".imp", np.int64(i))
+                parts.append(frame)
+            out = pd.concat(parts, ignore_index=True)
+            out.attrs = dict(self.data.attrs)
+            return out
+        if isinstance(action, bool) or not isinstance(action, (int, np.integer)):
+            raise TypeError(f"action must be an int 1..{self.m} or 'long', got {action!r}")
+        if not 1 <= action <= self.m:
+            raise ValueError(f"action == {action}, must be in 1..{self.m}")
+        state = self.chains[action - 1]
+        out = self.data.copy()
+        for name, vals in state.values.items():
+            col = out[name].to_numpy(dtype=float, na_value=np.nan, copy=True)
+            col[np.isnan(col)] = vals
+            out[name] = col
+        out.attrs = dict(self.data.attrs)
+        return out
+
+    # ---------------------------------------------------------------- more work
+    def iterate(self, maxit: int = 1, *, n_jobs: int = 1) -> Mids:
+        """Continue every chain for ``maxit`` iterations (mice's ``mice.mids``); in place.
+
+        Bit-identical to having asked for the total number of iterations at once.
+        """
+        check_scalar(maxit, "maxit", kind=(int, np.integer), min_val=0)
+        n_jobs = _check_n_jobs(n_jobs)
+        jobs = [(s.chain, int(maxit), self.seed, s) for s in self.chains]
+        self.chains = _run_many(self.data, self.spec, self._get_engine(), jobs, n_jobs)
+        return self
+
+    def add_chains(self, m: int = 1, *, n_jobs: int = 1) -> Mids:
+        """Add ``m`` new chains, run to the current iteration; old chains untouched. In place."""
+        check_scalar(m, "m", kind=(int, np.integer), min_val=1)
+        n_jobs = _check_n_jobs(n_jobs)
+        first = max((s.chain for s in self.chains), default=0) + 1
+        jobs = [(c, self.iteration, self.seed, None) for c in range(first, first + int(m))]
+        self.chains = self.chains + _run_many(self.data, self.spec, self._get_engine(), jobs,
+                                              n_jobs)
+        return self
+
+    def fit(self, formula: str, *, reml: bool = True, family=None) -> MiraFits:
+        """Fit an analysis model to every completed data set (``with(imp, lmer(...))``).
+
+        Parameters
+        ----------
+        formula : str
+            lme4 syntax. With a ``(... | g)`` term the model is fitted by
+            :func:`mlmice.lmer` (or :func:`mlmice.glmer` when ``family`` is
+            given), otherwise by :func:`mlmice.lm`.
+        reml : bool
+            REML (lme4's default, True) or ML for linear mixed models.
+        family : str, optional
+            For generalised linear mixed models (e.g. ``"binomial"``).
+
+        Returns
+        -------
+        MiraFits
+            One fit per imputation, in order; :func:`mlmice.pool` accepts it.
+        """
+        if not isinstance(formula, str):
+            raise TypeError(f"formula must be a string, got {type(formula).__name__}")
+        mixed = "|" in formula
+        fits = []
+        for i in range(1, self.m + 1):
+            data = self.complete(i)
+            try:
+                if family is not None:
+                    if not mixed:
+                        raise ValueError("family= needs a model with a (... | group) term")
+                    from mlmice.mixed import glmer
+                    fits.append(glmer(formula, data=data, family=family))
+                elif mixed:
+                    from mlmice.mixed import lmer
+                    fits.append(lmer(formula, data=data, reml=reml))
+                else:
+                    from mlmice.lm import lm
+                    fits.append(lm(formula, data=data))
+            except (ImportError, AttributeError) as exc:
+                raise ImportError(f"fitting {formula!r} needs mlmice's model functions, which "
+                                  f"are not available: {exc}") from exc
+        return MiraFits(fits, formula=formula, reml=reml if mixed and family is None else None,
+                        family=family)
+
+
+def mice(data: pd.DataFrame, m: int = 5, maxit: int = 5, *, method=None, predictor_matrix=None,
+         visit_sequence=None, seed=None, n_jobs: int = 1, cluster: str | None = None,
+         method_options: dict | None = None) -> Mids:
+    """Multivariate imputation by chained equations for (multilevel) data.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Incomplete data, NaN for missing; binary variables coded 0/1.
+    m : int
+        Number of imputations (chains), >= 1.
+    maxit : int
+        Iterations per chain, >= 0.
+    method : dict or Series, optional
+        Method per variable (:func:`~mlmice.impute.spec.make_method` by
+        default); ``"~ expr"`` for passive variables.
+    predictor_matrix : DataFrame, optional
+        Codes -2/0/1/2/3/4 (:func:`~mlmice.impute.spec.make_predictor_matrix`
+        by default).
+    visit_sequence : sequence of str, optional
+        Order of visits (default: column order).
+    seed : int, optional
+        Root seed; chain ``c`` uses ``SeedSequence(seed, spawn_key=(c,))``.
+        ``None`` draws fresh entropy (recorded in ``Mids.seed``).
+    n_jobs : int
+        Processes over chains (-1: all cores); results do not depend on it.
+    cluster : str, optional
+        The cluster variable (default: the column coded -2).
+    method_options : dict, optional
+        ``{variable: {option: value}}``, e.g. ``{"y": {"donors": 10}}``.
+
+    Returns
+    -------
+    Mids
+
+    Raises
+    ------
+    mlmice.impute.spec.SpecError
+        An invalid specification (before any imputation work).
+    mlmice.impute.methods.base.ImputationError
+        A method failed (names variable, iteration and chain).
+    """
+    check_scalar(m, "m", kind=(int, np.integer), min_val=1)
+    check_scalar(maxit, "maxit", kind=(int, np.integer), min_val=0)
+    n_jobs = _check_n_jobs(n_jobs)
+    spec = validate_spec(data, method=method, predictor_matrix=predictor_matrix,
+                         visit_sequence=visit_sequence, cluster=cluster,
+                         method_options=method_options)
+    seed = _seed_entropy(seed)
+    engine = _Engine(data, spec)
+    jobs = [(c, int(maxit), seed, None) for c in range(1, int(m) + 1)]
+    chains = _run_many(data, spec, engine, jobs, n_jobs)
+    out = Mids(data, spec, chains, seed=seed)
+    out._engine = engine
+    return out

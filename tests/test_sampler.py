@@ -1,0 +1,278 @@
+"""The chained-equations sampler: reproducibility, chain state, events, errors, cluster ids."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlmice.impute.methods.base import (
+    ImputationError,
+    ImputationMethod,
+    MethodResult,
+    register_method,
+)
+from mlmice.impute.sampler import Mids, mice, run_chain
+from mlmice.impute.spec import validate_spec
+from mlmice.impute.state import ChainState
+
+
+def make_data(seed=7, G=20, size=10):
+    """Two-level data: y (level 1), x (level 1), w (level 2), all incomplete."""
+    rng = np.random.default_rng(seed)
+    n = G * size
+    g = np.repeat(np.arange(G), size)
+    u = np.repeat(rng.normal(0, 0.7, G), size)
+    w = np.repeat(rng.normal(10, 2, G), size)
+    x = rng.normal(size=n) + u
+    y = 2 + 0.8 * x + 0.3 * w + u + rng.normal(size=n)
+    df = pd.DataFrame({"g": g, "x": x, "w": w, "y": y})
+    df.loc[rng.random(n) < 0.2, "x"] = np.nan
+    df.loc[rng.random(n) < 0.3, "y"] = np.nan
+    df.loc[np.isin(g, [3, 8]), "w"] = np.nan
+    return df
+
+
+METHOD = {"x": "pmm", "w": "2lonly.pmm", "y": "norm"}
+
+
+def make_pred(df):
+    pred = pd.DataFrame(0, index=df.columns, columns=df.columns)
+    pred.loc[["x", "y"], ["x", "w", "y"]] = 1
+    pred.loc["w", ["x", "y"]] = 1
+    pred.loc["w", "g"] = -2
+    for name in df.columns:
+        pred.loc[name, name] = 0
+    return pred
+
+
+def run(df=None, **kw):
+    df = make_data() if df is None else df
+    args = {"m": 2, "maxit": 3, "method": METHOD, "predictor_matrix": make_pred(df), "seed": 42}
+    args.update(kw)
+    return mice(df, **args)
+
+
+def assert_same(a: Mids, b: Mids, chains=None):
+    chains = range(1, a.m + 1) if chains is None else chains
+    for i in chains:
+        pd.testing.assert_frame_equal(a.complete(i), b.complete(i))
+        ta, tb = a.chains[i - 1], b.chains[i - 1]
+        assert ta.rng_state == tb.rng_state
+        pd.testing.assert_frame_equal(ta.trace_frame(), tb.trace_frame())
+
+
+def test_same_seed_identical_different_seed_differs():
+    a, b, c = run(), run(), run(seed=43)
+    assert_same(a, b)
+    assert not a.complete(1).equals(c.complete(1))
+    assert not a.complete(1).equals(a.complete(2))   # chains differ from each other
+
+
+def test_chain_unchanged_when_m_grows():
+    small, big = run(m=2), run(m=4)
+    assert_same(small, big, chains=[1, 2])
+
+
+def test_iterate_equals_one_long_run():
+    long = run(maxit=5)
+    short = run(maxit=2)
+    assert short.iterate(maxit=3) is short
+    assert short.iteration == 5
+    assert_same(long, short)
+
+
+def test_add_chains_leaves_old_chains_untouched():
+    base = run(m=2)
+    before = [base.complete(i) for i in (1, 2)]
+    base.add_chains(m=2)
+    assert base.m == 4
+    for i in (1, 2):
+        pd.testing.assert_frame_equal(base.complete(i), before[i - 1])
+    assert_same(base, run(m=4))
+
+
+def test_state_round_trip_and_continue(tmp_path):
+    df = make_data()
+    spec = validate_spec(df, method=METHOD, predictor_matrix=make_pred(df))
+    state = run_chain(df, spec, chain=2, maxit=2, seed=42)
+    state.to_files(tmp_path / "chain_2")
+    back = ChainState.from_files(tmp_path / "chain_2", df)
+    assert back.chain == 2 and back.iteration == 2 and back.rng_state == state.rng_state
+    for name in state.values:
+        np.testing.assert_array_equal(back.values[name], state.values[name])
+    pd.testing.assert_frame_equal(back.trace_frame(), state.trace_frame())
+    assert back.events == state.events
+    # continue from files == one long run
+    cont = back.continue_(3)
+    long = run(m=2, maxit=5)
+    ref = long.chains[1]
+    assert cont.rng_state == ref.rng_state
+    for name in ref.values:
+        np.testing.assert_array_equal(cont.values[name], ref.values[name])
+    # files hold no pickle: Parquet + JSON only
+    assert sorted(p.name for p in (tmp_path / "chain_2").iterdir()) == [
+        "events.parquet", "imputations.parquet", "state.json", "trace.parquet"]
+
+
+def test_from_chains_equals_mice(tmp_path):
+    df = make_data()
+    spec = validate_spec(df, method=METHOD, predictor_matrix=make_pred(df))
+    for c in (1, 2):
+        run_chain(df, spec, chain=c, maxit=3, seed=42).to_files(tmp_path / f"chain_{c}")
+    chains = [ChainState.from_files(tmp_path / f"chain_{c}", df) for c in (2, 1)]
+    combined = Mids.from_chains(df, spec.to_dict(), chains)
+    assert_same(combined, run())
+    pd.testing.assert_frame_equal(combined.trace, run().trace)
+
+
+def test_from_files_refuses_other_data(tmp_path):
+    df = make_data()
+    spec = validate_spec(df, method=METHOD, predictor_matrix=make_pred(df))
+    run_chain(df, spec, chain=1, maxit=1, seed=1).to_files(tmp_path)
+    other = df.copy()
+    other.loc[0, "x"] = np.nan if not np.isnan(other.loc[0, "x"]) else 0.0
+    with pytest.raises(ValueError, match="the data do not match the chain's data"):
+        ChainState.from_files(tmp_path, other)
+
+
+def test_from_chains_refuses_mixed_iterations():
+    df = make_data()
+    spec = validate_spec(df, method=METHOD, predictor_matrix=make_pred(df))
+    a = run_chain(df, spec, chain=1, maxit=1, seed=1)
+    b = run_chain(df, spec, chain=2, maxit=2, seed=1)
+    with pytest.raises(ValueError, match="chains are at different iterations: chain 1: 1, "
+                                         "chain 2: 2"):
+        Mids.from_chains(df, spec, [a, b])
+
+
+def test_n_jobs_gives_identical_results():
+    a = run(m=3, n_jobs=1)
+    b = run(m=3, n_jobs=2)
+    assert_same(a, b)
+    a.iterate(maxit=1, n_jobs=1)
+    b.iterate(maxit=1, n_jobs=2)
+    assert_same(a, b)
+
+
+def test_complete_long_where_and_trace():
+    df = make_data()
+    imp = run(m=3, maxit=4)
+    long = imp.complete("long")
+    assert list(long.columns[:2]) == [".imp", ".id"]
+    assert list(long.columns[2:]) == list(df.columns)
+    assert len(long) == 3 * len(df) and set(long[".imp"]) == {1, 2, 3}
+    np.testing.assert_array_equal(long.loc[long[".imp"] == 2, ".id"], np.arange(len(df)))
+    pd.testing.assert_frame_equal(long[long[".imp"] == 2].drop(columns=[".imp", ".id"])
+                                  .reset_index(drop=True), imp.complete(2))
+    assert len(imp.complete("long", include=True)) == 4 * len(df)
+    pd.testing.assert_frame_equal(imp.where, df.isna() & df.columns.isin(list(METHOD)))
+    tr = imp.trace
+    assert list(tr.columns) == ["iteration", "chain", "variable", "mean", "sd"]
+    assert len(tr) == 3 * 4 * 3
+    last = tr[(tr.chain == 2) & (tr.iteration == 4) & (tr.variable == "y")]
+    imputed = imp.complete(2).y[df.y.isna()]
+    assert last["mean"].item() == pytest.approx(imputed.mean(), rel=1e-12)
+    assert last["sd"].item() == pytest.approx(imputed.std(ddof=1), rel=1e-12)
+    assert imp.complete(1).notna().all().all()
+    # the level-2 variable stays constant within clusters
+    assert (imp.complete(1).groupby("g").w.nunique() == 1).all()
+
+
+def test_maxit_zero_gives_draws_from_observed():
+    df = make_data()
+    imp = run(maxit=0)
+    c = imp.complete(1)
+    assert np.isin(c.x[df.x.isna()], df.x.dropna()).all()
+    assert np.isin(c.w[df.w.isna()], df.w.dropna()).all()
+    assert imp.trace.empty and imp.iteration == 0
+
+
+def test_constant_and_collinear_predictors_removed_and_logged():
+    df = make_data().assign(const=1.0)
+    df["x2"] = 2 * df.x.fillna(0) + 1          # complete, collinear with ... itself only
+    df["x3"] = df.x2 * 3 - 2                      # collinear with x2
+    meth = {"x": "pmm", "w": "2lonly.pmm", "y": "norm"}
+    pred = make_pred(df)
+    pred.loc["y", ["const", "x2", "x3"]] = 1
+    imp = mice(df, m=1, maxit=2, method=meth, predictor_matrix=pred, seed=3)
+    ev = imp.logged_events
+    ev_y = ev[ev.variable == "y"]
+    assert list(ev.columns) == ["chain", "iteration", "variable", "event"]
+    assert set(ev_y.event) == {"predictor 'const' removed: constant",
+                               "predictor 'x3' removed: collinear"}
+    assert sorted(ev_y.iteration.unique()) == [1, 2]
+
+
+class _FailOnSecondIteration(ImputationMethod):
+    level = "1"
+    calls = 0
+
+    def impute(self, data, rng):
+        type(self).calls += 1
+        if type(self).calls > 1:
+            raise np.linalg.LinAlgError("Singular matrix")
+        return MethodResult(values=np.zeros(int(data.wy.sum())))
+
+
+class _ReturnsNaN(ImputationMethod):
+    level = "1"
+
+    def impute(self, data, rng):
+        return MethodResult(values=np.full(int(data.wy.sum()), np.nan))
+
+
+register_method("test.fail2")(_FailOnSecondIteration)
+register_method("test.nan")(_ReturnsNaN)
+
+
+def test_method_failure_names_variable_iteration_chain():
+    _FailOnSecondIteration.calls = 0
+    with pytest.raises(ImputationError, match=r"chain 1, iteration 2: imputing 'y' with "
+                                              r"'test.fail2' failed: LinAlgError: Singular"):
+        run(m=1, method={**METHOD, "y": "test.fail2"})
+
+
+def test_non_finite_imputations_are_an_error():
+    with pytest.raises(ImputationError, match=r"chain 1, iteration 1: imputing 'x' with "
+                                              r"'test.nan' returned non-finite values"):
+        run(m=1, method={**METHOD, "x": "test.nan"})
+
+
+def test_cluster_ids_int_string_categorical_give_identical_results():
+    df = make_data()
+    ref = run(df)
+    as_str = df.assign(g=[f"class{v:02d}" for v in df.g])
+    as_cat = df.assign(g=pd.Categorical(as_str.g, categories=sorted(set(as_str.g))))
+    for other in (as_str, as_cat):
+        imp = run(other)
+        for i in (1, 2):
+            got = imp.complete(i).drop(columns="g")
+            pd.testing.assert_frame_equal(got, ref.complete(i).drop(columns="g"))
+        assert imp.complete(1).g.equals(other.g)
+
+
+def test_singleton_clusters_and_clusters_with_nothing_observed():
+    df = make_data(G=12, size=8)
+    # a singleton cluster whose only row is missing y; a cluster with y missing everywhere
+    single = df.iloc[[0]].assign(g=99, y=np.nan)
+    df = pd.concat([df, single], ignore_index=True)
+    df.loc[df.g == 5, "y"] = np.nan
+    imp = run(df, m=2, maxit=2)
+    c = imp.complete(2)
+    assert c.notna().all().all()
+
+
+def test_argument_errors():
+    df = make_data()
+    with pytest.raises(ValueError, match="m == 0, must be >= 1"):
+        run(m=0)
+    with pytest.raises(ValueError, match="maxit == -1, must be >= 0"):
+        run(maxit=-1)
+    with pytest.raises(ValueError, match="n_jobs == 0"):
+        run(n_jobs=0)
+    imp = run(df)
+    with pytest.raises(ValueError, match=r"action == 3, must be in 1..2"):
+        imp.complete(3)
+    with pytest.raises(ValueError, match="action == 'wide'"):
+        imp.complete("wide")

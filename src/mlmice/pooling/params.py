@@ -8,7 +8,8 @@ log-likelihood on its own data at other (pooled) parameters.
 The last one is taken from the fit when it offers it (a method
 ``loglik_at(fixef=, covariances=, sigma2=)``); otherwise it is computed
 here (:mod:`mlmice.pooling.loglik`) from the fit's model frame: the
-attribute ``.frame`` or ``.model_frame`` (a :class:`mlmice.design.ModelFrame`),
+attribute ``.frame`` or ``.model_frame`` or ``.extras["model_frame"]`` (a
+:class:`mlmice.design.ModelFrame`),
 else rebuilt from ``.formula`` and ``.data``.
 """
 
@@ -50,6 +51,9 @@ def _frame_of(fit, *, imputation: int):
         frame = getattr(fit, attr, None)
         if frame is not None and not callable(frame):
             return frame
+    extras = getattr(fit, "extras", None)              # mlmice.lmer keeps it here
+    if isinstance(extras, dict) and extras.get("model_frame") is not None:
+        return extras["model_frame"]
     formula, data = getattr(fit, "formula", None), getattr(fit, "data", None)
     if formula is not None and isinstance(data, pd.DataFrame):
         from mlmice.design import model_frame

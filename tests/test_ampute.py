@@ -90,6 +90,13 @@ def test_mar_indicator_follows_the_weighted_sum_score(sim, typ, slope_abs, sign)
     assert abs(miss.mean() - 0.4) < _bound(0.4, len(sim))
 
 
+def test_weights_none_keeps_the_default_row(sim):
+    pats = [["popularity_ij"], ["assessment_ij"]]
+    res = ampute(sim, prop=0.2, patterns=pats, weights=[{"assessment_ij": 2}, None], seed=1)
+    assert res.weights.loc["pattern 1"].tolist() == [0, 0, 0, 0, 2]
+    assert res.weights.loc["pattern 2"].tolist() == [1, 1, 1, 1, 0]
+
+
 def test_mnar_depends_on_the_amputed_value(sim):
     res = ampute(sim, prop=0.3, patterns=[["popularity_ij"]], mech="MNAR", seed=8)
     miss = res.amp["popularity_ij"].isna().to_numpy()

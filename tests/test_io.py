@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlmice.io import Roles, infer_roles, read_data, read_parquet, write_parquet
+from mlmice.io import Roles, infer_roles, read_columns, read_data, read_parquet, write_parquet
 
 TUTORIAL = ["popularity_ij", "gender_ij", "extraversion_ij", "experience_j", "assessment_ij"]
 
@@ -148,3 +148,16 @@ def test_factor_with_many_levels_cannot_be_coded():
     raw = pd.DataFrame({"g": [1, 2, 3], "f": pd.Categorical(["a", "b", "c"])})
     with pytest.raises(ValueError, match="'f' is a factor with 3 levels"):
         prepare_frame(raw, cluster="g", source="my.rds")
+
+
+def test_read_columns_of_each_format(shared_data, incomplete, tmp_path):
+    names = ["unit_id", "cluster_id"] + TUTORIAL
+    assert read_columns(shared_data / "popular_MAR.RData") == names
+    assert read_columns(shared_data / "popular2.sav")[:3] == ["pupil", "class", "extrav"]
+    write_parquet(incomplete, tmp_path / "d.parquet")
+    assert read_columns(tmp_path / "d.parquet") == names
+    incomplete.to_csv(tmp_path / "d.csv", index=False)
+    assert read_columns(tmp_path / "d.csv") == names
+    with pytest.raises(ValueError, match="unknown file type '.txt'"):
+        (tmp_path / "d.txt").write_text("a")
+        read_columns(tmp_path / "d.txt")

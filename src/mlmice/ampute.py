@@ -164,7 +164,8 @@ def ampute(data: pd.DataFrame, prop: float = 0.5, patterns=None, freq=None, mech
     mech : {"MCAR", "MAR", "MNAR"}
     weights : DataFrame, array-like or list of dicts, optional
         Weights per pattern and variable (a dict maps variable -> weight,
-        others 0). Default :func:`default_weights`. Ignored for MCAR.
+        others 0; ``None`` in the list keeps that pattern's default).
+        Default :func:`default_weights`. Ignored for MCAR.
     type : str or sequence of str
         ``"RIGHT"``, ``"LEFT"``, ``"MID"`` or ``"TAIL"``, one or one per pattern.
     seed : int, SeedSequence or Generator, optional
@@ -205,7 +206,7 @@ def ampute(data: pd.DataFrame, prop: float = 0.5, patterns=None, freq=None, mech
     types = _types(type, k)
     if mech == "MCAR" and weights is not None:
         warnings.warn("weights are not used when mech is MCAR", UserWarning, stacklevel=2)
-    w = default_weights(pat, mech) if weights is None else _weight_frame(weights, pat)
+    w = default_weights(pat, mech) if weights is None else _weight_frame(weights, pat, mech)
     # drop all-ones patterns (no amputation), rescaling prop as mice does
     ones = (pat.to_numpy() == 1).all(axis=1)
     if ones.any():
@@ -470,7 +471,7 @@ def _pattern_frame(patterns, variables) -> pd.DataFrame:
     return p
 
 
-def _weight_frame(weights, pat) -> pd.DataFrame:
+def _weight_frame(weights, pat, mech) -> pd.DataFrame:
     cols = list(pat.columns)
     if isinstance(weights, pd.DataFrame):
         unknown = [c for c in weights.columns if c not in cols]
@@ -478,11 +479,14 @@ def _weight_frame(weights, pat) -> pd.DataFrame:
             raise ValueError(f"weights: column(s) {unknown} are not pattern variables {cols}")
         w = weights.reindex(columns=cols, fill_value=0.0).to_numpy(dtype=float)
     elif (isinstance(weights, Sequence) and len(weights)
-          and all(isinstance(r, Mapping) for r in weights)):
-        w = np.zeros(pat.shape)
+          and all(r is None or isinstance(r, Mapping) for r in weights)):
         if len(weights) != pat.shape[0]:
             raise ValueError(f"weights has {len(weights)} rows, patterns has {pat.shape[0]}")
+        w = default_weights(pat, mech).to_numpy(copy=True)
         for i, row in enumerate(weights):
+            if row is None:
+                continue
+            w[i] = 0.0
             for var, val in row.items():
                 if var not in cols:
                     raise ValueError(f"weights[{i}]: variable {var!r} is not among the "

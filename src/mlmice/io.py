@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["Roles", "infer_roles", "read_data", "read_parquet", "write_parquet"]
+__all__ = ["Roles", "infer_roles", "read_columns", "read_data", "read_parquet", "write_parquet"]
 
 SUPPORTED = (".sav", ".rdata", ".rda", ".rds", ".csv", ".parquet")
 _META_KEY = b"mlmice"
@@ -151,6 +151,38 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
             value_labels[var] = dict(m)
     return prepare_frame(raw, cluster=cluster, id=id, level2=level2,
                          value_labels=value_labels, source=str(path))
+
+
+def read_columns(path, *, object: str | None = None) -> list[str]:
+    """Column names of a data file, reading as little as the format allows.
+
+    For checking a configuration before any work: ``.csv`` reads the header,
+    ``.parquet`` the schema, ``.sav`` the metadata; R files are read whole.
+    Errors are those of :func:`read_data` (missing file, unknown type,
+    several R objects).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"data file {str(path)!r} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        try:
+            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        except pd.errors.EmptyDataError:
+            raise ValueError(f"data file {str(path)!r} is empty") from None
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return [str(c) for c in pq.read_schema(str(path)).names if c != "__index_level_0__"]
+    if suffix == ".sav":
+        import pyreadstat
+
+        _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
+        return [str(c) for c in meta.column_names]
+    if suffix in (".rdata", ".rda", ".rds"):
+        return [str(c) for c in _read_r(path, object).columns]
+    raise ValueError(f"data file {str(path)!r}: unknown file type {path.suffix!r}; "
+                     f"supported: {', '.join(SUPPORTED)}")
 
 
 def prepare_frame(raw: pd.DataFrame, *, cluster: str, id: str | None = None,

@@ -271,3 +271,14 @@ def test_extra_pars_names_for_uncorrelated_and_several_factors():
     assert got["x~~z|g"] == 0.3     # no ICC with two grouping factors (as mitml)
     one = misc_parameters(types.SimpleNamespace(varcorr=vc[vc["grp"] != "h"]))
     assert one["ICC|g"] == pytest.approx(1.0 / 5.0)
+
+
+def test_d3_refuses_models_without_residual_variance(ref):
+    # a glmer-like fit: variance components but no Residual row
+    fits = _r_fits(ref, "predictors")
+    for f in fits:
+        f.varcorr = f.varcorr[f.varcorr["grp"] != "Residual"].reset_index(drop=True)
+    null = _r_fits(ref, "intercept_only")
+    with pytest.raises(TypeError, match="Gaussian likelihoods only"):
+        test_models(fits, null, method="D3")
+    assert test_models(fits, null, method="D1").test["df1"].iloc[0] == 3

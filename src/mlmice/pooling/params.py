@@ -95,7 +95,12 @@ def likelihood_parameters(fit, *, imputation: int = 1) -> LikelihoodParameters:
     """The parameters of one fit as ``mitml:::.getArgsLL`` reads them."""
     beta = fit_estimates(fit, imputation=imputation)
     covs, residual = _covariances(fit)
-    if covs and residual is not None:
+    family = getattr(fit, "family", None)
+    if (covs and residual is None) or (isinstance(family, str) and family != "gaussian"):
+        raise TypeError(f"fit of imputation {imputation} ({type(fit).__name__}) is not a linear "
+                        "(mixed) model with a residual variance: D3 here evaluates Gaussian "
+                        "likelihoods only (lm, lmer); use D1 or D2 for other models")
+    if covs:
         return LikelihoodParameters(fixef=beta, covariances=covs, sigma2=residual)
     # linear model: the ML residual variance RSS / n (mitml:::.getArgsLL.lm)
     frame = _frame_of(fit, imputation=imputation)
@@ -118,6 +123,8 @@ def pooled_likelihood_parameters(params: list[LikelihoodParameters]) -> Likeliho
 def fit_loglik(fit, *, imputation: int) -> float:
     """The fit's own maximised log-likelihood (``.loglik``)."""
     ll = getattr(fit, "loglik", None)
+    if ll is None:
+        ll = getattr(fit, "llf", None)                 # statsmodels
     if callable(ll):
         ll = ll()
     if ll is None:

@@ -45,7 +45,7 @@ def misc_parameters(fit, *, imputation: int = 1) -> pd.Series:
     fit : fit result
         With ``.varcorr`` (DataFrame with columns grp, var1, var2, vcov), or,
         for a model without random effects, ``.sigma`` (residual SD with the
-        ``n - p`` divisor).
+        ``n - p`` divisor) or ``.scale`` (statsmodels: the residual variance).
     imputation : int
         For error messages only.
 
@@ -57,10 +57,13 @@ def misc_parameters(fit, *, imputation: int = 1) -> pd.Series:
     vc = getattr(fit, "varcorr", None)
     if vc is None:
         sigma = getattr(fit, "sigma", None)
-        if sigma is None:
-            raise TypeError(f"fit of imputation {imputation} ({type(fit).__name__}) has no "
-                            "'.varcorr' or '.sigma'; cannot report variance components")
-        return pd.Series({"Residual~~Residual": float(sigma) ** 2})
+        scale = getattr(fit, "scale", None)          # statsmodels OLS: RSS / df_resid
+        if sigma is not None and not callable(sigma):
+            return pd.Series({"Residual~~Residual": float(sigma) ** 2})
+        if scale is not None and not callable(scale):
+            return pd.Series({"Residual~~Residual": float(scale)})
+        raise TypeError(f"fit of imputation {imputation} ({type(fit).__name__}) has no "
+                        "'.varcorr', '.sigma' or '.scale'; cannot report variance components")
     if not isinstance(vc, pd.DataFrame) or any(c not in vc.columns for c in REQUIRED):
         raise TypeError(f"'.varcorr' of imputation {imputation} must be a DataFrame with "
                         f"columns {list(REQUIRED)} (R's as.data.frame(VarCorr(fit)))")

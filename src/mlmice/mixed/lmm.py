@@ -1,0 +1,1030 @@
+r"""Linear mixed models by the profiled deviance (an lme4-equivalent ``lmer``).
+
+The model (Bates, Maechler, Bolker and Walker 2015, *Fitting linear
+mixed-effects models using lme4*, JSS 67(1), sections 3-5):
+
+.. math::
+
+    y = X\beta + Z b + \varepsilon,\quad b = \Lambda_\theta u,\quad
+    u \sim N(0, \sigma^2 I_Q),\quad \varepsilon \sim N(0, \sigma^2 I_n),
+
+with the relative covariance factor :math:`\Lambda_\theta` block diagonal:
+one lower-triangular :math:`q_k \times q_k` block per random-effects term,
+repeated for every level of its grouping factor, its entries the parameter
+vector :math:`\theta` (column-major lower triangle per term; the diagonal
+bounded below by 0). For given :math:`\theta` the penalised least squares
+problem :math:`\min_{u,\beta} \|y - X\beta - Z\Lambda u\|^2 + \|u\|^2` is
+solved through the blocks of
+
+.. math::
+
+    M = \begin{pmatrix} A & \Lambda^\top Z^\top X \\ X^\top Z\Lambda & X^\top X\end{pmatrix},
+    \quad A = \Lambda^\top Z^\top Z \Lambda + I,
+
+and the profiled deviances are (JSS eqs. 34 and 41)
+
+.. math::
+
+    d_{ML}(\theta) = \log|A| + n\,[1 + \log(2\pi r^2/n)],\qquad
+    d_{REML}(\theta) = \log|A| + \log|S| + (n-p)\,[1 + \log(2\pi r^2/(n-p))],
+
+where :math:`S = X^\top X - X^\top Z\Lambda A^{-1}\Lambda^\top Z^\top X`
+(:math:`= R_X^\top R_X`) and :math:`r^2` is the minimum penalised residual sum
+of squares.
+
+Block structure. When every random term has the same grouping factor (the
+two-level models of the tutorial and of the imputation methods), :math:`A` is
+block diagonal with one :math:`q \times q` block per cluster,
+:math:`A_j = \Lambda^\top Z_j^\top Z_j \Lambda + I`. The cross-products
+:math:`Z_j^\top Z_j`, :math:`Z_j^\top X_j`, :math:`X^\top X` are formed once
+(:math:`O(nq^2 + nqp)`); one deviance evaluation then costs
+:math:`O(Jq^3 + Jq^2p + p^3)`, independent of :math:`n`, done with batched
+NumPy operations over the stacked :math:`(J, q, q)` blocks. Several grouping
+factors (crossed or nested) use the same algebra with a single dense
+:math:`Q \times Q` block (correct; meant for moderate :math:`Q`).
+
+Gradient. The analytic gradient of the profiled deviance is used by the
+optimiser (L-BFGS-B with the bounds of :math:`\theta`): with
+:math:`E_i = \partial\Lambda/\partial\theta_i`,
+:math:`\partial\log|A| = 2\,\mathrm{tr}(A^{-1}\Lambda^\top Z^\top Z E_i)`; by the
+envelope theorem :math:`\partial r^2 = -2\, e^\top Z E_i u` at the PLS solution;
+for REML, :math:`\partial(\log|A| + \log|S|) = \mathrm{tr}(M^{-1}\partial M)`
+uses the diagonal blocks :math:`A_j^{-1} + G_j S^{-1}G_j^\top` of
+:math:`M^{-1}`, with :math:`G_j = A_j^{-1}\Lambda^\top Z_j^\top X_j`. After the
+optimiser, Newton steps with a finite-difference Hessian of the analytic
+gradient polish :math:`\theta` to the optimum (lme4's default optimiser stops
+earlier: see DESIGN.md, "Where R is not the truth").
+
+Convergence is then checked as lme4's ``checkConv`` does: a singular fit
+(a bounded :math:`\theta_i < 10^{-4}`) raises :class:`SingularFitWarning`;
+otherwise the scaled gradient :math:`\min(|H^{-1/2}g|, |g|)` must be below
+0.002 and the Hessian positive definite, else :class:`ConvergenceWarning`.
+
+Standard errors are lme4's: :math:`\mathrm{vcov}(\hat\beta) =
+\hat\sigma^2 S^{-1} = (X^\top V^{-1}X)^{-1}` at the estimates.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, sparse
+
+from mlmice.design import ModelFrame, RandomBlock, check_random_blocks, model_frame
+from mlmice.mixed.results import (
+    ConvergenceWarning,
+    CovarianceTerm,
+    SingularFitWarning,
+    ran_pars_frame,
+    tidy_frame,
+    unique_group_names,
+    varcorr_frame,
+)
+
+__all__ = ["LmerModel", "LmerResult", "lmer", "loglik_at", "ConvergenceWarning",
+           "SingularFitWarning"]
+
+_LOG2PI = np.log(2 * np.pi)
+SINGULAR_TOL = 1e-4      # lme4: check.conv.singular tol
+GRAD_TOL = 2e-3          # lme4: check.conv.grad tol
+HESS_TOL = 1e-6          # lme4: check.conv.hess tol
+DERIV_DELTA = 1e-4       # lme4: deriv12 delta
+
+
+# --------------------------------------------------------------------------- structure
+
+@dataclass
+class ReTerm:
+    """One random-effects term as the model sees it.
+
+    Attributes
+    ----------
+    group : str
+        Grouping factor label.
+    names : list of str
+        Effect names.
+    Z : ndarray of shape (n, q)
+    codes : ndarray of int, shape (n,)
+    levels : ndarray
+        Level labels of the grouping factor (``n_levels`` of them).
+    correlated : bool
+        Whether the effects of this term are correlated (full lower triangle
+        of :math:`\\Lambda_k`) or not (diagonal).
+    """
+
+    group: str
+    names: list[str]
+    Z: np.ndarray
+    codes: np.ndarray
+    levels: np.ndarray
+    correlated: bool = True
+
+    @property
+    def q(self) -> int:
+        return self.Z.shape[1]
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.levels)
+
+    def template(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, cols) of the theta entries in this term's Lambda block, lme4's order."""
+        q = self.q
+        if self.correlated:
+            rows, cols = [], []
+            for c in range(q):          # column-major lower triangle
+                for r in range(c, q):
+                    rows.append(r)
+                    cols.append(c)
+            return np.array(rows, dtype=np.intp), np.array(cols, dtype=np.intp)
+        idx = np.arange(q, dtype=np.intp)
+        return idx, idx.copy()
+
+
+def _lme4_order(terms: list[ReTerm]) -> list[ReTerm]:
+    """lme4's ``mkReTrms`` orders terms by decreasing number of levels (when not already)."""
+    nl = np.array([t.n_levels for t in terms])
+    if len(nl) > 1 and np.any(np.diff(nl) > 0):
+        order = np.argsort(nl, kind="stable")[::-1]
+        return [terms[i] for i in order]
+    return list(terms)
+
+
+def _one_hot(codes: np.ndarray, n_levels: int) -> sparse.csr_matrix:
+    n = len(codes)
+    return sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(n_levels, n))
+
+
+@dataclass
+class _Eval:
+    """Quantities of one profiled-deviance evaluation at theta."""
+
+    theta: np.ndarray
+    deviance: float
+    grad: np.ndarray | None
+    beta: np.ndarray
+    u: np.ndarray          # (J, q)
+    r2: float
+    logdet_a: float
+    logdet_s: float
+    sinv: np.ndarray       # S^{-1}
+    ainv: np.ndarray | None  # (J, q, q)
+    lam: np.ndarray        # (q, q)
+
+
+class LmerModel:
+    """The structure of a linear mixed model, built once and fitted to any response.
+
+    Holds the cross-products :math:`Z_j^\\top Z_j`, :math:`Z_j^\\top X_j`,
+    :math:`X^\\top X` and the map from :math:`\\theta` to :math:`\\Lambda`, so that
+    :meth:`fit` for a new response costs only :math:`O(n(q+p))` plus the
+    optimisation (the imputation methods refit every iteration).
+
+    Build it from a formula's :class:`~mlmice.design.ModelFrame`
+    (:meth:`from_frame`) or from raw arrays (:meth:`from_arrays`).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+        Fixed-effects matrix (full column rank).
+    terms : list of ReTerm
+        Random-effects terms (reordered as lme4 orders them).
+    x_names : list of str, optional
+    """
+
+    def __init__(self, X: np.ndarray, terms: list[ReTerm], *, x_names=None):
+        X = np.ascontiguousarray(X, dtype=float)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional, got shape {X.shape}")
+        if not terms:
+            raise ValueError("a mixed model needs at least one random-effects term; "
+                             "use mlmice.lm for a model without one")
+        self.X = X
+        self.n, self.p = X.shape
+        self.x_names = list(x_names) if x_names is not None else [f"x{i}" for i in
+                                                                  range(self.p)]
+        self.terms = _lme4_order(terms)
+        for t in self.terms:
+            if t.Z.shape[0] != self.n or len(t.codes) != self.n:
+                raise ValueError(f"random term on {t.group!r} has {t.Z.shape[0]} rows, "
+                                 f"X has {self.n}")
+        self.group_names = unique_group_names([t.group for t in self.terms])
+        first = self.terms[0]
+        self.single = all(t.group == first.group and np.array_equal(t.codes, first.codes)
+                          for t in self.terms[1:])
+        self._build_template()
+        self._build_crossproducts()
+
+    # ---- construction
+    @classmethod
+    def from_frame(cls, mf: ModelFrame) -> LmerModel:
+        """Model structure of a :class:`~mlmice.design.ModelFrame` (``model_frame(...)``)."""
+        terms = [_term_from_block(b) for b in mf.random]
+        return cls(mf.X, terms, x_names=mf.x_names)
+
+    @classmethod
+    def from_arrays(cls, X, Z, groups, *, x_names=None, z_names=None,
+                    group_name: str = "group") -> LmerModel:
+        """Model with one grouping factor from raw arrays (no formula).
+
+        Parameters
+        ----------
+        X : array of shape (n, p)
+            Fixed effects (include the intercept column yourself).
+        Z : array of shape (n, q)
+            Random effects of the single grouping factor (correlated, as
+            ``(1 + x | g)``).
+        groups : array of int, shape (n,)
+            Cluster codes ``0..J-1`` (or any labels; they are factorised).
+        x_names, z_names : list of str, optional
+        group_name : str
+
+        Examples
+        --------
+        The design of :func:`mlmice.impute.methods.base.two_level_design`::
+
+            X, xn, Z, zn = two_level_design(data)
+            model = LmerModel.from_arrays(X[ry], Z[ry], data.cluster[ry])
+            fit = model.fit(y[ry], reml=True)
+        """
+        X = np.asarray(X, dtype=float)
+        Z = np.asarray(Z, dtype=float)
+        if Z.ndim == 1:
+            Z = Z[:, None]
+        groups = np.asarray(groups)
+        if groups.ndim != 1 or len(groups) != X.shape[0] or Z.shape[0] != X.shape[0]:
+            raise ValueError(f"X ({X.shape}), Z ({Z.shape}) and groups ({groups.shape}) "
+                             "must have the same number of rows")
+        if np.issubdtype(groups.dtype, np.integer) and groups.size and groups.min() >= 0:
+            codes = groups.astype(np.intp)
+            levels = np.arange(int(codes.max()) + 1)
+        else:
+            levels, codes = np.unique(groups, return_inverse=True)
+        names = list(z_names) if z_names is not None else (
+            ["(Intercept)"] + [f"z{i}" for i in range(1, Z.shape[1])])
+        term = ReTerm(group=group_name, names=names, Z=np.ascontiguousarray(Z),
+                      codes=codes, levels=np.asarray(levels))
+        return cls(X, [term], x_names=x_names)
+
+    def _build_template(self) -> None:
+        rows, cols, tidx, lower, theta0 = [], [], [], [], []
+        self.theta_slices = []
+        offset_t = 0
+        offset_u = 0
+        self.u_offsets = []
+        for t in self.terms:
+            r, c = t.template()
+            k = len(r)
+            self.theta_slices.append(slice(offset_t, offset_t + k))
+            lower.extend(np.where(r == c, 0.0, -np.inf))
+            theta0.extend(np.where(r == c, 1.0, 0.0))
+            if self.single:
+                rows.append(r + offset_u)
+                cols.append(c + offset_u)
+                tidx.append(np.arange(offset_t, offset_t + k))
+                self.u_offsets.append(offset_u)
+                offset_u += t.q
+            else:
+                base = offset_u + np.arange(t.n_levels)[:, None] * t.q
+                rows.append((base + r[None, :]).ravel())
+                cols.append((base + c[None, :]).ravel())
+                tidx.append(np.tile(np.arange(offset_t, offset_t + k), t.n_levels))
+                self.u_offsets.append(offset_u)
+                offset_u += t.q * t.n_levels
+            offset_t += k
+        self.q = offset_u
+        self._rows = np.concatenate(rows)
+        self._cols = np.concatenate(cols)
+        self._tidx = np.concatenate(tidx)
+        self.lower = np.array(lower)
+        self.theta0 = np.array(theta0)
+        self.ntheta = offset_t
+
+    def _build_crossproducts(self) -> None:
+        X = self.X
+        if self.single:
+            Z = np.hstack([t.Z for t in self.terms])
+            self.n_clusters = self.terms[0].n_levels
+            G = _one_hot(self.terms[0].codes, self.n_clusters)
+            q, p, n = Z.shape[1], self.p, self.n
+            self._G = G
+            self._Z = Z
+            self._C = np.asarray(G @ (Z[:, :, None] * Z[:, None, :]).reshape(n, q * q)
+                                 ).reshape(-1, q, q)
+            self._D = np.asarray(G @ (Z[:, :, None] * X[:, None, :]).reshape(n, q * p)
+                                 ).reshape(-1, q, p)
+        else:
+            blocks = []
+            for t in self.terms:
+                n, q = t.Z.shape
+                rows = np.repeat(np.arange(n), q)
+                cols = (t.codes[:, None] * q + np.arange(q)[None, :]).ravel()
+                blocks.append(sparse.csr_matrix((t.Z.ravel(), (rows, cols)),
+                                                shape=(n, q * t.n_levels)))
+            Zs = sparse.hstack(blocks).tocsc()
+            self.n_clusters = 1
+            self._G = None
+            self._Z = Zs
+            self._C = (Zs.T @ Zs).toarray()[None, :, :]
+            self._D = np.asarray(Zs.T @ X)[None, :, :]
+        self._XtX = X.T @ X
+        self._eye = np.eye(self.q)
+
+    # ---- response-dependent parts
+    def _y_parts(self, y: np.ndarray):
+        """Cross-products with the response after removing its OLS fit (for accuracy)."""
+        y = np.asarray(y, dtype=float)
+        if y.shape != (self.n,):
+            raise ValueError(f"y must have shape ({self.n},), got {y.shape}")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y contains missing or non-finite values")
+        if self.p:
+            beta_ols = np.linalg.lstsq(self.X, y, rcond=None)[0]
+            yt = y - self.X @ beta_ols
+        else:
+            beta_ols = np.zeros(0)
+            yt = y
+        if self.single:
+            Zty = np.asarray(self._G @ (self._Z * yt[:, None]))
+        else:
+            Zty = np.asarray(self._Z.T @ yt)[None, :]
+        return Zty, self.X.T @ yt, float(yt @ yt), beta_ols
+
+    def lam(self, theta: np.ndarray) -> np.ndarray:
+        """The per-cluster (or full) relative covariance factor Lambda(theta)."""
+        L = np.zeros((self.q, self.q))
+        L[self._rows, self._cols] = np.asarray(theta, dtype=float)[self._tidx]
+        return L
+
+    # ---- the profiled deviance
+    def _evaluate(self, theta, yp, reml: bool, grad: bool, full: bool = False) -> _Eval:
+        """One profiled-deviance evaluation (with gradient when ``grad``).
+
+        ``full`` also returns :math:`S^{-1}` (needed for REML gradients and the
+        final vcov).
+        """
+        Zty, Xty, yty, _ = yp
+        C, D = self._C, self._D
+        J, q, p = C.shape[0], self.q, self.p
+        L = self.lam(theta)
+        LtC = np.matmul(L.T, C)                       # (J, q, q)
+        A = np.matmul(LtC, L)
+        A += self._eye
+        B = np.matmul(L.T, D)                         # (J, q, p)
+        v = Zty @ L                                   # (J, q): Lambda' Z_j' y_j
+        parts = [B, v[:, :, None]] + ([LtC] if grad else [])
+        logdet_a, sol = _block_solve(A, np.concatenate(parts, axis=2))
+        G = sol[:, :, :p]
+        g = sol[:, :, p]
+        Bf = B.reshape(J * q, p)
+        S = self._XtX - Bf.T @ G.reshape(J * q, p)
+        c = Xty - Bf.T @ g.reshape(J * q)
+        need_sinv = full or (reml and grad)
+        logdet_s, sinv = 0.0, None
+        if p == 0:
+            beta, sinv = np.zeros(0), np.zeros((0, 0))
+        elif need_sinv or reml:
+            cs = np.linalg.cholesky(S)
+            logdet_s = 2.0 * float(np.log(np.diag(cs)).sum())
+            ci = np.linalg.inv(cs)
+            sinv = ci.T @ ci
+            beta = sinv @ c
+        else:
+            beta = np.linalg.solve(S, c)
+        r2 = yty - float((v * g).sum()) - float(c @ beta)
+        if not r2 > 0:
+            r2 = np.finfo(float).tiny
+        u = g - G @ beta                              # (J, q)
+        m = self.n - p if reml else self.n
+        dev = logdet_a + m * (1.0 + _LOG2PI + np.log(r2 / m))
+        if reml:
+            dev += logdet_s
+        gr = None
+        if grad:
+            H = sol[:, :, p + 1:]                     # A^{-1} Lambda' C_j
+            K = H.sum(axis=0)
+            Lu = u @ L.T
+            w = Zty - D @ beta - np.matmul(C, Lu[:, :, None])[:, :, 0]   # Z_j' e_j
+            W = w.T @ u
+            rr, cc = self._rows, self._cols
+            gpos = 2.0 * K[cc, rr] - (2.0 * m / r2) * W[rr, cc]
+            if reml and p:
+                GS = G @ sinv                         # (J, q, p)
+                T = np.matmul(GS, G.transpose(0, 2, 1))
+                P = np.matmul(T, LtC).sum(axis=0)
+                Rm = D.transpose(1, 0, 2).reshape(q, J * p) @ GS.transpose(1, 0, 2).reshape(
+                    q, J * p).T
+                gpos = gpos + 2.0 * P[cc, rr] - 2.0 * Rm[rr, cc]
+            gr = np.bincount(self._tidx, weights=gpos, minlength=self.ntheta)
+        return _Eval(theta=np.array(theta, dtype=float), deviance=float(dev), grad=gr,
+                     beta=beta, u=u, r2=r2, logdet_a=logdet_a, logdet_s=logdet_s, sinv=sinv,
+                     ainv=None, lam=L)
+
+    def deviance(self, theta, y, *, reml: bool = True) -> float:
+        """Profiled deviance (ML) or REML criterion at ``theta`` for response ``y``.
+
+        Equals lme4's ``devfun(theta)`` from ``lmer(..., devFunOnly = TRUE)``.
+        """
+        theta = self._check_theta(theta)
+        return self._evaluate(theta, self._y_parts(y), reml, grad=False).deviance
+
+    def deviance_gradient(self, theta, y, *, reml: bool = True) -> np.ndarray:
+        """Analytic gradient of :meth:`deviance` with respect to theta."""
+        theta = self._check_theta(theta)
+        return self._evaluate(theta, self._y_parts(y), reml, grad=True).grad
+
+    def canonical_theta(self, theta: np.ndarray) -> np.ndarray:
+        """Flip the sign of every Lambda column whose diagonal entry is negative.
+
+        Leaves :math:`\\Lambda\\Lambda^\\top` (and so the model) unchanged and
+        returns theta within lme4's bounds (diagonal >= 0).
+        """
+        theta = np.array(theta, dtype=float)
+        for t, sl in zip(self.terms, self.theta_slices, strict=True):
+            r, c = t.template()
+            th = theta[sl]
+            diag_of_col = {cc: th[i] for i, (rr, cc) in enumerate(zip(r, c, strict=True))
+                           if rr == cc}
+            sign = np.array([-1.0 if diag_of_col[cc] < 0 else 1.0 for cc in c])
+            theta[sl] = th * sign
+        return theta
+
+    def _check_theta(self, theta) -> np.ndarray:
+        theta = np.asarray(theta, dtype=float).ravel()
+        if theta.shape != (self.ntheta,):
+            raise ValueError(f"theta must have {self.ntheta} elements, got {theta.size}")
+        return theta
+
+    # ---- fitting
+    def fit(self, y, *, reml: bool = True, theta0=None, check_conv: bool = True,
+            warn: bool = True, formula: str | None = None) -> LmerResult:
+        """Fit the model to response ``y`` by maximising the (restricted) likelihood.
+
+        Parameters
+        ----------
+        y : array of shape (n,)
+        reml : bool, default True
+            REML (lme4's default) or ML (``reml=False``).
+        theta0 : array, optional
+            Starting value (lme4's default: 1 on the diagonal, 0 elsewhere).
+            A previous fit's ``theta`` makes refits in an imputation loop faster.
+        check_conv : bool, default True
+            Run lme4's convergence checks (costs ``2 * ntheta`` extra gradient
+            evaluations; also polishes theta with Newton steps).
+        warn : bool, default True
+            Emit :class:`ConvergenceWarning` / :class:`SingularFitWarning`.
+
+        Returns
+        -------
+        LmerResult
+        """
+        if self.n <= self.p:
+            raise ValueError(f"{self.n} observations for {self.p} fixed effects")
+        yp = self._y_parts(y)
+        x0 = self.theta0.copy() if theta0 is None else self._check_theta(theta0).copy()
+        n_eval = 0
+
+        def fun(th):
+            nonlocal n_eval
+            n_eval += 1
+            ev = self._evaluate(th, yp, reml, grad=True)
+            return ev.deviance, ev.grad
+
+        # The deviance depends on Lambda only through Lambda Lambda', which is
+        # unchanged when a column of a term's factor changes sign. So theta is
+        # optimised without bounds and each column's sign fixed afterwards
+        # (diagonal >= 0): a bounded optimiser can stop on the boundary
+        # theta_ii = 0, where the gradient vanishes by this symmetry, although
+        # the optimum is inside.
+        res = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B",
+                                options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10,
+                                         "maxcor": 20})
+        theta = self.canonical_theta(np.asarray(res.x, dtype=float))
+        ev = self._evaluate(theta, yp, reml, grad=True, full=True)
+        messages: list[str] = []
+        hessian = None
+        at_bound = np.isfinite(self.lower) & (theta - self.lower < SINGULAR_TOL)
+        singular = bool(np.any(at_bound))
+        if check_conv:
+            ev, hessian, n_more = self._polish(ev, yp, reml)
+            n_eval += n_more
+            theta = ev.theta
+            at_bound = np.isfinite(self.lower) & (theta - self.lower < SINGULAR_TOL)
+            singular = bool(np.any(at_bound))
+            if singular:
+                messages.append("boundary (singular) fit: see help('isSingular')")
+            else:
+                messages.extend(_check_gradient_hessian(ev.grad, hessian))
+        if check_conv:
+            converged = not any(m.startswith(("Model failed", "unable"))
+                                for m in messages)
+        else:
+            converged = bool(res.success)
+        if warn:
+            for msg in messages:
+                cls = SingularFitWarning if msg.startswith("boundary") else ConvergenceWarning
+                warnings.warn(msg, cls, stacklevel=3)
+        return LmerResult(model=self, y=np.asarray(y, dtype=float), reml=reml, ev=ev,
+                          beta_offset=yp[3], optimizer=dict(message=str(res.message),
+                                                            success=bool(res.success),
+                                                            n_eval=n_eval, nit=res.nit),
+                          converged=converged, singular=singular, messages=messages,
+                          hessian=hessian, formula=formula)
+
+    def _fd_hessian(self, theta, yp, reml) -> np.ndarray:
+        k = len(theta)
+        H = np.empty((k, k))
+        for i in range(k):
+            step = np.zeros(k)
+            step[i] = DERIV_DELTA
+            gp = self._evaluate(theta + step, yp, reml, grad=True).grad
+            gm = self._evaluate(theta - step, yp, reml, grad=True).grad
+            H[:, i] = (gp - gm) / (2 * DERIV_DELTA)
+        return 0.5 * (H + H.T)
+
+    def _polish(self, ev: _Eval, yp, reml: bool, max_steps: int = 3):
+        """Newton steps on the free (interior) parameters; returns (ev, Hessian, n_eval).
+
+        The Hessian is the central finite difference (step 1e-4, as lme4's
+        ``deriv12``) of the analytic gradient at the optimiser's solution; it
+        is also what the convergence check uses.
+        """
+        H = self._fd_hessian(ev.theta, yp, reml)
+        n_eval = 2 * len(ev.theta)
+        for _ in range(max_steps):
+            free = ~(np.isfinite(self.lower) & (ev.theta - self.lower < 1e-8))
+            g = ev.grad
+            if not np.any(free) or np.max(np.abs(g[free])) < 1e-9:
+                break
+            Hf = H[np.ix_(free, free)]
+            try:
+                np.linalg.cholesky(Hf)
+                step = np.zeros_like(g)
+                step[free] = np.linalg.solve(Hf, g[free])
+            except np.linalg.LinAlgError:
+                break
+            new_theta = np.maximum(ev.theta - step, self.lower)
+            new = self._evaluate(new_theta, yp, reml, grad=True, full=True)
+            n_eval += 1
+            if new.deviance <= ev.deviance + 1e-12 * abs(ev.deviance):
+                ev = new
+            else:
+                break
+        return ev, H, n_eval
+
+    # ---- likelihood at given parameters
+    def loglik_at(self, y, beta, theta, sigma) -> float:
+        r"""Marginal log-likelihood at given :math:`(\beta, \theta, \sigma)`.
+
+        .. math::
+
+            \ell = -\tfrac12\left[n\log(2\pi\sigma^2) + \log|A_\theta|
+                   + r^2_\theta(\beta)/\sigma^2\right],\quad
+            r^2_\theta(\beta) = \min_u \|y - X\beta - Z\Lambda_\theta u\|^2 + \|u\|^2,
+
+        the Gaussian log-density of :math:`y \sim N(X\beta, \sigma^2(Z\Lambda\Lambda^\top
+        Z^\top + I))`. Used by mitml's D3 (likelihood-ratio) pooling.
+        """
+        theta = self._check_theta(theta)
+        y = np.asarray(y, dtype=float)
+        beta = np.asarray(beta, dtype=float).ravel()
+        if beta.shape != (self.p,):
+            raise ValueError(f"beta must have {self.p} elements, got {beta.size}")
+        e = y - self.X @ beta
+        Zte, _, ete, _ = self._y_parts_raw(e)
+        L = self.lam(theta)
+        A = np.matmul(np.matmul(L.T, self._C), L) + self._eye
+        v = Zte @ L
+        chol = np.linalg.cholesky(A)
+        logdet_a = 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
+        g = np.linalg.solve(A, v[:, :, None])[:, :, 0]
+        r2 = ete - float((v * g).sum())
+        return float(-0.5 * (self.n * np.log(2 * np.pi * sigma**2) + logdet_a + r2 / sigma**2))
+
+    def _y_parts_raw(self, e):
+        if self.single:
+            Zte = np.asarray(self._G @ (self._Z * e[:, None]))
+        else:
+            Zte = np.asarray(self._Z.T @ e)[None, :]
+        return Zte, None, float(e @ e), None
+
+    def theta_from_cov(self, covs, sigma: float) -> np.ndarray:
+        """Theta from the terms' covariance matrices and the residual sd.
+
+        ``covs`` lists one :math:`q_k\\times q_k` covariance matrix per term in
+        the model's term order; :math:`\\Lambda_k = \\mathrm{chol}(\\Sigma_k)/\\sigma`.
+        """
+        theta = np.zeros(self.ntheta)
+        for t, sl, cov in zip(self.terms, self.theta_slices, covs, strict=True):
+            cov = np.atleast_2d(np.asarray(cov, dtype=float))
+            if cov.shape != (t.q, t.q):
+                raise ValueError(f"covariance of term on {t.group!r} must be {t.q}x{t.q}")
+            if t.correlated:
+                Lk = _safe_chol(cov) / sigma
+            else:
+                Lk = np.diag(np.sqrt(np.maximum(np.diag(cov), 0))) / sigma
+            r, c = t.template()
+            theta[sl] = Lk[r, c]
+        return theta
+
+
+def _block_solve(A: np.ndarray, rhs: np.ndarray) -> tuple[float, np.ndarray]:
+    """log|A| summed over blocks and A^{-1} rhs for stacked SPD blocks A (J, q, q).
+
+    Closed forms for q = 1 and q = 2 (the common random-intercept and
+    random-slope cases) avoid LAPACK's per-call overhead; larger blocks use
+    batched Cholesky and LU solves.
+    """
+    q = A.shape[1]
+    if q == 1:
+        d = A[:, 0, 0]
+        return float(np.log(d).sum()), rhs / A
+    if q == 2:
+        a, b, c = A[:, 0, 0], A[:, 0, 1], A[:, 1, 1]
+        det = a * c - b * b
+        r0, r1 = rhs[:, 0, :], rhs[:, 1, :]
+        inv_det = (1.0 / det)[:, None]
+        sol = np.empty_like(rhs)
+        sol[:, 0, :] = (c[:, None] * r0 - b[:, None] * r1) * inv_det
+        sol[:, 1, :] = (a[:, None] * r1 - b[:, None] * r0) * inv_det
+        return float(np.log(det).sum()), sol
+    chol = np.linalg.cholesky(A)
+    logdet = 2.0 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
+    return logdet, np.linalg.solve(A, rhs)
+
+
+def _safe_chol(cov: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        w, V = np.linalg.eigh(cov)
+        w = np.maximum(w, 0)
+        _, R = np.linalg.qr((V * np.sqrt(w)).T)
+        Lc = R.T
+        return Lc * np.sign(np.where(np.diag(Lc) == 0, 1, np.diag(Lc)))[None, :]
+
+
+def _check_gradient_hessian(grad: np.ndarray, H: np.ndarray) -> list[str]:
+    """lme4's checkConv (gradient) and checkHess messages."""
+    msgs = []
+    try:
+        R = np.linalg.cholesky(H).T              # R'R = H, as R's chol()
+        scgrad = np.linalg.solve(R, grad)
+    except np.linalg.LinAlgError:
+        scgrad = None
+    if scgrad is None or np.any(~np.isfinite(scgrad)):
+        msgs.append("unable to evaluate scaled gradient")
+    else:
+        mingrad = np.minimum(np.abs(scgrad), np.abs(grad))
+        if mingrad.max() > GRAD_TOL:
+            msgs.append(f"Model failed to converge with max|grad| = {mingrad.max():.6g} "
+                        f"(tol = {GRAD_TOL:g}, component {int(np.argmax(mingrad)) + 1})")
+    ev = np.linalg.eigvalsh(H)
+    neg = int(np.sum(ev < -HESS_TOL))
+    if neg:
+        msgs.append(f"Model failed to converge: degenerate  Hessian with {neg} negative "
+                    "eigenvalues")
+    elif np.any(np.abs(ev) < HESS_TOL):
+        msgs.append(" Hessian is numerically singular: parameters are not uniquely determined")
+    else:
+        if ev.max() * HESS_TOL > 1:
+            msgs.append("Model is nearly unidentifiable: very large eigenvalue\n"
+                        " - Rescale variables?")
+        if ev.min() / ev.max() < HESS_TOL:
+            msgs.append("Model is nearly unidentifiable: large eigenvalue ratio\n"
+                        " - Rescale variables?")
+    return msgs
+
+
+def _term_from_block(b: RandomBlock) -> ReTerm:
+    return ReTerm(group=b.group, names=list(b.z_names), Z=b.Z, codes=b.codes, levels=b.levels,
+                  correlated=b.correlated)
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass
+class LmerResult:
+    """A fitted linear mixed model (what ``lme4::lmer`` returns, in Python).
+
+    Raw arrays (cheap, for inner loops): ``beta``, ``theta``, ``sigma``,
+    ``vcov_beta``, ``b`` (per term, ``(n_levels, q)``), ``cond_cov`` (per
+    grouping factor, ``(n_levels, q, q)``). Pandas views (R names): ``fixef``,
+    ``se``, ``vcov``, ``varcorr``, ``ranef``, ``tidy()``.
+    """
+
+    model: LmerModel
+    y: np.ndarray
+    reml: bool
+    ev: _Eval
+    beta_offset: np.ndarray
+    optimizer: dict
+    converged: bool
+    singular: bool
+    messages: list[str]
+    hessian: np.ndarray | None = None
+    formula: str | None = None
+    n_dropped: int = 0
+    index: pd.Index | None = None
+    extras: dict = field(default_factory=dict)
+
+    # ---- raw arrays
+    @property
+    def theta(self) -> np.ndarray:
+        """Relative covariance parameters (lme4's ``getME(fit, "theta")``)."""
+        return self.ev.theta
+
+    @cached_property
+    def beta(self) -> np.ndarray:
+        """Fixed effects as an array."""
+        return self.ev.beta + self.beta_offset
+
+    @property
+    def nobs(self) -> int:
+        return self.model.n
+
+    @property
+    def n_fixed(self) -> int:
+        return self.model.p
+
+    @cached_property
+    def sigma(self) -> float:
+        """Residual standard deviation (lme4's ``sigma()``: pwrss / n or / (n - p))."""
+        m = self.model.n - self.model.p if self.reml else self.model.n
+        return float(np.sqrt(self.ev.r2 / m))
+
+    @cached_property
+    def vcov_beta(self) -> np.ndarray:
+        """:math:`\\hat\\sigma^2 S^{-1} = (X^\\top \\hat V^{-1} X)^{-1}`."""
+        return self.sigma**2 * self.ev.sinv
+
+    @cached_property
+    def _ainv(self) -> np.ndarray:
+        m = self.model
+        L = self.ev.lam
+        A = np.matmul(np.matmul(L.T, m._C), L) + m._eye
+        return np.linalg.inv(A)
+
+    @cached_property
+    def u(self) -> np.ndarray:
+        """Spherical random effects (J, q) (single factor) or (1, Q)."""
+        return self.ev.u
+
+    @cached_property
+    def b(self) -> list[np.ndarray]:
+        """Conditional modes per term, each of shape (n_levels, q_k)."""
+        m = self.model
+        bfull = self.ev.u @ self.ev.lam.T      # (J, q)
+        out = []
+        for t, off in zip(m.terms, m.u_offsets, strict=True):
+            if m.single:
+                out.append(bfull[:, off:off + t.q])
+            else:
+                out.append(bfull[0, off:off + t.q * t.n_levels].reshape(t.n_levels, t.q))
+        return out
+
+    @cached_property
+    def cond_cov(self) -> dict[str, np.ndarray]:
+        """Conditional covariance of the random effects per grouping factor (lme4's condVar).
+
+        :math:`\\sigma^2 \\Lambda A_j^{-1} \\Lambda^\\top` for each level ``j``: an array of
+        shape ``(n_levels, q, q)`` per grouping factor, its effects in the
+        order of :attr:`ranef`'s columns (terms on the same factor merged).
+        As in lme4, the uncertainty of the fixed effects is not included.
+        """
+        m = self.model
+        L = self.ev.lam
+        full = self.sigma**2 * np.matmul(np.matmul(L, self._ainv), L.T)   # (J, q, q)
+        if m.single:
+            return {m.terms[0].group: full}
+        out: dict[str, np.ndarray] = {}
+        for grp, idx in self._factor_index().items():
+            out[grp] = full[0][idx[:, :, None], idx[:, None, :]]
+        return out
+
+    def _factor_index(self) -> dict[str, np.ndarray]:
+        """Per grouping factor: (n_levels, q_factor) positions in the full u vector."""
+        m = self.model
+        out: dict[str, list] = {}
+        for t, off in zip(m.terms, m.u_offsets, strict=True):
+            pos = off + np.arange(t.n_levels)[:, None] * t.q + np.arange(t.q)[None, :]
+            out.setdefault(t.group, []).append(pos)
+        return {g: np.hstack(v) for g, v in out.items()}
+
+    # ---- R-named views
+    @property
+    def x_names(self) -> list[str]:
+        return self.model.x_names
+
+    @cached_property
+    def fixef(self) -> pd.Series:
+        """Fixed-effect estimates by R term name (``fixef(fit)``)."""
+        return pd.Series(self.beta, index=self.x_names, name="estimate")
+
+    @cached_property
+    def se(self) -> pd.Series:
+        """Standard errors ``sqrt(diag(vcov(fit)))``."""
+        return pd.Series(np.sqrt(np.diag(self.vcov_beta)), index=self.x_names, name="std_error")
+
+    @cached_property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the fixed effects (``vcov(fit)``)."""
+        return pd.DataFrame(self.vcov_beta, index=self.x_names, columns=self.x_names)
+
+    def covariance_terms(self) -> list[CovarianceTerm]:
+        """Per random term: :math:`\\sigma^2 \\Lambda_k \\Lambda_k^\\top` with names."""
+        out = []
+        m = self.model
+        for t, sl, name in zip(m.terms, m.theta_slices, m.group_names, strict=True):
+            Lk = np.zeros((t.q, t.q))
+            r, c = t.template()
+            Lk[r, c] = self.theta[sl]
+            out.append(CovarianceTerm(group=name, names=list(t.names),
+                                      cov=self.sigma**2 * Lk @ Lk.T))
+        return out
+
+    @cached_property
+    def varcorr(self) -> pd.DataFrame:
+        """R's ``as.data.frame(VarCorr(fit))``: grp, var1, var2, vcov, sdcor."""
+        return varcorr_frame(self.covariance_terms(), self.sigma)
+
+    @cached_property
+    def ranef(self) -> dict[str, pd.DataFrame]:
+        """Conditional modes per grouping factor (``ranef(fit)``), rows = levels."""
+        m = self.model
+        out: dict[str, pd.DataFrame] = {}
+        for t, bk in zip(m.terms, self.b, strict=True):
+            df = pd.DataFrame(bk, index=pd.Index(t.levels, name=t.group), columns=t.names)
+            if t.group in out:
+                out[t.group] = pd.concat([out[t.group], df], axis=1)
+            else:
+                out[t.group] = df
+        return out
+
+    @cached_property
+    def fitted(self) -> np.ndarray:
+        """Conditional fitted values :math:`X\\hat\\beta + Z\\hat b` (``fitted(fit)``)."""
+        m = self.model
+        f = m.X @ self.beta
+        for t, bk in zip(m.terms, self.b, strict=True):
+            f = f + np.einsum("nq,nq->n", t.Z, bk[t.codes])
+        return f
+
+    @property
+    def residuals(self) -> np.ndarray:
+        """Response residuals ``y - fitted`` (``residuals(fit)``)."""
+        return self.y - self.fitted
+
+    @property
+    def ngroups(self) -> dict[str, int]:
+        """Number of levels per grouping factor (``ngrps(fit)``)."""
+        return {t.group: t.n_levels for t in self.model.terms}
+
+    @property
+    def df(self) -> int:
+        """Number of parameters (``attr(logLik(fit), "df")``)."""
+        return self.model.p + self.model.ntheta + 1
+
+    @property
+    def df_residual(self) -> int:
+        """n - p, the complete-data degrees of freedom mice uses (``dfcom``)."""
+        return self.model.n - self.model.p
+
+    @property
+    def dfcom(self) -> int:
+        return self.df_residual
+
+    @property
+    def reml_criterion(self) -> float | None:
+        """lme4's ``REMLcrit(fit)`` for REML fits, else None."""
+        return self.ev.deviance if self.reml else None
+
+    @property
+    def deviance(self) -> float:
+        """``-2 logLik``: the ML deviance, or the REML criterion for REML fits."""
+        return self.ev.deviance
+
+    @property
+    def loglik(self) -> float:
+        """``logLik(fit)`` (the restricted log-likelihood for REML fits, as lme4)."""
+        return -0.5 * self.ev.deviance
+
+    @property
+    def aic(self) -> float:
+        return self.deviance + 2 * self.df
+
+    @property
+    def bic(self) -> float:
+        return self.deviance + np.log(self.nobs) * self.df
+
+    def tidy(self, conf_int: bool = True, conf_level: float = 0.95) -> pd.DataFrame:
+        """broom.mixed's ``tidy(fit, conf.int = TRUE)``: fixed effects, then ran_pars."""
+        return tidy_frame(self.fixef, self.se, ran_pars_frame(self.covariance_terms(),
+                                                              self.sigma),
+                          conf_int=conf_int, conf_level=conf_level)
+
+    def summary(self) -> str:
+        lines = [f"Linear mixed model fit by {'REML' if self.reml else 'maximum likelihood'}"]
+        if self.formula:
+            lines.append(f"Formula: {self.formula}")
+        lines.append(f"logLik {self.loglik:.4f}  AIC {self.aic:.4f}  nobs {self.nobs}"
+                     + (f" ({self.n_dropped} dropped: missing values)" if self.n_dropped
+                        else ""))
+        lines.append(self.varcorr.to_string(index=False))
+        lines.append(self.tidy(conf_int=False).query("effect == 'fixed'")[
+            ["term", "estimate", "std_error", "statistic"]].to_string(index=False))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"<LmerResult {'REML' if self.reml else 'ML'} nobs={self.nobs} "
+                f"loglik={self.loglik:.4f} converged={self.converged}>")
+
+
+# --------------------------------------------------------------------------- public
+
+def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, theta0=None,
+         factors=None, check_conv: bool = True) -> LmerResult:
+    """Fit a linear mixed model as ``lme4::lmer(formula, data, REML = reml)``.
+
+    Parameters
+    ----------
+    formula : str
+        lme4 syntax, e.g. ``"popularity ~ gender + extrav + (1 + extrav | class)"``.
+    data : pandas.DataFrame
+        Rows with a missing value in any variable of the formula are dropped
+        (``na.omit``); the count is ``result.n_dropped``.
+    reml : bool, default True
+        lme4's default; the tutorial uses ``reml=False`` (ML).
+    theta0 : array, optional
+        Starting value of theta.
+    factors : iterable of str, optional
+        Numeric columns to treat as factors (see :func:`mlmice.design.model_frame`).
+    check_conv : bool, default True
+        lme4's convergence checks (warnings :class:`ConvergenceWarning`,
+        :class:`SingularFitWarning`).
+
+    Returns
+    -------
+    LmerResult
+
+    Raises
+    ------
+    ValueError
+        Formula without random terms (use :func:`mlmice.lm`), unknown
+        variables, non-numeric response, too few levels, no complete rows.
+    """
+    mf = model_frame(formula, data, factors=factors)
+    if not mf.random:
+        raise ValueError(f"formula {formula!r} has no random-effects terms; use mlmice.lm")
+    check_random_blocks(mf.random, mf.nobs)
+    model = LmerModel.from_frame(mf)
+    res = model.fit(mf.y, reml=reml, theta0=theta0, check_conv=check_conv, formula=str(formula))
+    res.n_dropped = mf.n_dropped
+    res.index = mf.index
+    res.extras["model_frame"] = mf
+    return res
+
+
+def loglik_at(formula, data: pd.DataFrame, *, beta, theta=None, sigma: float,
+              covs=None, factors=None) -> float:
+    """ML log-likelihood of a linear mixed model at given parameters, on ``data``.
+
+    Parameters
+    ----------
+    formula : str or ModelFrame
+        lme4 formula (the data's incomplete rows are dropped as in :func:`lmer`)
+        or a ready :class:`~mlmice.design.ModelFrame`.
+    data : DataFrame
+        Ignored when ``formula`` is a ModelFrame.
+    beta : array or pandas.Series
+        Fixed effects (a Series is aligned to the model's column names).
+    theta : array, optional
+        Relative covariance parameters in lme4's order; or give ``covs``.
+    sigma : float
+        Residual standard deviation.
+    covs : list of arrays, optional
+        Covariance matrix of each random term (lme4's term order), converted
+        to theta with :meth:`LmerModel.theta_from_cov`.
+
+    Returns
+    -------
+    float
+        :math:`\\log N(y; X\\beta, \\sigma^2(Z\\Lambda\\Lambda^\\top Z^\\top + I))`.
+    """
+    mf = formula if isinstance(formula, ModelFrame) else model_frame(formula, data,
+                                                                     factors=factors)
+    model = LmerModel.from_frame(mf)
+    if isinstance(beta, pd.Series):
+        missing = [nm for nm in model.x_names if nm not in beta.index]
+        if missing:
+            raise ValueError(f"beta has no value for {missing}")
+        beta = beta.reindex(model.x_names).to_numpy(dtype=float)
+    if theta is None:
+        if covs is None:
+            raise ValueError("give theta or covs")
+        theta = model.theta_from_cov(covs, sigma)
+    return model.loglik_at(mf.y, beta, theta, sigma)

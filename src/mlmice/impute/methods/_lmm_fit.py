@@ -1,0 +1,227 @@
+"""Profiled (RE)ML fit of a two-level linear mixed model from cluster statistics.
+
+The model is the one of :mod:`._two_level_stats` with a common residual
+variance. In lme4's parameterisation (Bates et al. 2015, JSS 67(1), section
+3) the random effects are :math:`b_j = \\Lambda_\\theta u_j`,
+:math:`u_j \\sim N(0, \\sigma^2 I_q)`, with :math:`\\Lambda_\\theta` lower
+triangular. For one cluster let :math:`L_j L_j^\\top = \\Lambda^\\top Z_j^\\top
+Z_j \\Lambda + I`. Then, with :math:`c_{u,j} = L_j^{-1} \\Lambda^\\top Z_j^\\top y_j`
+and :math:`R_{ZX,j} = L_j^{-1} \\Lambda^\\top Z_j^\\top X_j`,
+
+.. math::
+
+    R_X^\\top R_X = X^\\top X - \\sum_j R_{ZX,j}^\\top R_{ZX,j}, \\quad
+    R_X^\\top c_\\beta = X^\\top y - \\sum_j R_{ZX,j}^\\top c_{u,j}, \\quad
+    \\hat\\beta = R_X^{-1} c_\\beta,
+
+and the penalised residual sum of squares at the optimum is
+:math:`r^2 = y^\\top y - \\sum_j \\|c_{u,j}\\|^2 - \\|c_\\beta\\|^2`. The profiled
+deviances are
+
+.. math::
+
+    d_{ML}(\\theta) = \\log|L|^2 + n\\,[1 + \\log(2\\pi r^2 / n)], \\qquad
+    d_{REML}(\\theta) = \\log|L|^2 + \\log|R_X|^2 + (n-p)\\,[1 + \\log(2\\pi r^2/(n-p))].
+
+They are minimised over :math:`\\theta` (diagonal of :math:`\\Lambda` >= 0)
+with L-BFGS-B. Because the model is nested (one grouping factor) every
+:math:`L_j` is a small dense block, so one deviance evaluation is a handful of
+batched ``q x q`` operations.
+
+This is the fit that ``2l.lmer`` and ``2l.pmm`` need at every imputation
+step; it is tested against lme4 (``tests/r/two_level_lmm_fit.R``). The
+project's general :func:`mlmice.lmer` handles any formula; this module only
+serves the two-level imputation methods, whose model is always
+``y ~ X + (Z | cluster)`` and which call it thousands of times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+
+from mlmice.impute.methods import _batched as batched
+from mlmice.impute.methods._two_level_stats import ClusterStats
+
+
+@dataclass(frozen=True)
+class LmmEstimate:
+    """Estimates of the two-level LMM on the standardised scale.
+
+    Attributes
+    ----------
+    beta : ndarray (p,)
+    vcov : ndarray (p, p)
+        :math:`\\hat\\sigma^2 (R_X^\\top R_X)^{-1}` (lme4's ``vcov``).
+    rxtrx : ndarray (p, p)
+        :math:`R_X^\\top R_X` (so that ``vcov = sigma2 * inv(rxtrx)``).
+    sigma2 : float
+        Residual variance (REML or ML estimate).
+    psi : ndarray (q, q)
+        Random-effects covariance :math:`\\hat\\sigma^2 \\Lambda \\Lambda^\\top`.
+    b : ndarray (J, q)
+        Conditional modes of the random effects (0 for clusters without data).
+    b_cov : ndarray (J, q, q)
+        Conditional covariances :math:`\\hat\\sigma^2 \\Lambda (L_j L_j^\\top)^{-1}
+        \\Lambda^\\top` given :math:`\\hat\\beta` (lme4's ``postVar``; equals
+        ``psi`` for clusters without data).
+    theta : ndarray
+    deviance : float
+    reml : bool
+    df_resid : int
+        ``n - p``.
+    converged : bool
+    """
+
+    beta: np.ndarray
+    vcov: np.ndarray
+    rxtrx: np.ndarray
+    sigma2: float
+    psi: np.ndarray
+    b: np.ndarray
+    b_cov: np.ndarray
+    theta: np.ndarray
+    deviance: float
+    reml: bool
+    df_resid: int
+    converged: bool
+
+
+def _theta_to_lambda(theta: np.ndarray, q: int) -> np.ndarray:
+    lam = np.zeros((q, q))
+    lam[np.tril_indices(q)] = theta  # row-major lower triangle
+    return lam
+
+
+def _diag_positions(q: int) -> np.ndarray:
+    rows, cols = np.tril_indices(q)
+    return np.flatnonzero(rows == cols)
+
+
+class _Profile:
+    """Deviance and solution of the penalised least squares problem at ``theta``."""
+
+    def __init__(self, stats: ClusterStats, reml: bool):
+        self.reml = reml
+        self.q = stats.z_index.size
+        self.p = stats.xtx.shape[1]
+        self.n = stats.n_obs
+        self.ztz = stats.ztz
+        self.ztx = stats.ztx
+        self.zty = stats.zty
+        self.xtx = stats.xtx_total
+        self.xty = stats.xty_total
+        self.yty = float(stats.yty.sum())
+        self.eye = np.eye(self.q)
+
+    def solve(self, theta: np.ndarray):
+        lam = _theta_to_lambda(theta, self.q)
+        lt = lam.T
+        if self.q == 1:   # scalar blocks
+            t = lam[0, 0]
+            l1 = np.sqrt(t * t * self.ztz[:, 0, 0] + 1.0)
+            L = l1[:, None, None]
+            cu = (t * self.zty[:, 0] / l1)[:, None]
+            rzx = (t / l1)[:, None, None] * self.ztx
+        else:
+            A = lt @ self.ztz @ lam + self.eye                  # (J, q, q)
+            L = batched.cholesky(A)
+            cu = batched.solve_lower(L, lt @ self.zty[:, :, None])[..., 0]   # (J, q)
+            rzx = batched.solve_lower(L, lt @ self.ztx)         # (J, q, p)
+        flat = rzx.reshape(-1, self.p)
+        rxtrx = self.xtx - flat.T @ flat
+        rhs = self.xty - flat.T @ cu.reshape(-1)
+        RX = np.linalg.cholesky(rxtrx)                          # lower: RX RX' = rxtrx
+        cbeta = np.linalg.solve(RX, rhs)
+        beta = np.linalg.solve(RX.T, cbeta)
+        r2 = self.yty - float(np.sum(cu * cu)) - float(cbeta @ cbeta)
+        logdet_l = 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+        return lam, L, cu, rzx, rxtrx, RX, beta, r2, logdet_l
+
+    def deviance(self, theta: np.ndarray) -> float:
+        try:
+            _, _, _, _, _, RX, _, r2, logdet_l = self.solve(theta)
+        except np.linalg.LinAlgError:
+            return np.inf
+        if not r2 > 0:
+            return np.inf
+        n, p = self.n, self.p
+        if self.reml:
+            logdet_rx = 2.0 * float(np.sum(np.log(np.diag(RX))))
+            return logdet_l + logdet_rx + (n - p) * (1.0 + np.log(2 * np.pi * r2 / (n - p)))
+        return logdet_l + n * (1.0 + np.log(2 * np.pi * r2 / n))
+
+
+def fit_lmm(stats: ClusterStats, *, reml: bool = True, theta0: np.ndarray | None = None,
+            tol: float = 1e-10, variable: str = "y") -> LmmEstimate:
+    """Fit ``y ~ X + (Z | cluster)`` by profiled REML (default) or ML.
+
+    Parameters
+    ----------
+    stats : ClusterStats
+        Cross-products of the observed rows.
+    reml : bool
+        REML (lme4's default, used by mice's 2l.lmer and miceadds' 2l.pmm) or ML.
+    theta0 : ndarray, optional
+        Starting relative Cholesky factor (row-major lower triangle); default
+        identity, as lme4.
+    tol : float
+        Convergence tolerance of the optimiser (relative change of the
+        deviance; for one random effect, absolute change of theta times 1e3).
+        The Gibbs samplers use a loose tolerance for their starting point.
+    variable : str
+        Name for error messages.
+
+    Returns
+    -------
+    LmmEstimate
+
+    Raises
+    ------
+    ValueError
+        When the fixed-effects cross-product is singular (naming ``variable``).
+    """
+    prof = _Profile(stats, reml)
+    q, p = prof.q, prof.p
+    if prof.n <= p:
+        raise ValueError(f"{variable}: {prof.n} observed values cannot identify {p} fixed effects")
+    ntheta = q * (q + 1) // 2
+    diag = _diag_positions(q)
+    if theta0 is None:
+        theta0 = np.zeros(ntheta)
+        theta0[diag] = 1.0
+    bounds = [(0.0, None) if k in set(diag.tolist()) else (None, None) for k in range(ntheta)]
+    if q == 1:
+        # one parameter: bounded Brent search on a log-like grid start, then polish
+        res = optimize.minimize_scalar(lambda t: prof.deviance(np.array([t])),
+                                       bounds=(0.0, 50.0), method="bounded",
+                                       options={"xatol": tol * 1e3})
+        theta = np.array([res.x])
+        converged = bool(res.success)
+        # boundary check: lme4 allows theta == 0 exactly
+        if prof.deviance(np.array([0.0])) <= prof.deviance(theta):
+            theta = np.array([0.0])
+    else:
+        res = optimize.minimize(prof.deviance, np.asarray(theta0, dtype=float), method="L-BFGS-B",
+                                bounds=bounds, options={"ftol": tol, "gtol": 1e-8})
+        theta = res.x
+        converged = bool(res.success)
+    try:
+        lam, L, cu, rzx, rxtrx, RX, beta, r2, _ = prof.solve(theta)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"{variable}: the fixed-effects design of the imputation model is "
+                         "singular; remove constant or collinear predictors") from None
+    n_df = prof.n - p if reml else prof.n
+    sigma2 = r2 / n_df
+    # conditional modes: u_j = L_j^{-T} (cu_j - RZX_j beta), b_j = Lambda u_j
+    u = batched.solve_lower_t(L, (cu - rzx @ beta)[:, :, None])[..., 0]
+    b = u @ lam.T
+    Linv_lt = batched.solve_lower(L, np.broadcast_to(lam.T, L.shape))    # L^{-1} Lambda'
+    b_cov = sigma2 * np.swapaxes(Linv_lt, 1, 2) @ Linv_lt
+    psi = sigma2 * lam @ lam.T
+    vcov = sigma2 * np.linalg.inv(rxtrx)
+    return LmmEstimate(beta=beta, vcov=vcov, rxtrx=rxtrx, sigma2=float(sigma2), psi=psi, b=b,
+                       b_cov=b_cov, theta=theta, deviance=float(prof.deviance(theta)),
+                       reml=reml, df_resid=int(prof.n - p), converged=converged)

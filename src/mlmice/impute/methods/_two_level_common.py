@@ -1,0 +1,50 @@
+"""Helpers shared by the two-level continuous methods (options, start values, final draws)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from mlmice._validation import check_scalar
+from mlmice.impute.methods._lmm_fit import fit_lmm
+from mlmice.impute.methods._two_level_stats import TwoLevelProblem
+from mlmice.impute.methods.base import MethodResult
+
+
+def get_n_iter(options: dict, default: int, *, aliases: tuple[str, ...] = ()) -> int:
+    """Read the number of Gibbs iterations from the method options."""
+    for key in ("n_iter", *aliases):
+        if key in options:
+            return check_scalar(options[key], f"option {key}", kind=numbers.Integral, min_val=1)
+    return default
+
+
+def constant_result(problem: TwoLevelProblem, method: str) -> MethodResult | None:
+    """Impute the constant when every observed value is the same (logged), else None."""
+    if np.ptp(problem.y_obs) > 0:
+        return None
+    value = float(problem.y_obs[0])
+    return MethodResult(values=np.full(int(problem.wy.sum()), value),
+                        events=[*problem.events,
+                                f"{method}: all observed values equal {value}; imputed that value"])
+
+
+def start_values(problem: TwoLevelProblem) -> tuple[float, np.ndarray]:
+    """REML estimates of :math:`\\sigma^2` and :math:`\\Psi` (standardised), Psi kept positive."""
+    est = fit_lmm(problem.stats, reml=True, tol=1e-5, variable=problem.variable)
+    q = problem.q
+    sigma2 = max(est.sigma2, 1e-8)
+    # keep Psi invertible: the Gibbs step needs Psi^{-1}; 1e-4 of the target's variance
+    psi = est.psi + 1e-4 * np.eye(q)
+    return sigma2, psi
+
+
+def impute_rows(problem: TwoLevelProblem, beta: np.ndarray, b: np.ndarray,
+                sigma2_cluster: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw :math:`y = X\\beta + Z b_j + e` for the rows ``wy``; back on the raw scale."""
+    wy = problem.wy
+    mean = problem.fitted(beta, b, wy)
+    sd = np.sqrt(sigma2_cluster[problem.cluster[wy]])
+    ys = mean + sd * rng.standard_normal(mean.size)
+    return problem.center + problem.scale * ys

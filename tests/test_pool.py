@@ -290,3 +290,16 @@ def test_without_dfcom_mice_assumes_infinite_sample_with_a_warning():
     assert math.isinf(p.dfcom)
     riv = (4 / 3) * np.var([1.0, 1.3, 0.8], ddof=1) / 0.1
     assert p.pooled["df"].iloc[0] == pytest.approx(2 * (1 + 1 / riv) ** 2)
+
+
+def test_extra_pars_unavailable_warns_like_mitml():
+    fits = [types.SimpleNamespace(fixef=pd.Series({"a": v}), vcov=np.array([[0.1]]))
+            for v in (1.0, 1.3, 0.8)]
+    with pytest.warns(UserWarning, match="no extra parameters"):
+        te = test_estimates(fits, extra_pars=True)
+    assert te.extra_pars is None
+    assert list(te.to_frame()["kind"]) == ["estimate"]
+    est = [pd.Series({"a": v}) for v in (1.0, 1.3, 0.8)]
+    with pytest.warns(UserWarning, match="m = 1"):
+        p = pool(estimates=est[:1], covariances=[{"a": 0.1}])
+    assert "m = 1" in repr(p)

@@ -27,6 +27,7 @@ mitml: ``testEstimates``, ``mitml:::.pool.estimates``, ``mitml:::.getMisc``.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -152,7 +153,10 @@ def test_estimates(fits=None, extra_pars: bool = True, df_com: float | None = No
         vcov = pd.DataFrame(tmat, index=stacked.terms, columns=stacked.terms)
     extra = None
     if extra_pars and fit_list is not None:
-        extra = pooled_misc_parameters(fit_list).to_frame("Estimate")
+        try:
+            extra = pooled_misc_parameters(fit_list).to_frame("Estimate")
+        except TypeError as err:      # as mitml: warn, and report the estimates only
+            warnings.warn(f"no extra parameters: {err}", UserWarning, stacklevel=2)
     return TestEstimates(table, extra, m=m, df_com=df_com, vcov=vcov)
 
 

@@ -282,3 +282,14 @@ def test_d3_refuses_models_without_residual_variance(ref):
     with pytest.raises(TypeError, match="Gaussian likelihoods only"):
         test_models(fits, null, method="D3")
     assert test_models(fits, null, method="D1").test["df1"].iloc[0] == 3
+
+
+def test_likelihood_tests_need_the_same_rows(ref, completed):
+    full = _r_fits(ref, "predictors", completed)
+    null = _r_fits(ref, "intercept_only", completed)
+    null[2].nobs = 1990
+    with pytest.raises(ValueError, match="imputation 3: model was fitted to 2000 rows but "
+                                         "null_model to 1990"):
+        test_models(full, null, method="D3")
+    with pytest.raises(ValueError, match="imputation 3"):
+        test_models(full, null, method="D2", use="likelihood")

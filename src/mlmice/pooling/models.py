@@ -204,6 +204,8 @@ def test_models(model, null_model, method: str = "D1", use: str = "wald",
     m = len(full)
     if m < 2:
         raise ValueError(f"m == {m}: the pooled tests need at least two imputations")
+    if method == "D3" or use == "likelihood":
+        _check_same_rows(full, null)
     if method == "D3":
         return _d3(full, null, ariv=ariv)
     if method == "D2" and use == "likelihood":
@@ -234,6 +236,16 @@ def test_models(model, null_model, method: str = "D1", use: str = "wald",
 
 
 test_models.__test__ = False  # keep pytest from collecting the imported function
+
+
+def _check_same_rows(full: list, null: list) -> None:
+    """Likelihood ratios need both models fitted to the same rows (R's anova checks this)."""
+    for i, (f1, f0) in enumerate(zip(full, null, strict=True), start=1):
+        n1, n0 = getattr(f1, "nobs", None), getattr(f0, "nobs", None)
+        if n1 is not None and n0 is not None and not callable(n1) and int(n1) != int(n0):
+            raise ValueError(f"imputation {i}: model was fitted to {int(n1)} rows but "
+                             f"null_model to {int(n0)}; likelihoods are not comparable "
+                             "(different missing-data deletion?)")
 
 
 def _tested_parameters(full: list, null: list) -> tuple[np.ndarray, np.ndarray, list[str]]:

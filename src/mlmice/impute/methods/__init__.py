@@ -11,6 +11,10 @@ import mlmice.impute.methods.mean  # noqa: F401
 import mlmice.impute.methods.norm  # noqa: F401
 import mlmice.impute.methods.pmm  # noqa: F401
 import mlmice.impute.methods.two_level_bin  # noqa: F401
+import mlmice.impute.methods.two_level_lmer  # noqa: F401
+import mlmice.impute.methods.two_level_norm  # noqa: F401
+import mlmice.impute.methods.two_level_pan  # noqa: F401
+import mlmice.impute.methods.two_level_pmm  # noqa: F401
 from mlmice.impute.methods.base import (
     ImputationError,
     ImputationMethod,

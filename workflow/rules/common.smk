@@ -1,0 +1,206 @@
+# Helpers for the rules: config checks that need the data's variable names,
+# per-study input functions, params slices and wildcard constraints.
+# Schema validation (types, unknown keys, defaults) happens in the Snakefile.
+
+import re
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from mlmice.io import read_columns
+from mlmice.simulate import COLUMNS as SIMULATED_COLUMNS
+
+STUDIES = config["studies"]
+
+
+class ConfigError(WorkflowError):
+    """A configuration that cannot work with the data; names the key at fault."""
+
+
+def _key(study, *parts):
+    path = f"studies.{study}"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def simulated(study):
+    """True when the study runs on the embedded simulated data."""
+    return STUDIES[study]["data"]["file"] is None
+
+
+def amputed(study):
+    """True when the study's incomplete data are made by the ampute rule."""
+    return STUDIES[study]["amputation"] is not None
+
+
+def has_complete(study):
+    """True when a complete version of the data exists (truth for comparisons)."""
+    return amputed(study) or STUDIES[study]["data"]["complete_file"] is not None
+
+
+def data_columns(study):
+    """Column names of the study's data, read from the file header if possible."""
+    data = STUDIES[study]["data"]
+    if data["file"] is None:
+        return list(SIMULATED_COLUMNS)
+    try:
+        return read_columns(data["file"], object=data["object"])
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"config error at {_key(study, 'data', 'file')}: {exc}") from None
+
+
+def _check_names(study, names, known, *key):
+    known = list(known)
+    for i, name in enumerate(names):
+        if name not in known:
+            where = _key(study, *key) if len(names) == 1 else _key(study, *key, i)
+            raise ConfigError(f"config error at {where}: variable {name!r} is not in the data "
+                              f"(variables: {', '.join(known)})")
+
+
+_FORMULA_NAME = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
+
+
+def _formula_variables(formula):
+    """Names in an lme4 formula, leaving out function calls such as I(...) or log(...)."""
+    names = []
+    for m in _FORMULA_NAME.finditer(formula):
+        rest = formula[m.end():].lstrip()
+        if not rest.startswith("("):
+            names.append(m.group(0))
+    return names
+
+
+def check_study(study):
+    """Check every variable name of one study's config against its data."""
+    cfg = STUDIES[study]
+    data = cfg["data"]
+    columns = data_columns(study)
+    if data["file"] is None and not amputed(study):
+        raise ConfigError(f"config error at {_key(study, 'amputation')}: the simulated data "
+                          "are complete; give an amputation (or a data.file)")
+    if data["complete_file"] is not None and amputed(study):
+        raise ConfigError(f"config error at {_key(study, 'data', 'complete_file')}: not used "
+                          "with amputation (the amputed data.file is the complete version)")
+    _check_names(study, [data["cluster"]], columns, "data", "cluster")
+    if data["id"] is not None:
+        _check_names(study, [data["id"]], columns, "data", "id")
+    _check_names(study, data["level2"], columns, "data", "level2")
+    _check_names(study, list(data["labels"]), columns, "data", "labels")
+    variables = [c for c in columns if c not in (data["cluster"], data["id"])]
+    amp = cfg["amputation"]
+    if amp is not None:
+        for i, pattern in enumerate(amp["patterns"]):
+            _check_names(study, pattern["missing"], variables, "amputation", "patterns", i,
+                         "missing")
+            _check_names(study, list(pattern["weights"] or {}), variables, "amputation",
+                         "patterns", i, "weights")
+        _check_names(study, list(amp["level2"]), variables, "amputation", "level2")
+    imp = cfg["imputation"]
+    passive = [v for v, meth in imp["method"].items() if meth.strip().startswith("~")]
+    known = columns + [v for v in passive if v not in columns]
+    _check_names(study, list(imp["method"]), known, "imputation", "method")
+    for target, row in imp["predictor_matrix"].items():
+        _check_names(study, [target], known, "imputation", "predictor_matrix")
+        _check_names(study, list(row), known, "imputation", "predictor_matrix", target)
+    names = [model["name"] for model in cfg["models"]]
+    for i, model in enumerate(cfg["models"]):
+        if names.count(model["name"]) > 1:
+            raise ConfigError(f"config error at {_key(study, 'models', i, 'name')}: "
+                              f"model name {model['name']!r} is used twice")
+        _check_names(study, _formula_variables(model["formula"]), known, "models", i,
+                     "formula")
+
+
+for _study in STUDIES:
+    check_study(_study)
+
+
+def _regex(names):
+    """Wildcard constraint matching exactly these study names (or nothing)."""
+    return "|".join(re.escape(n) for n in names) if names else "(?!x)x"
+
+
+AMPUTED = _regex([s for s in STUDIES if amputed(s)])
+NOT_AMPUTED = _regex([s for s in STUDIES if not amputed(s)])
+WITH_COMPLETE = _regex([s for s in STUDIES if has_complete(s)])
+
+ALL_STUDIES = _regex(list(STUDIES))
+
+
+def data_outputs(study):
+    """The data files of one study."""
+    out = [f"results/{study}/data/incomplete.parquet"]
+    if has_complete(study):
+        out.insert(0, f"results/{study}/data/complete.parquet")
+    return out
+
+
+def all_outputs():
+    """The final targets: every study's data files (later stages add theirs)."""
+    return [path for study in STUDIES for path in data_outputs(study)]
+
+
+# ---------------------------------------------------------------------- input functions
+
+
+def _complete_source(study):
+    data = STUDIES[study]["data"]
+    return data["file"] if amputed(study) else data["complete_file"]
+
+
+def complete_input(wildcards):
+    """The file the complete data are read from ({} for simulated data)."""
+    path = _complete_source(wildcards.study)
+    return {} if path is None else {"file": path}
+
+
+def incomplete_input(wildcards):
+    """The user's incomplete data file."""
+    return {"file": STUDIES[wildcards.study]["data"]["file"]}
+
+
+# ---------------------------------------------------------------------- params slices
+
+
+def _read_options(study):
+    data = STUDIES[study]["data"]
+    return {"cluster": data["cluster"], "id": data["id"], "object": data["object"],
+            "level2": list(data["level2"]), "labels": dict(data["labels"])}
+
+
+def complete_params(wildcards):
+    """How to make the complete data: simulate, or read the complete file."""
+    study = wildcards.study
+    if simulated(study):
+        return {"simulate": dict(STUDIES[study]["data"]["simulate"])}
+    return {"read": _read_options(study)}
+
+
+def incomplete_params(wildcards):
+    """How to read the user's incomplete file."""
+    return {"read": _read_options(wildcards.study)}
+
+
+def ampute_params(wildcards):
+    """Keyword arguments of mlmice.ampute for the study."""
+    study = wildcards.study
+    amp = STUDIES[study]["amputation"]
+    patterns = amp["patterns"]
+    kwargs = {"prop": amp["prop"], "mech": amp["mech"], "seed": amp["seed"],
+              "std": amp["std"], "bycases": amp["bycases"],
+              "cluster": STUDIES[study]["data"]["cluster"]}
+    if patterns:
+        kwargs["patterns"] = [list(p["missing"]) for p in patterns]
+        kwargs["freq"] = [p["freq"] for p in patterns]
+        kwargs["type"] = [p["type"] or amp["type"] for p in patterns]
+        if amp["mech"] != "MCAR" and any(p["weights"] for p in patterns):
+            kwargs["weights"] = [dict(p["weights"]) if p["weights"] else None for p in patterns]
+    else:
+        kwargs["type"] = amp["type"]
+    if amp["level2"]:
+        kwargs["level2"] = dict(amp["level2"])
+    if amp["cluster_rates"]:
+        kwargs["cluster_rates"] = amp["cluster_rates"]
+    return kwargs

@@ -126,6 +126,10 @@ def test_errors_name_the_file_variable_or_row(tmp_path, shared_data):
     header_only.write_text("g,x\n")
     with pytest.raises(ValueError, match=r"header.csv' is empty \(0 rows"):
         read_data(header_only, cluster="g")
+    with pytest.raises(ValueError, match=r"labels\['gender_ij'\] names codes 0, 1 but 'gender_ij' "
+                                         "has 2"):
+        read_data(shared_data / "popular_MAR.RData", cluster="cluster_id",
+                  labels={"gender_ij": {0: "boy", 1: "girl"}})
     with pytest.raises(ValueError, match="has no object 'popular'; objects found: 'popular_MAR'"):
         read_data(shared_data / "popular_MAR.RData", cluster="cluster_id", object="popular")
 

@@ -148,9 +148,27 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
             if var not in raw.columns:
                 raise ValueError(f"labels: variable {var!r} is not in {str(path)!r}; "
                                  f"columns are {list(raw.columns)}")
+            _check_user_labels(raw[var], var, m, str(path))
             value_labels[var] = dict(m)
     return prepare_frame(raw, cluster=cluster, id=id, level2=level2,
                          value_labels=value_labels, source=str(path))
+
+
+def _check_user_labels(s: pd.Series, var: str, labels: Mapping, source: str) -> None:
+    """User-given labels must name two numeric codes covering the observed values."""
+    try:
+        keys = sorted(float(k) for k in labels)
+    except (TypeError, ValueError):
+        raise ValueError(f"labels[{var!r}]: codes must be numbers, got {list(labels)}") from None
+    if len(keys) != 2:
+        raise ValueError(f"labels[{var!r}]: give exactly two codes (a binary variable), got "
+                         f"{len(keys)}")
+    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = np.setdiff1d(np.unique(v[~np.isnan(v)]), keys)
+    if bad.size or (s.notna() & np.isnan(v)).any():
+        shown = ", ".join(_fmt(x) for x in bad[:5]) if bad.size else "non-numeric values"
+        raise ValueError(f"{source}: labels[{var!r}] names codes {', '.join(map(_fmt, keys))} "
+                         f"but {var!r} has {shown}")
 
 
 def read_columns(path, *, object: str | None = None) -> list[str]:

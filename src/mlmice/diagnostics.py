@@ -88,7 +88,8 @@ def trace_frame(imp) -> pd.DataFrame:
     -------
     DataFrame
         Columns ``iteration``, ``chain`` (int), ``variable`` (str), ``mean``,
-        ``sd`` (float), sorted by variable, chain and iteration.
+        ``sd`` (float), sorted by variable (in order of first appearance), chain
+        and iteration.
     """
     trace = imp.trace if hasattr(imp, "trace") and not isinstance(imp, pd.DataFrame) else imp
     if not isinstance(trace, pd.DataFrame):
@@ -110,8 +111,11 @@ def trace_frame(imp) -> pd.DataFrame:
         row = out[dup].iloc[0]
         raise ValueError(f"trace has more than one row for variable {row['variable']!r}, "
                          f"chain {row['chain']}, iteration {row['iteration']}")
-    return out.sort_values(["variable", "chain", "iteration"], kind="stable").reset_index(
-        drop=True)
+    # variables keep the order in which they first appear (the data's column order)
+    first_seen = {v: k for k, v in enumerate(dict.fromkeys(out["variable"]))}
+    out["_order"] = out["variable"].map(first_seen)
+    out = out.sort_values(["_order", "chain", "iteration"], kind="stable")
+    return out.drop(columns="_order").reset_index(drop=True)
 
 
 def imputed_long(imp, *, where: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:

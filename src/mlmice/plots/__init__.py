@@ -1,0 +1,27 @@
+"""ggmice-style figures for incomplete and imputed multilevel data.
+
+Every function returns a :class:`matplotlib.figure.Figure` and saves it as a
+PNG when ``path=`` is given. Observed values are blue and missing/imputed
+values red, as in ggmice (Oberman and Vink's R package).
+
+========================  ================================================
+function                  what it shows (R equivalent)
+========================  ================================================
+:func:`plot_pattern`      missing-data patterns (``ggmice::plot_pattern``)
+:func:`plot_corr`         correlations of observed values (``plot_corr``)
+:func:`plot_flux`         influx against outflux (``plot_flux``)
+:func:`plot_pred`         the predictor matrix with methods (``plot_pred``)
+:func:`plot_trace`        chain means and sds per iteration (``plot_trace``)
+:func:`plot_imputed`      imputed against observed values (``ggmice()``
+                          strip, density and histogram looks)
+========================  ================================================
+"""
+
+from mlmice.plots._style import IMPUTED, OBSERVED
+from mlmice.plots.chains import plot_trace
+from mlmice.plots.data import plot_corr, plot_flux, plot_pattern
+from mlmice.plots.imputed import plot_imputed
+from mlmice.plots.model import plot_pred
+
+__all__ = ["IMPUTED", "OBSERVED", "plot_corr", "plot_flux", "plot_imputed", "plot_pattern",
+           "plot_pred", "plot_trace"]

@@ -1,0 +1,46 @@
+"""Shared look of mlmice figures: ggmice's colours, sizes and saving.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly (never
+``pyplot``), so making one changes no global state and works under any
+backend; saving uses the Agg renderer.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+#: ggmice's colour for observed values (blue)
+OBSERVED = "#006CC2"
+#: ggmice's colour for missing / imputed values (red)
+IMPUTED = "#B61A51"
+
+DPI = 150
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A constrained-layout Figure with an Agg canvas attached."""
+    fig = Figure(figsize=(float(width), float(height)), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def finish(fig: Figure, path: str | os.PathLike | None) -> Figure:
+    """Save ``fig`` as PNG when ``path`` is given; return it."""
+    if path is not None:
+        fig.savefig(os.fspath(path), dpi=DPI, format="png")
+    return fig
+
+
+def label_size(n: int) -> float:
+    """Font size (points) for ``n`` tick labels along one axis."""
+    return float(np.clip(11.0 - 0.17 * n, 6.0, 10.0))
+
+
+def thin_ticks(n: int, max_labels: int = 30) -> np.ndarray:
+    """Positions 0..n-1 of the ticks to label so at most ``max_labels`` show."""
+    step = int(np.ceil(n / max_labels)) if n > max_labels else 1
+    return np.arange(0, n, step)

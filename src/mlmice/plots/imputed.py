@@ -1,0 +1,233 @@
+"""Imputed against observed values: strip, density and histogram looks (ggmice)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from scipy import stats
+
+from mlmice._validation import check_random_state, check_scalar
+from mlmice.diagnostics import imputed_long
+from mlmice.plots._style import IMPUTED, OBSERVED, finish, new_figure, thin_ticks
+
+KINDS = ("strip", "density", "hist")
+
+
+def _values(long: pd.DataFrame, where: pd.DataFrame, variable: str):
+    """Observed values and {imputation: imputed values} of ``variable``."""
+    first = long[long[".imp"] == long[".imp"].min()]
+    ids = first[".id"].to_numpy()
+    mask = where[variable].to_numpy()
+    observed = first[variable].to_numpy(dtype=np.float64)[~mask[ids]]
+    imputed = {}
+    for i, block in long.groupby(".imp", sort=True):
+        sel = mask[block[".id"].to_numpy()]
+        imputed[int(i)] = block[variable].to_numpy(dtype=np.float64)[sel]
+    return observed[np.isfinite(observed)], imputed
+
+
+def _strip(ax, observed, imputed, rng, size: float):
+    m = len(imputed)
+    width = 0.3 if m <= 20 else 0.4
+    ax.scatter(rng.uniform(-width, width, observed.size), observed, s=size, color=OBSERVED,
+               alpha=0.5, linewidths=0, gid="observed", rasterized=observed.size > 5000)
+    xs = np.concatenate([np.full(v.size, i, dtype=np.float64) for i, v in imputed.items()])
+    ys = np.concatenate(list(imputed.values()))
+    ax.scatter(xs + rng.uniform(-width, width, xs.size), ys, s=size, color=IMPUTED, alpha=0.6,
+               linewidths=0, gid="imputed", rasterized=xs.size > 5000)
+    positions = np.arange(m + 1)
+    shown = thin_ticks(m + 1, max_labels=25)
+    ax.set_xticks(positions[shown], [str(p) for p in positions[shown]])
+    ax.set_xlim(-0.6, m + 0.6)
+    ax.set_xlabel("Imputation number (0 = observed data)")
+
+
+def _density_curve(values: np.ndarray, grid: np.ndarray):
+    if values.size < 2 or np.ptp(values) == 0:
+        return None
+    return stats.gaussian_kde(values)(grid)
+
+
+def _density(ax, observed, imputed, variable):
+    pooled = np.concatenate([observed, *imputed.values()])
+    lo, hi = np.nanmin(pooled), np.nanmax(pooled)
+    pad = 0.1 * (hi - lo if hi > lo else 1.0)
+    grid = np.linspace(lo - pad, hi + pad, 256)
+    m = len(imputed)
+    lw = 0.9 if m <= 20 else 0.5
+    too_few = []
+    for i, v in imputed.items():
+        dens = _density_curve(v, grid)
+        if dens is not None:
+            ax.plot(grid, dens, color=IMPUTED, linewidth=lw, alpha=0.8, gid=f"imputed-{i}")
+        elif v.size:
+            too_few.append(v)
+    if too_few:
+        # a density needs two distinct values: show such imputations as a rug
+        ax.plot(np.concatenate(too_few), np.zeros(sum(v.size for v in too_few)),
+                linestyle="none", marker="|", markersize=14, markeredgewidth=1.5,
+                color=IMPUTED, gid="imputed-rug")
+    dens = _density_curve(observed, grid)
+    if dens is not None:
+        ax.plot(grid, dens, color=OBSERVED, linewidth=2.0, gid="observed")
+    ax.set_xlabel(variable)
+    ax.set_ylabel("Density")
+
+
+def _hist(ax, observed, imputed, variable, edges):
+    m = len(imputed)
+    pooled_imp = np.concatenate(list(imputed.values())) if imputed else np.empty(0)
+    ax.hist(observed, bins=edges, color=OBSERVED, alpha=0.55, gid="observed",
+            label="observed")
+    if pooled_imp.size:
+        ax.hist(pooled_imp, bins=edges, weights=np.full(pooled_imp.size, 1.0 / m),
+                color=IMPUTED, alpha=0.55, gid="imputed", label="imputed")
+    ax.set_xlabel(variable)
+    ax.set_ylabel("Count (imputed: mean per imputation)")
+
+
+def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = False, *,
+                 where: pd.DataFrame | None = None, cluster: str | None = None,
+                 n_clusters: int = 9, bins: int | str | None = None, seed: int = 0,
+                 path: str | os.PathLike | None = None):
+    """Imputed values against observed values, ggmice style.
+
+    - ``kind="strip"``: the values by imputation number, jittered; position
+      0 holds the observed values, positions 1..m the values imputed in each
+      data set (``mice::stripplot`` / ``ggmice(imp, aes(.imp, y)) +
+      geom_jitter()``).
+    - ``kind="density"``: a kernel density (Gaussian, Scott's bandwidth) of
+      the observed values (thick blue) and one of the imputed values of each
+      imputation (thin red) (``mice::densityplot``).
+    - ``kind="hist"``: histograms on common bins of the observed values and
+      of the imputed values, the latter averaged over the imputations.
+
+    With ``by_cluster=True`` the look is drawn per cluster in a grid of
+    panels for the first ``n_clusters`` clusters (in sorted order) that have
+    an imputed value of ``variable``. Imputed values that lie far from the
+    observed ones, or densities that differ in ways the missingness
+    mechanism cannot explain, point at an imputation model to revise.
+
+    Parameters
+    ----------
+    imp : Mids-like or DataFrame
+        An imputation result (``.complete("long")``, ``.where``, and
+        ``.cluster`` for ``by_cluster``), or a long completed DataFrame
+        (columns ``.imp`` 1..m, ``.id`` 0-based row position, the variables)
+        with ``where=``.
+    variable : str
+        The variable to show.
+    kind : {"strip", "density", "hist"}
+    by_cluster : bool
+        One panel per cluster.
+    where : DataFrame of bool, optional
+        Mask of imputed cells (required with a long DataFrame).
+    cluster : str, optional
+        Name of the cluster column (default: ``imp.cluster``).
+    n_clusters : int
+        Number of cluster panels with ``by_cluster``.
+    bins : int or str, optional
+        Histogram bins (numpy's ``bins=``), the same in every panel (default
+        20, or 10 with ``by_cluster``).
+    seed : int
+        Seed of the jitter (the strip plot is reproducible).
+    path : path, optional
+        Save the figure as PNG here.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind == {kind!r}, must be one of {KINDS}")
+    check_scalar(n_clusters, "n_clusters", kind=int, min_val=1)
+    long, where = imputed_long(imp, where=where)
+    if variable not in long.columns:
+        raise KeyError(f"variable {variable!r} is not a column of the completed data")
+    if variable not in where.columns:
+        raise KeyError(f"variable {variable!r} is not a column of where (the imputed-cell mask)")
+    rng = check_random_state(seed)
+    m = long[".imp"].nunique()
+    if kind == "hist":
+        all_obs, all_imp = _values(long, where, variable)
+        pooled = np.concatenate([all_obs, *all_imp.values()])
+        pooled = pooled[np.isfinite(pooled)]
+        if pooled.size == 0:
+            raise ValueError(f"{variable!r} has no finite values to draw")
+        bins = np.histogram_bin_edges(pooled, bins=(10 if by_cluster else 20) if bins is None
+                                      else bins)
+
+    if not by_cluster:
+        observed, imputed = _values(long, where, variable)
+        fig = new_figure(max(5.5, 2.5 + 0.09 * m) if kind == "strip" else 6.0, 4.4)
+        ax = fig.add_subplot()
+        _draw(ax, kind, observed, imputed, variable, rng, bins, size=6.0)
+        if kind == "strip":
+            ax.set_ylabel(variable)
+        n_imp = sum(v.size for v in imputed.values()) // max(m, 1)
+        ax.set_title(f"{variable}: {observed.size} observed, {n_imp} imputed "
+                     f"in each of {m} imputations", fontsize=10)
+        ax.set_gid(f"imputed:{variable}")
+    else:
+        if cluster is None:
+            cluster = getattr(imp, "cluster", None) if not isinstance(imp, pd.DataFrame) else None
+        if cluster is None:
+            raise ValueError("by_cluster=True needs cluster= (the name of the cluster column)")
+        if cluster not in long.columns:
+            raise KeyError(f"cluster {cluster!r} is not a column of the completed data")
+        first = long[long[".imp"] == long[".imp"].min()]
+        labels = pd.Series(first[cluster].to_numpy(), index=first[".id"].to_numpy()).sort_index()
+        has_imp = where[variable].to_numpy()[labels.index.to_numpy()]
+        candidates = pd.unique(labels[has_imp])
+        if len(candidates) == 0:
+            raise ValueError(f"{variable!r} has no imputed values in any cluster")
+        chosen = sorted(candidates)[:n_clusters]
+        cols = int(min(3, len(chosen)))
+        rows = int(np.ceil(len(chosen) / cols))
+        fig = new_figure(3.6 * cols + 0.4, 2.7 * rows + 1.0)
+        grid = fig.add_gridspec(rows, cols)
+        row_cluster = labels.to_numpy()
+        for k, lab in enumerate(chosen):
+            keep_ids = labels.index.to_numpy()[row_cluster == lab]
+            sub = long[long[".id"].isin(keep_ids)]
+            observed, imputed = _values(sub, where, variable)
+            ax = fig.add_subplot(grid[divmod(k, cols)])
+            _draw(ax, kind, observed, imputed, variable, rng, bins, size=9.0)
+            ax.set_title(f"{cluster} {lab}", fontsize=9)
+            ax.tick_params(labelsize=7.5)
+            ax.xaxis.label.set_size(8)
+            ax.yaxis.label.set_size(8)
+            if kind == "strip":
+                ax.set_ylabel(variable)
+            if k % cols:
+                ax.set_ylabel("")
+            if k + cols < len(chosen):
+                ax.set_xlabel("")
+            ax.set_gid(f"imputed:{variable}:{lab}")
+        fig.suptitle(f"{variable} by cluster (first {len(chosen)} clusters with imputed "
+                     "values)")
+    fig.legend(handles=_legend_handles(kind), loc="outside lower center", ncols=2,
+               frameon=False)
+    return finish(fig, path)
+
+
+def _draw(ax, kind, observed, imputed, variable, rng, bins, size):
+    if kind == "strip":
+        _strip(ax, observed, imputed, rng, size)
+    elif kind == "density":
+        _density(ax, observed, imputed, variable)
+    else:
+        _hist(ax, observed, imputed, variable, bins)
+    ax.grid(color="0.93")
+    ax.set_axisbelow(True)
+
+
+def _legend_handles(kind):
+    if kind == "density":
+        return [Line2D([], [], color=OBSERVED, linewidth=2.0, label="observed"),
+                Line2D([], [], color=IMPUTED, linewidth=1.0, label="imputed (one per imputation)")]
+    return [Patch(color=OBSERVED, label="observed"), Patch(color=IMPUTED, label="imputed")]

@@ -123,3 +123,39 @@ def test_repository_config_plans_the_data_stage_and_lints_clean(tmp_path):
     assert [m["name"] for m in study["models"]] == ["null_single", "intercept_only",
                                                     "predictors", "random_slope", "interaction"]
     assert study["imputation"]["m"] == 5 and study["imputation"]["seed"] == 2024
+
+
+def test_every_schema_key_has_a_description_and_a_default():
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    defs = schema["$defs"]
+
+    def resolve(node):
+        while "$ref" in node:
+            target = defs[node["$ref"].split("/")[-1]]
+            node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        if "then" in node:
+            node = {**resolve(node["then"]), **{k: v for k, v in node.items() if k != "then"}}
+        return node
+
+    problems, seen = [], set()
+
+    def walk(node, path):
+        node = resolve(node)
+        for name, sub in node.get("properties", {}).items():
+            key = f"{path}.{name}"
+            full = resolve(sub)
+            if "description" not in full:
+                problems.append(f"{key}: no description")
+            if "default" not in sub and name not in node.get("required", []):
+                problems.append(f"{key}: no default")
+            if key not in seen:
+                seen.add(key)
+                walk(sub, key)
+        for sub_key in ("additionalProperties", "items"):
+            sub = node.get(sub_key)
+            if isinstance(sub, dict):
+                walk(sub, f"{path}[]")
+
+    walk(schema, "config")
+    assert not problems, problems
+    assert len(seen) > 35

@@ -276,3 +276,26 @@ def test_argument_errors():
         imp.complete(3)
     with pytest.raises(ValueError, match="action == 'wide'"):
         imp.complete("wide")
+
+
+@pytest.mark.filterwarnings("ignore:boundary \\(singular\\) fit")
+def test_fit_returns_one_fit_per_imputation_that_pool_accepts():
+    from mlmice.lm import lm
+    from mlmice.mixed import lmer
+    from mlmice.pool import pool
+
+    imp = run(m=3, maxit=2)
+    fits = imp.fit("y ~ x + w + (1 | g)", reml=False)
+    assert len(fits) == 3 and fits.formula == "y ~ x + w + (1 | g)"
+    direct = lmer("y ~ x + w + (1 | g)", data=imp.complete(2), reml=False)
+    pd.testing.assert_series_equal(fits[1].fixef, direct.fixef)
+    pooled = pool(fits)
+    assert pooled.m == 3
+    assert list(pooled.pooled.term) == ["(Intercept)", "x", "w"]
+    np.testing.assert_allclose(pooled.estimate.to_numpy(),
+                               np.mean([f.fixef.to_numpy() for f in fits], axis=0), rtol=1e-12)
+    single = imp.fit("y ~ x")
+    assert single.reml is None
+    pd.testing.assert_series_equal(single[0].fixef, lm("y ~ x", data=imp.complete(1)).fixef)
+    with pytest.raises(ValueError, match=r"family= needs a model with a \(... \| group\) term"):
+        imp.fit("y ~ x", family="binomial")

@@ -277,3 +277,17 @@ def test_bad_input(toy, formula, message):
 def test_empty_after_na_removal(toy):
     with pytest.raises(ValueError, match="no rows left"):
         lmer("y ~ x + (1 | g)", toy.assign(x=np.nan))
+
+
+def test_bfgs_minimises_rosenbrock():
+    from mlmice.mixed.optim import bfgs
+
+    def rosen(x):
+        f = 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) ** 2
+        g = np.array([-400 * x[0] * (x[1] - x[0] ** 2) - 2 * (1 - x[0]),
+                      200 * (x[1] - x[0] ** 2)])
+        return f, g
+
+    res = bfgs(rosen, [-1.2, 1.0], gtol=1e-10)
+    assert res.success
+    assert_allclose(res.x, [1.0, 1.0], atol=1e-8)

@@ -72,9 +72,10 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, sparse
+from scipy import sparse
 
 from mlmice.design import ModelFrame, RandomBlock, check_random_blocks, model_frame
+from mlmice.mixed.optim import bfgs
 from mlmice.mixed.results import (
     ConvergenceWarning,
     CovarianceTerm,
@@ -85,7 +86,7 @@ from mlmice.mixed.results import (
     varcorr_frame,
 )
 
-__all__ = ["LmerModel", "LmerResult", "lmer", "loglik_at", "ConvergenceWarning",
+__all__ = ["LmerModel", "LmerResult", "lmer", "lmer_arrays", "loglik_at", "ConvergenceWarning",
            "SingularFitWarning"]
 
 _LOG2PI = np.log(2 * np.pi)
@@ -228,7 +229,7 @@ class LmerModel:
 
     @classmethod
     def from_arrays(cls, X, Z, groups, *, x_names=None, z_names=None,
-                    group_name: str = "group") -> LmerModel:
+                    group_name: str = "group", n_groups: int | None = None) -> LmerModel:
         """Model with one grouping factor from raw arrays (no formula).
 
         Parameters
@@ -242,6 +243,11 @@ class LmerModel:
             Cluster codes ``0..J-1`` (or any labels; they are factorised).
         x_names, z_names : list of str, optional
         group_name : str
+        n_groups : int, optional
+            Number of clusters J when ``groups`` are integer codes; clusters
+            without rows get the prior (``b_j = 0``, conditional covariance
+            :math:`\\sigma^2\\Lambda\\Lambda^\\top`), which is what an imputation
+            method needs for clusters with nothing observed.
 
         Examples
         --------
@@ -261,7 +267,11 @@ class LmerModel:
                              "must have the same number of rows")
         if np.issubdtype(groups.dtype, np.integer) and groups.size and groups.min() >= 0:
             codes = groups.astype(np.intp)
-            levels = np.arange(int(codes.max()) + 1)
+            n_lev = int(codes.max()) + 1 if n_groups is None else int(n_groups)
+            if n_lev <= codes.max():
+                raise ValueError(f"n_groups == {n_groups}, but groups has codes up to "
+                                 f"{codes.max()}")
+            levels = np.arange(n_lev)
         else:
             levels, codes = np.unique(groups, return_inverse=True)
         names = list(z_names) if z_names is not None else (
@@ -500,9 +510,7 @@ class LmerModel:
         # (diagonal >= 0): a bounded optimiser can stop on the boundary
         # theta_ii = 0, where the gradient vanishes by this symmetry, although
         # the optimum is inside.
-        res = optimize.minimize(fun, x0, jac=True, method="L-BFGS-B",
-                                options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10,
-                                         "maxcor": 20})
+        res = bfgs(fun, x0, gtol=1e-9, ftol=1e-15, maxiter=1000)
         theta = self.canonical_theta(np.asarray(res.x, dtype=float))
         ev = self._evaluate(theta, yp, reml, grad=True, full=True)
         messages: list[str] = []
@@ -945,6 +953,18 @@ class LmerResult:
 
 
 # --------------------------------------------------------------------------- public
+
+def lmer_arrays(X, Z, groups, y, *, reml: bool = True, n_groups: int | None = None,
+                theta0=None, check_conv: bool = True, warn: bool = True) -> LmerResult:
+    """Fit ``y ~ X + (Z | groups)`` from raw arrays (no formula, no data frame).
+
+    Shorthand for ``LmerModel.from_arrays(X, Z, groups, n_groups=n_groups).fit(y, ...)``;
+    see :meth:`LmerModel.from_arrays` and :meth:`LmerModel.fit`. Keep the
+    :class:`LmerModel` yourself to refit the same design to new responses.
+    """
+    model = LmerModel.from_arrays(X, Z, groups, n_groups=n_groups)
+    return model.fit(y, reml=reml, theta0=theta0, check_conv=check_conv, warn=warn)
+
 
 def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, theta0=None,
          factors=None, check_conv: bool = True) -> LmerResult:

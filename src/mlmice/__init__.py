@@ -24,6 +24,7 @@ __version__ = "0.1.0.dev0"
 _EXPORTS: dict[str, str] = {
     # data in, default data, amputation
     "read_data": "mlmice.io",
+    "infer_roles": "mlmice.io",
     "write_parquet": "mlmice.io",
     "read_parquet": "mlmice.io",
     "simulate_popularity": "mlmice.simulate",

@@ -117,6 +117,12 @@ def test_model_tests_our_fits_match_mitml(fits, tests_ref, model, null):
         assert_allclose([t["F.value"], t["df2"], t["RIV"]], [r["F"], r["df2"], r["RIV"]],
                         rtol=2e-3, err_msg=key)
         assert_allclose(t["P(>F)"], r["p"], rtol=5e-3, err_msg=key)
+    r = c["mice"]["D3"]
+    if r["F"] is not None:      # R: mice::D3(fit1, fit0)
+        t = test_models(fits[model], fits[null], method="D3", convention="mice").test.iloc[0]
+        assert_allclose([t["F.value"], t["df2"], t["RIV"]], [r["F"], r["df2"], r["RIV"]],
+                        rtol=2e-3, err_msg="mice D3")
+        assert_allclose(t["P(>F)"], r["p"], rtol=5e-3, err_msg="mice D3")
 
 
 def test_loglik_at_agrees_with_lmer_engine(fits):

@@ -11,18 +11,34 @@
 suppressPackageStartupMessages({library(mice); library(lme4); library(mitml); library(jsonlite); library(broom.mixed)})
 a <- commandArgs(TRUE)
 long <- read.csv(a[1])
-dats <- unname(split(long, long$.imp))
+# rebuild a mids object from the completed data sets: a cell is "imputed" where
+# the five data sets disagree (a cell imputed with the same value in all five
+# is data-identical either way), so complete(imp, i) is data set i
+sets <- unname(split(long, long$.imp))
+orig <- sets[[1]]
+for (v in setdiff(names(orig), c(".imp", ".id"))) {
+  same <- Reduce(`&`, lapply(sets[-1], function(s) s[[v]] == orig[[v]]))
+  orig[[v]][!same] <- NA
+}
+orig$.imp <- 0
+imp <- as.mids(rbind(orig, long))
+for (i in 1:5) stopifnot(isTRUE(all.equal(complete(imp, i), sets[[i]][, names(complete(imp, i))], check.attributes = FALSE)))
 models <- list(
   null_single = popularity_ij ~ 1,
+  lm_extraversion = popularity_ij ~ extraversion_ij,
   intercept_only = popularity_ij ~ (1 | cluster_id),
   predictors = popularity_ij ~ gender_ij + extraversion_ij + experience_j + (1 | cluster_id),
   random_slope = popularity_ij ~ gender_ij + extraversion_ij + experience_j + (1 + extraversion_ij | cluster_id),
   interaction = popularity_ij ~ gender_ij + extraversion_ij + experience_j + extraversion_ij:experience_j + (1 + extraversion_ij | cluster_id))
-# the data and formula are put into each call, so that update() (mice's D3,
-# mitml's D3) can re-evaluate it
-fit_one <- function(f, d) if (is.null(findbars(f))) eval(bquote(lm(.(f), data = .(d)))) else
-  eval(bquote(lmer(.(f), data = .(d), REML = FALSE)))
-fits <- lapply(models, function(f) lapply(dats, function(d) fit_one(f, d)))
+# with(imp, ...) as the tutorial does: mice's D3 refits each model through
+# update(), which needs the data in the formula's environment
+fit_mira <- function(f) {
+  fl <- str2lang(paste(deparse(f), collapse = ""))   # a call: the formula is made in the data's env
+  if (is.null(findbars(f))) eval(bquote(with(imp, lm(.(fl))))) else
+    eval(bquote(with(imp, lmer(.(fl), REML = FALSE))))
+}
+miras <- lapply(models, fit_mira)
+fits <- lapply(miras, function(x) x$analyses)
 vc_rows <- function(f) {
   if (!inherits(f, "merMod")) return(list(grp = "Residual", var1 = NA, var2 = NA, vcov = sigma(f)^2, sdcor = sigma(f)))
   v <- as.data.frame(VarCorr(f)); lapply(as.list(v), function(x) if (is.factor(x)) as.character(x) else x)
@@ -40,12 +56,14 @@ tm <- function(expr) tryCatch({
 }, error = function(e) list(error = conditionMessage(e)))
 md <- function(expr) tryCatch({
   r <- suppressWarnings(expr); t <- r$result
-  list(F = t[1], df1 = t[2], df2 = t[3], p = t[4], RIV = t[5], dfcom = r$dfcom)
+  out <- list(F = t[1], df1 = t[2], df2 = t[3], p = t[4], RIV = t[5], dfcom = r$dfcom)
+  if (!is.null(r$deviances)) out$deviances <- lapply(r$deviances, unname)
+  out
 }, error = function(e) list(error = conditionMessage(e)))
 ull <- function(fl) tryCatch({
   u <- mitml:::.evaluateUserLogLik(fl); list(LL = unname(u$LL), LL_pooled = unname(u$LL.pooled), df = u$df)
 }, error = function(e) list(error = conditionMessage(e)))
-pairs <- list(c("intercept_only", "null_single"), c("predictors", "intercept_only"),
+pairs <- list(c("lm_extraversion", "null_single"), c("intercept_only", "null_single"), c("predictors", "intercept_only"),
               c("random_slope", "predictors"), c("interaction", "random_slope"),
               c("interaction", "predictors"))
 comparisons <- lapply(pairs, function(p) {
@@ -57,9 +75,9 @@ comparisons <- lapply(pairs, function(p) {
                     D2 = tm(testModels(f1, f0, method = "D2")),
                     D2_likelihood = tm(testModels(f1, f0, method = "D2", use = "likelihood")),
                     D3 = tm(testModels(f1, f0, method = "D3"))),
-       mice = list(D1 = md(D1(as.mira(f1), as.mira(f0))),
-                   D2 = md(D2(as.mira(f1), as.mira(f0))),
-                   D3 = md(D3(as.mira(f1), as.mira(f0)))))
+       mice = list(D1 = md(D1(miras[[p[1]]], miras[[p[2]]])),
+                   D2 = md(D2(miras[[p[1]]], miras[[p[2]]])),
+                   D3 = md(D3(miras[[p[1]]], miras[[p[2]]]))))
 })
 extra_pars <- lapply(fits, function(fl) {
   te <- suppressWarnings(testEstimates(fl, extra.pars = TRUE))

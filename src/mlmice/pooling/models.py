@@ -47,14 +47,19 @@ variance, as ``attr(logLik(fit), "df")``).
 
 The p-value is :math:`P(F_{k, \nu_2} > D)`.
 
-**mice's D1/D2/D3.** ``mice::D1(fit1, fit0)`` is mitml's D1 with ``df.com``
-set to the first fit's complete-data df (``test_models(..., "D1",
-df_com=pool(fit1).dfcom)``); ``mice::D2`` is mitml's D2 with ``use =
-"wald"``. ``mice::D3`` differs from mitml's: it refits each model with the
-pooled fixed effects as an offset, which re-estimates the intercept and the
-variance parameters instead of fixing them at their pooled values, and so
-gives a different (larger-likelihood) :math:`\tilde d_L`. Only mitml's D3,
-the Meng-Rubin statistic, is implemented here.
+**mice's D1/D2/D3** (``convention="mice"``). ``mice::D1(fit1, fit0)`` is
+mitml's D1 with ``df.com`` set to the first fit's complete-data df;
+``mice::D2`` is mitml's D2. ``mice::D3`` differs from mitml's in two ways:
+
+* :math:`\tilde d_L` comes from refitting each model with the pooled fixed
+  effects as an offset (``mice:::fix.coef``), which re-estimates an
+  intercept on top of the offset and the variance parameters (ML), instead
+  of evaluating the likelihood at the pooled parameters. A model whose only
+  fixed effect is the intercept thus has :math:`\tilde d_L` equal to its own
+  deviance.
+* ``k`` is the difference in the number of *fixed effects*, so mice's D3
+  cannot compare random-effects structures (``k = 0``: R returns NaN; here it
+  is an error).
 
 References
 ----------
@@ -77,12 +82,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mlmice.pooling.extract import as_fit_list, stack_fits
+from mlmice.pooling.extract import as_fit_list, fit_dfcom, stack_fits
 from mlmice.pooling.params import (
+    check_ml,
     fit_loglik,
     fit_loglik_at,
     likelihood_parameters,
     n_parameters,
+    offset_refit_loglik,
     pooled_likelihood_parameters,
 )
 
@@ -99,6 +106,7 @@ class TestModels:
         One row with mitml's columns ``F.value, df1, df2, P(>F), RIV``.
     method : {"D1", "D2", "D3"}
     use : {"wald", "likelihood"}
+    convention : {"mitml", "mice"}
     m : int
     df_com : float or None
     parameters : list of str
@@ -114,7 +122,7 @@ class TestModels:
 
     def __init__(self, *, statistic: float, df1: float, df2: float, riv: float, method: str,
                  use: str, m: int, df_com: float | None, parameters: list[str],
-                 loglik: pd.DataFrame | None = None):
+                 loglik: pd.DataFrame | None = None, convention: str = "mitml"):
         p_value = float(stats.f.sf(statistic, df1, df2))
         self.test = pd.DataFrame([[statistic, df1, df2, p_value, riv]],
                                  columns=MITML_COLUMNS, index=["1 vs 2"])
@@ -124,6 +132,7 @@ class TestModels:
         self.df_com = df_com
         self.parameters = list(parameters)
         self.loglik = loglik
+        self.convention = convention
 
     @property
     def statistic(self) -> float:
@@ -145,7 +154,8 @@ class TestModels:
 
     def __repr__(self) -> str:
         extra = "" if self.df_com is None else f"; df_com = {self.df_com:g}"
-        head = (f"TestModels (mitml::testModels; method {self.method}, use {self.use}; "
+        src = "mitml::testModels" if self.convention == "mitml" else f"mice::{self.method}"
+        head = (f"TestModels ({src}; method {self.method}, use {self.use}; "
                 f"m = {self.m}{extra})")
         body = self.test.to_string(float_format="{:.4g}".format)
         tail = f"parameters tested: {', '.join(self.parameters)}" if self.parameters else ""
@@ -153,7 +163,8 @@ class TestModels:
 
 
 def test_models(model, null_model, method: str = "D1", use: str = "wald",
-                df_com: float | None = None, ariv: str = "default") -> TestModels:
+                df_com: float | None = None, ariv: str = "default",
+                convention: str = "mitml") -> TestModels:
     """Compare nested models fitted to each imputed data set, as ``mitml::testModels``.
 
     Parameters
@@ -175,6 +186,10 @@ def test_models(model, null_model, method: str = "D1", use: str = "wald",
         fit's residual df here.
     ariv : {"default", "positive"}
         "positive" truncates a negative RIV at 0 (D2 and D3), as mitml.
+    convention : {"mitml", "mice"}
+        "mitml": ``mitml::testModels``. "mice": ``mice::D1`` (``df_com``
+        defaults to the fit's complete-data df), ``mice::D2`` (same as
+        mitml's) and ``mice::D3`` (offset refits; see the module docstring).
 
     Returns
     -------
@@ -186,6 +201,8 @@ def test_models(model, null_model, method: str = "D1", use: str = "wald",
         raise ValueError(f"use == {use!r}, must be 'wald' or 'likelihood'")
     if ariv not in ("default", "positive"):
         raise ValueError(f"ariv == {ariv!r}, must be 'default' or 'positive'")
+    if convention not in ("mitml", "mice"):
+        raise ValueError(f"convention == {convention!r}, must be 'mitml' or 'mice'")
     if df_com is not None:
         if isinstance(df_com, bool) or not isinstance(df_com, numbers.Real) or not df_com > 0:
             raise ValueError(f"df_com == {df_com!r}, must be a positive number or None")
@@ -206,8 +223,15 @@ def test_models(model, null_model, method: str = "D1", use: str = "wald",
         raise ValueError(f"m == {m}: the pooled tests need at least two imputations")
     if method == "D3" or use == "likelihood":
         _check_same_rows(full, null)
+        for i, (f1, f0) in enumerate(zip(full, null, strict=True), start=1):
+            check_ml(f1, imputation=i)
+            check_ml(f0, imputation=i)
     if method == "D3":
+        if convention == "mice":
+            return _d3_mice(full, null)
         return _d3(full, null, ariv=ariv)
+    if method == "D1" and convention == "mice" and df_com is None:
+        df_com = fit_dfcom(full[0])
     if method == "D2" and use == "likelihood":
         ll1 = np.array([fit_loglik(f, imputation=i) for i, f in enumerate(full, 1)])
         ll0 = np.array([fit_loglik(f, imputation=i) for i, f in enumerate(null, 1)])
@@ -221,18 +245,18 @@ def test_models(model, null_model, method: str = "D1", use: str = "wald",
         loglik = pd.DataFrame({"imputation": np.arange(1, m + 1), "model": ll1,
                                "null_model": ll0})
         return TestModels(statistic=stat, df1=k, df2=v, riv=r, method="D2", use=use, m=m,
-                          df_com=None, parameters=[], loglik=loglik)
+                          df_com=None, parameters=[], loglik=loglik, convention=convention)
     qhat, uhat, names = _tested_parameters(full, null)
     if method == "D1":
         stat, k, v, r = d1(qhat, uhat, df_com=df_com)
         return TestModels(statistic=stat, df1=k, df2=v, riv=r, method="D1", use="wald", m=m,
-                          df_com=df_com, parameters=names)
+                          df_com=df_com, parameters=names, convention=convention)
     d = np.array([q @ np.linalg.solve(u, q) for q, u in zip(qhat, uhat, strict=True)])
     stat, v, r = d2(d, len(names))
     if ariv == "positive":
         r = max(0.0, r)
     return TestModels(statistic=stat, df1=len(names), df2=v, riv=r, method="D2", use="wald",
-                      m=m, df_com=None, parameters=names)
+                      m=m, df_com=None, parameters=names, convention=convention)
 
 
 test_models.__test__ = False  # keep pytest from collecting the imported function
@@ -327,7 +351,6 @@ def d2(d: np.ndarray, k: int) -> tuple[float, float, float]:
 
 
 def _d3(full: list, null: list, *, ariv: str) -> TestModels:
-    m = len(full)
     k = n_parameters(full[0]) - n_parameters(null[0])
     if k <= 0:
         raise ValueError(f"model has {n_parameters(full[0])} parameters and null_model "
@@ -340,6 +363,29 @@ def _d3(full: list, null: list, *, ariv: str) -> TestModels:
         [likelihood_parameters(f, imputation=i) for i, f in enumerate(null, 1)])
     lp1 = np.array([fit_loglik_at(f, par1, imputation=i) for i, f in enumerate(full, 1)])
     lp0 = np.array([fit_loglik_at(f, par0, imputation=i) for i, f in enumerate(null, 1)])
+    return _d3_from_logliks(ll1, ll0, lp1, lp0, k=k, ariv=ariv, convention="mitml")
+
+
+def _d3_mice(full: list, null: list) -> TestModels:
+    """``mice::D3``: offset refits at the pooled fixed effects; k counts fixed effects."""
+    s1, s0 = stack_fits(full), stack_fits(null)
+    k = len(s1.terms) - len(s0.terms)
+    if k <= 0:
+        raise ValueError(f"mice's D3 counts fixed effects only: model has {len(s1.terms)} and "
+                         f"null_model {len(s0.terms)} (k = {k}); to compare random-effects "
+                         "structures use convention='mitml'")
+    qbar1 = pd.Series(s1.qhat.mean(axis=0), index=s1.terms)
+    qbar0 = pd.Series(s0.qhat.mean(axis=0), index=s0.terms)
+    ll1 = np.array([fit_loglik(f, imputation=i) for i, f in enumerate(full, 1)])
+    ll0 = np.array([fit_loglik(f, imputation=i) for i, f in enumerate(null, 1)])
+    lp1 = np.array([offset_refit_loglik(f, qbar1, imputation=i) for i, f in enumerate(full, 1)])
+    lp0 = np.array([offset_refit_loglik(f, qbar0, imputation=i) for i, f in enumerate(null, 1)])
+    return _d3_from_logliks(ll1, ll0, lp1, lp0, k=k, ariv="default", convention="mice")
+
+
+def _d3_from_logliks(ll1, ll0, lp1, lp0, *, k: int, ariv: str, convention: str) -> TestModels:
+    """Meng and Rubin's D3 from log-likelihoods at own and at pooled parameters."""
+    m = len(ll1)
     d_bar = float(np.mean(-2.0 * (ll0 - ll1)))
     d_tilde = float(np.mean(-2.0 * (lp0 - lp1)))
     r = (m + 1.0) / (k * (m - 1.0)) * (d_bar - d_tilde)
@@ -350,4 +396,4 @@ def _d3(full: list, null: list, *, ariv: str) -> TestModels:
     loglik = pd.DataFrame({"imputation": np.arange(1, m + 1), "model": ll1, "null_model": ll0,
                            "model_pooled": lp1, "null_model_pooled": lp0})
     return TestModels(statistic=stat, df1=k, df2=v, riv=r, method="D3", use="likelihood",
-                      m=m, df_com=None, parameters=[], loglik=loglik)
+                      m=m, df_com=None, parameters=[], loglik=loglik, convention=convention)

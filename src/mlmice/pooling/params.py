@@ -190,3 +190,42 @@ def _match_blocks(blocks: list, covariances: dict, *, imputation: int) -> list[n
         mat = remaining.pop(g)
         out.append(mat.loc[list(b.z_names), list(b.z_names)].to_numpy(dtype=float))
     return out
+
+
+def check_ml(fit, *, imputation: int) -> None:
+    """Likelihood-ratio tests compare ML fits; a REML fit gets a clear error."""
+    if getattr(fit, "reml", False) is True:
+        raise ValueError(f"fit of imputation {imputation} is a REML fit: likelihood-based "
+                         "tests need ML fits (refit with reml=False; mitml refits them "
+                         "itself)")
+
+
+def offset_refit_loglik(fit, fixef: pd.Series, *, imputation: int) -> float:
+    """Log-likelihood of mice's D3 refit: ``X beta`` as an offset, intercept re-estimated.
+
+    ``mice:::fix.coef`` refits each model as ``update(model, . ~ 1 | random
+    part, offset = X beta)``: the fixed effects are held at ``beta`` but an
+    intercept is estimated again (on top of the offset) and so are the
+    variance parameters (ML). For a linear model the ML log-likelihood of
+    ``y - X beta`` around its mean; for a mixed model an ML fit (mlmice.lmer
+    engine) of ``y - X beta`` on an intercept and the same random effects.
+    """
+    frame = _frame_of(fit, imputation=imputation)
+    missing = [t for t in frame.x_names if t not in fixef.index]
+    if missing:
+        raise ValueError(f"pooled fixed effects lack {missing} of imputation {imputation}")
+    e = frame.y - frame.X @ fixef.loc[frame.x_names].to_numpy(dtype=float)
+    n = e.size
+    if not frame.random:
+        r = e - e.mean()
+        return float(-0.5 * n * (np.log(2.0 * np.pi * (r @ r) / n) + 1.0))
+    import dataclasses
+    import warnings
+
+    from mlmice.mixed.lmm import LmerModel
+
+    mf = dataclasses.replace(frame, y=e, X=np.ones((n, 1)), x_names=["(Intercept)"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = LmerModel.from_frame(mf).fit(e, reml=False, check_conv=False, warn=False)
+    return float(res.loglik)

@@ -210,10 +210,13 @@ def drop_rank_deficient(X: np.ndarray, names: list[str], *, tol: float = 1e-7,
     n, p = X.shape
     if p == 0:
         return X, list(names), []
+    # X = QR with Q orthonormal: projections and norms of the columns of X are
+    # those of the columns of R, so the sequential test runs on p x p numbers.
+    Rx = np.linalg.qr(X, mode="r") if n > p else X
     keep: list[int] = []
-    Q = np.empty((n, 0))
+    Q = np.empty((Rx.shape[0], 0))
     for j in range(p):
-        col = X[:, j]
+        col = Rx[:, j]
         nrm = np.linalg.norm(col)
         if nrm == 0.0:
             continue

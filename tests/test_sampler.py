@@ -299,3 +299,19 @@ def test_fit_returns_one_fit_per_imputation_that_pool_accepts():
     pd.testing.assert_series_equal(single[0].fixef, lm("y ~ x", data=imp.complete(1)).fixef)
     with pytest.raises(ValueError, match=r"family= needs a model with a \(... \| group\) term"):
         imp.fit("y ~ x", family="binomial")
+
+
+def test_visit_sequence_and_defaults():
+    df = make_data()
+    rev = run(visit_sequence=["y", "w", "x"])
+    assert rev.visit_sequence == ("y", "w", "x")
+    assert not rev.complete(1).equals(run().complete(1))
+    # default method and predictor matrix (mice's make.method / make.predictorMatrix)
+    imp = mice(df, m=1, maxit=1, seed=1, cluster="g")
+    assert imp.method.to_dict() == {"g": "", "x": "pmm", "w": "pmm", "y": "pmm"}
+    assert (imp.predictor_matrix["g"].iloc[1:] == -2).all()
+    assert imp.complete(1).notna().all().all()
+    # seed=None draws entropy and records it, so the run can be repeated
+    a = mice(df, m=1, maxit=1, method=METHOD, predictor_matrix=make_pred(df))
+    b = mice(df, m=1, maxit=1, method=METHOD, predictor_matrix=make_pred(df), seed=a.seed)
+    assert_same(a, b)

@@ -348,14 +348,39 @@ def test_plot_imputed_mids_like_and_errors(completed_long, popular_mar):
 
     FakeMids.where = where
     fig = plots.plot_imputed(FakeMids(), "gender_ij", kind="density", by_cluster=True,
-                             n_clusters=2)
+                             n_clusters=5)
     panels = [ax for ax in fig.axes if (ax.get_gid() or "").startswith("imputed:")]
-    assert len(panels) == 2        # gender has 3 imputed values, in 3 clusters
-    # a panel with one imputed value per imputation shows a rug, not a density
-    assert any(line.get_gid() == "imputed-rug" for line in panels[0].lines)
+    # gender's 3 missing values lie in clusters 31 and 82 (two in one class)
+    missing = popular_mar["gender_ij"].isna().to_numpy()
+    clusters = sorted(popular_mar.loc[missing, "cluster_id"].astype(int).unique())
+    assert [ax.get_title() for ax in panels] == [f"cluster_id {c}" for c in clusters]
+    # a 0/1 variable gets proportions per value, not a kernel density
+    ax = panels[0]
+    observed = next(line for line in ax.lines if line.get_gid() == "observed")
+    in_cluster = (popular_mar["cluster_id"] == clusters[0]).to_numpy() & ~missing
+    assert_array_equal(observed.get_xdata(), [0.0, 1.0])
+    assert_allclose(observed.get_ydata()[1], popular_mar.loc[in_cluster, "gender_ij"].mean())
+    assert sum(line.get_gid().startswith("imputed-") for line in ax.lines) == 5
+    # one imputed value per imputation (experience_j): a rug, not a density
+    fig = plots.plot_imputed(FakeMids(), "experience_j", kind="density")
+    rug = next(line for line in fig.axes[0].lines if line.get_gid() == "imputed-rug")
+    want = long.loc[long[".id"] == np.flatnonzero(where["experience_j"])[0], "experience_j"]
+    assert_array_equal(np.sort(rug.get_xdata()), np.sort(want.to_numpy()))
     with pytest.raises(ValueError, match="kind == 'box'"):
         plots.plot_imputed(FakeMids(), "gender_ij", kind="box")
     with pytest.raises(KeyError, match="nope"):
         plots.plot_imputed(FakeMids(), "nope")
     with pytest.raises(ValueError, match="cluster="):
         plots.plot_imputed(long, "gender_ij", where=where, by_cluster=True)
+
+
+def test_plot_imputed_binary_strip_jitters_within_levels(completed_long, popular_mar):
+    fig = plots.plot_imputed(completed_long, "gender_ij", where=popular_mar.isna(), seed=3)
+    ax = panel(fig, "imputed:gender_ij")
+    obs = next(c for c in ax.collections if c.get_gid() == "observed").get_offsets()[:, 1]
+    assert_array_equal(np.rint(obs), popular_mar["gender_ij"].dropna().to_numpy())
+    assert np.all(np.abs(obs - np.rint(obs)) <= 0.12) and np.ptp(obs - np.rint(obs)) > 0.1
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "1"]
+    again = plots.plot_imputed(completed_long, "gender_ij", where=popular_mar.isna(), seed=3)
+    assert_array_equal(next(c for c in panel(again, "imputed:gender_ij").collections
+                            if c.get_gid() == "observed").get_offsets()[:, 1], obs)

@@ -30,15 +30,31 @@ def _values(long: pd.DataFrame, where: pd.DataFrame, variable: str):
     return observed[np.isfinite(observed)], imputed
 
 
-def _strip(ax, observed, imputed, rng, size: float):
+def discrete_levels(values: np.ndarray, *, max_levels: int = 10) -> np.ndarray | None:
+    """The sorted distinct values when all are integers and at most ``max_levels``."""
+    values = values[np.isfinite(values)]
+    if values.size == 0 or np.any(values != np.round(values)):
+        return None
+    levels = np.unique(values)
+    return levels if levels.size <= max_levels else None
+
+
+def _strip(ax, observed, imputed, rng, size: float, levels):
     m = len(imputed)
     width = 0.3 if m <= 20 else 0.4
-    ax.scatter(rng.uniform(-width, width, observed.size), observed, s=size, color=OBSERVED,
-               alpha=0.5, linewidths=0, gid="observed", rasterized=observed.size > 5000)
+    # discrete values also get a little vertical jitter so that counts show
+    height = 0.0 if levels is None else 0.12 * (np.diff(levels).min() if levels.size > 1 else 1)
+    ax.scatter(rng.uniform(-width, width, observed.size),
+               observed + rng.uniform(-height, height, observed.size), s=size,
+               color=OBSERVED, alpha=0.5, linewidths=0, gid="observed",
+               rasterized=observed.size > 5000)
     xs = np.concatenate([np.full(v.size, i, dtype=np.float64) for i, v in imputed.items()])
     ys = np.concatenate(list(imputed.values()))
-    ax.scatter(xs + rng.uniform(-width, width, xs.size), ys, s=size, color=IMPUTED, alpha=0.6,
+    ax.scatter(xs + rng.uniform(-width, width, xs.size),
+               ys + rng.uniform(-height, height, ys.size), s=size, color=IMPUTED, alpha=0.6,
                linewidths=0, gid="imputed", rasterized=xs.size > 5000)
+    if levels is not None:
+        ax.set_yticks(levels)
     positions = np.arange(m + 1)
     shown = thin_ticks(m + 1, max_labels=25)
     ax.set_xticks(positions[shown], [str(p) for p in positions[shown]])
@@ -52,6 +68,25 @@ def _density_curve(values: np.ndarray, grid: np.ndarray):
     return stats.gaussian_kde(values)(grid)
 
 
+def _proportions(ax, observed, imputed, variable, levels):
+    """The discrete analogue of the density look: relative frequency per value."""
+    m = len(imputed)
+    lw = 0.9 if m <= 20 else 0.5
+    for i, v in imputed.items():
+        if v.size:
+            share = (v[:, None] == levels[None, :]).mean(axis=0)
+            ax.plot(levels, share, color=IMPUTED, linewidth=lw, marker="o", markersize=3,
+                    alpha=0.8, gid=f"imputed-{i}", zorder=3)
+    if observed.size:
+        share = (observed[:, None] == levels[None, :]).mean(axis=0)
+        ax.plot(levels, share, color=OBSERVED, linewidth=2.0, marker="o", markersize=5,
+                gid="observed", zorder=2)
+    ax.set_xticks(levels)
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel(variable)
+    ax.set_ylabel("Proportion")
+
+
 def _density(ax, observed, imputed, variable):
     pooled = np.concatenate([observed, *imputed.values()])
     lo, hi = np.nanmin(pooled), np.nanmax(pooled)
@@ -63,7 +98,8 @@ def _density(ax, observed, imputed, variable):
     for i, v in imputed.items():
         dens = _density_curve(v, grid)
         if dens is not None:
-            ax.plot(grid, dens, color=IMPUTED, linewidth=lw, alpha=0.8, gid=f"imputed-{i}")
+            ax.plot(grid, dens, color=IMPUTED, linewidth=lw, alpha=0.8, gid=f"imputed-{i}",
+                    zorder=3)
         elif v.size:
             too_few.append(v)
     if too_few:
@@ -73,7 +109,10 @@ def _density(ax, observed, imputed, variable):
                 color=IMPUTED, gid="imputed-rug")
     dens = _density_curve(observed, grid)
     if dens is not None:
-        ax.plot(grid, dens, color=OBSERVED, linewidth=2.0, gid="observed")
+        ax.plot(grid, dens, color=OBSERVED, linewidth=2.0, gid="observed", zorder=2)
+    elif observed.size:
+        ax.plot(observed, np.zeros(observed.size), linestyle="none", marker="|",
+                markersize=14, markeredgewidth=2.0, color=OBSERVED, gid="observed-rug")
     ax.set_xlabel(variable)
     ax.set_ylabel("Density")
 
@@ -105,6 +144,13 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
       imputation (thin red) (``mice::densityplot``).
     - ``kind="hist"``: histograms on common bins of the observed values and
       of the imputed values, the latter averaged over the imputations.
+
+    A discrete variable (all values, observed and imputed, are integers with
+    at most 10 distinct values, e.g. a 0/1 variable) gets a small vertical
+    jitter in the strip look, relative frequencies per value (one line per
+    imputation) instead of kernel densities, and one histogram bar per value.
+    A density needs two distinct values: panels where the observed or an
+    imputation's values have fewer show them as a rug at zero.
 
     With ``by_cluster=True`` the look is drawn per cluster in a grid of
     panels for the first ``n_clusters`` clusters (in sorted order) that have
@@ -152,12 +198,15 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
         raise KeyError(f"variable {variable!r} is not a column of where (the imputed-cell mask)")
     rng = check_random_state(seed)
     m = long[".imp"].nunique()
+    all_obs, all_imp = _values(long, where, variable)
+    pooled = np.concatenate([all_obs, *all_imp.values()])
+    pooled = pooled[np.isfinite(pooled)]
+    if pooled.size == 0:
+        raise ValueError(f"{variable!r} has no finite values to draw")
+    levels = discrete_levels(pooled)
     if kind == "hist":
-        all_obs, all_imp = _values(long, where, variable)
-        pooled = np.concatenate([all_obs, *all_imp.values()])
-        pooled = pooled[np.isfinite(pooled)]
-        if pooled.size == 0:
-            raise ValueError(f"{variable!r} has no finite values to draw")
+        if levels is not None and bins is None:
+            bins = np.append(levels - 0.5, levels[-1] + 0.5)   # one bar per value
         bins = np.histogram_bin_edges(pooled, bins=(10 if by_cluster else 20) if bins is None
                                       else bins)
 
@@ -165,7 +214,7 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
         observed, imputed = _values(long, where, variable)
         fig = new_figure(max(5.5, 2.5 + 0.09 * m) if kind == "strip" else 6.0, 4.4)
         ax = fig.add_subplot()
-        _draw(ax, kind, observed, imputed, variable, rng, bins, size=6.0)
+        _draw(ax, kind, observed, imputed, variable, rng, bins, levels, size=6.0)
         if kind == "strip":
             ax.set_ylabel(variable)
         n_imp = sum(v.size for v in imputed.values()) // max(m, 1)
@@ -196,7 +245,7 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
             sub = long[long[".id"].isin(keep_ids)]
             observed, imputed = _values(sub, where, variable)
             ax = fig.add_subplot(grid[divmod(k, cols)])
-            _draw(ax, kind, observed, imputed, variable, rng, bins, size=9.0)
+            _draw(ax, kind, observed, imputed, variable, rng, bins, levels, size=9.0)
             ax.set_title(f"{cluster} {lab}", fontsize=9)
             ax.tick_params(labelsize=7.5)
             ax.xaxis.label.set_size(8)
@@ -215,9 +264,11 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
     return finish(fig, path)
 
 
-def _draw(ax, kind, observed, imputed, variable, rng, bins, size):
+def _draw(ax, kind, observed, imputed, variable, rng, bins, levels, size):
     if kind == "strip":
-        _strip(ax, observed, imputed, rng, size)
+        _strip(ax, observed, imputed, rng, size, levels)
+    elif kind == "density" and levels is not None:
+        _proportions(ax, observed, imputed, variable, levels)
     elif kind == "density":
         _density(ax, observed, imputed, variable)
     else:

@@ -86,3 +86,13 @@ def test_bad_input():
         lm("y ~ z", df)
     with pytest.raises(ValueError, match="no residual degrees of freedom"):
         ols(np.ones((1, 1)), np.ones(1))
+
+
+def test_loglik_at_estimates_is_loglik():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"y": rng.normal(size=30), "x": rng.normal(size=30)})
+    fit = lm("y ~ x", df)
+    ml_sigma2 = fit.rss / fit.nobs
+    assert_allclose(fit.loglik_at(fixef=fit.fixef, covariances={}, sigma2=ml_sigma2),
+                    fit.loglik, rtol=1e-12)
+    assert fit.loglik_at(fixef=fit.fixef * 1.1, sigma2=ml_sigma2) < fit.loglik

@@ -187,6 +187,11 @@ def test_loglik_at_estimates_equals_ml_loglik(popular):
     ll2 = loglik_at(TUTORIAL["random_slope"], popular["truth"], beta=fit.fixef, covs=covs,
                     sigma=fit.sigma)
     assert_allclose(ll2, fit.loglik, rtol=1e-10)
+    # the fit's own method, with the pooling engineer's argument names
+    cov = {t.group: pd.DataFrame(t.cov, index=t.names, columns=t.names)
+           for t in fit.covariance_terms()}
+    assert_allclose(fit.loglik_at(fixef=fit.fixef, covariances=cov, sigma2=fit.sigma**2),
+                    fit.loglik, rtol=1e-10)
     # away from the estimates the likelihood is lower
     assert loglik_at(TUTORIAL["random_slope"], popular["truth"], beta=fit.fixef * 1.01,
                      theta=fit.theta, sigma=fit.sigma) < fit.loglik

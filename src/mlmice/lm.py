@@ -45,6 +45,7 @@ class LmResult:
     n_dropped: int = 0
     index: pd.Index | None = None
     extras: dict = field(default_factory=dict)
+    X: np.ndarray | None = None
 
     converged: bool = True
     singular: bool = False
@@ -152,6 +153,32 @@ class LmResult:
         out["group"] = out["group"].astype(object)
         return out
 
+    def loglik_at(self, fixef=None, covariances=None, sigma2: float | None = None, *,
+                  beta=None, sigma: float | None = None) -> float:
+        """Gaussian log-likelihood of this fit's data at other parameters (mitml's D3).
+
+        :math:`-\\tfrac n2 \\log(2\\pi\\sigma^2) - \\|y - X\\beta\\|^2 / (2\\sigma^2)`;
+        ``covariances`` must be empty (a linear model has no random effects).
+        """
+        if covariances:
+            raise ValueError("a linear model has no random-effects covariances")
+        b = fixef if beta is None else beta
+        if isinstance(b, pd.Series):
+            missing = [nm for nm in self.x_names if nm not in b.index]
+            if missing:
+                raise ValueError(f"fixef has no value for {missing}")
+            b = b.reindex(self.x_names).to_numpy(dtype=float)
+        b = np.asarray(b, dtype=float)
+        if sigma is None:
+            if sigma2 is None:
+                raise ValueError("give sigma2= (or sigma=)")
+            sigma = float(np.sqrt(sigma2))
+        if self.X is None:
+            raise ValueError("this result keeps no design matrix")
+        e = self.y - self.X @ b
+        n = self.nobs
+        return float(-0.5 * n * np.log(2 * np.pi * sigma**2) - 0.5 * (e @ e) / sigma**2)
+
     def __repr__(self) -> str:
         return f"<LmResult nobs={self.nobs} loglik={self.loglik:.4f}>"
 
@@ -175,7 +202,7 @@ def ols(X, y, *, x_names=None) -> LmResult:
     names = list(x_names) if x_names is not None else [f"x{i}" for i in range(p)]
     if p == 0:
         return LmResult(beta=np.zeros(0), x_names=names, y=y, fitted=np.zeros(n),
-                        rss=float(y @ y), xtx_inv=np.zeros((0, 0)))
+                        rss=float(y @ y), xtx_inv=np.zeros((0, 0)), X=X)
     Q, R = linalg.qr(X, mode="economic")
     d = np.abs(np.diag(R))
     if d.min() <= 1e-10 * d.max():
@@ -186,7 +213,7 @@ def ols(X, y, *, x_names=None) -> LmResult:
     fitted = X @ beta
     resid = y - fitted
     return LmResult(beta=beta, x_names=names, y=y, fitted=fitted, rss=float(resid @ resid),
-                    xtx_inv=rinv @ rinv.T)
+                    xtx_inv=rinv @ rinv.T, X=X)
 
 
 def lm(formula: str, data: pd.DataFrame, *, factors=None) -> LmResult:
@@ -213,4 +240,5 @@ def lm(formula: str, data: pd.DataFrame, *, factors=None) -> LmResult:
     res.formula = str(formula)
     res.n_dropped = mf.n_dropped
     res.index = mf.index
+    res.extras["model_frame"] = mf
     return res

@@ -935,6 +935,45 @@ class LmerResult:
                                                               self.sigma),
                           conf_int=conf_int, conf_level=conf_level)
 
+    def loglik_at(self, fixef=None, covariances=None, sigma2: float | None = None, *,
+                  beta=None, theta=None, sigma: float | None = None) -> float:
+        """Log-likelihood of this fit's data at other parameters (for mitml's D3).
+
+        Give either ``fixef`` (Series by term, or array), ``covariances``
+        (dict: ``VarCorr`` group name such as ``"g"`` / ``"g.1"`` -> covariance
+        matrix, a DataFrame indexed by effect names or an array in the
+        term's order) and ``sigma2`` (residual variance); or ``beta``,
+        ``theta`` and ``sigma`` on lme4's scale. The value is the ML
+        log-density (also for a REML fit), see :meth:`LmerModel.loglik_at`.
+        """
+        m = self.model
+        b = fixef if beta is None else beta
+        if b is None:
+            raise ValueError("give fixef= (or beta=)")
+        if isinstance(b, pd.Series):
+            missing = [nm for nm in m.x_names if nm not in b.index]
+            if missing:
+                raise ValueError(f"fixef has no value for {missing}")
+            b = b.reindex(m.x_names).to_numpy(dtype=float)
+        if sigma is None:
+            if sigma2 is None:
+                raise ValueError("give sigma2= (or sigma=)")
+            sigma = float(np.sqrt(sigma2))
+        if theta is None:
+            if covariances is None:
+                raise ValueError("give covariances= (or theta=)")
+            covs = []
+            for t, name in zip(m.terms, m.group_names, strict=True):
+                if name not in covariances:
+                    raise ValueError(f"covariances has no entry {name!r} "
+                                     f"(have {list(covariances)})")
+                cov = covariances[name]
+                if isinstance(cov, pd.DataFrame):
+                    cov = cov.loc[t.names, t.names].to_numpy(dtype=float)
+                covs.append(np.atleast_2d(np.asarray(cov, dtype=float)))
+            theta = m.theta_from_cov(covs, sigma)
+        return m.loglik_at(self.y, b, theta, sigma)
+
     def summary(self) -> str:
         lines = [f"Linear mixed model fit by {'REML' if self.reml else 'maximum likelihood'}"]
         if self.formula:

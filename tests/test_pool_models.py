@@ -330,3 +330,23 @@ def test_likelihood_tests_refuse_reml_fits(ref, completed):
     with pytest.raises(ValueError, match="imputation 2 is a REML fit"):
         test_models(full, null, method="D3")
     assert test_models(full, null, method="D1").test["df1"].iloc[0] == 3
+
+
+def test_pooled_table_for_the_pipeline(ref, tmp_path):
+    from mlmice.pool import pooled_table
+
+    fits = _r_fits(ref, "random_slope")
+    table = pooled_table(fits)
+    assert list(table.columns) == [
+        "kind", "term", "m", "estimate", "ubar", "b", "t", "dfcom", "df", "riv", "lambda",
+        "fmi", "std_error", "statistic", "p_value", "conf_low", "conf_high"]
+    assert list(table["kind"]) == ["fixed"] * 4 + ["extra_par"] * 5
+    extra = table[table["kind"] == "extra_par"].set_index("term")["estimate"]
+    assert_allclose(extra.to_numpy(), list(ref["extra_pars"]["random_slope"].values()),
+                    rtol=RTOL)
+    assert table.loc[table["kind"] == "extra_par", "std_error"].isna().all()
+    path = tmp_path / "pooled.parquet"
+    table.to_parquet(path)
+    pd.testing.assert_frame_equal(pd.read_parquet(path), table, check_dtype=False)
+    with pytest.raises(ValueError, match="m == 1"):
+        pooled_table(fits[:1])

@@ -45,10 +45,16 @@ them; the residual variance of a linear model is the ML value RSS/n):
 of model parameters (fixed effects, variance components and residual
 variance, as ``attr(logLik(fit), "df")``).
 
-The p-value is :math:`P(F_{k, \nu_2} > D)`.
+The p-value is :math:`P(F_{k, \nu_2} > D)` (1 for a negative D2).
+
+Where R is not the truth: Reiter's ``df2`` divides by ``t - 4``, so with
+``k (m - 1) = 4`` (one parameter, five imputations) it is undefined; mitml's
+arithmetic then gives ``df2 = 4`` exactly, whatever the data, and so does
+this implementation, to match R. Prefer ``df_com=None`` in that case.
 
 **mice's D1/D2/D3** (``convention="mice"``). ``mice::D1(fit1, fit0)`` is
-mitml's D1 with ``df.com`` set to the first fit's complete-data df;
+mitml's D1 with ``df.com`` set to the first fit's complete-data df (for lme4
+fits ``df.residual``, which is n minus *all* model parameters);
 ``mice::D2`` is mitml's D2. ``mice::D3`` differs from mitml's in two ways:
 
 * :math:`\tilde d_L` comes from refitting each model with the pooled fixed

@@ -296,3 +296,37 @@ def test_bfgs_minimises_rosenbrock():
     res = bfgs(rosen, [-1.2, 1.0], gtol=1e-10)
     assert res.success
     assert_allclose(res.x, [1.0, 1.0], atol=1e-8)
+
+
+def test_statsmodels_mixedlm_as_second_oracle():
+    # statsmodels MixedLM (ML) on a small simulated random-slope model: same
+    # optimum, so the same fixed effects, variance components and log-likelihood
+    # (its standard errors follow another definition and are not compared)
+    smf = pytest.importorskip("statsmodels.formula.api")
+    rng = np.random.default_rng(8)
+    J, m = 25, 8
+    g = np.repeat(np.arange(J), m)
+    x = rng.normal(size=J * m)
+    b = rng.multivariate_normal([0, 0], [[0.5, 0.1], [0.1, 0.2]], size=J)
+    y = 1 + 0.5 * x + b[g, 0] + b[g, 1] * x + rng.normal(size=J * m)
+    df = pd.DataFrame({"y": y, "x": x, "g": g})
+    fit = lmer("y ~ x + (1 + x | g)", df, reml=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sm = smf.mixedlm("y ~ x", df, groups=df["g"], re_formula="~x").fit(reml=False)
+    assert fit.loglik >= sm.llf - 1e-6
+    assert_allclose(fit.loglik, sm.llf, atol=1e-4)
+    assert_allclose(fit.beta, sm.fe_params.to_numpy(), rtol=1e-3)
+    assert_allclose(fit.covariance_terms()[0].cov, sm.cov_re.to_numpy(), rtol=1e-2, atol=1e-3)
+    assert_allclose(fit.sigma**2, sm.scale, rtol=1e-3)
+
+
+def test_convergence_check_messages():
+    from mlmice.mixed.lmm import _check_gradient_hessian
+
+    H = np.array([[4.0, 0.0], [0.0, 1.0]])
+    assert _check_gradient_hessian(np.array([1e-6, 1e-6]), H) == []
+    msgs = _check_gradient_hessian(np.array([0.5, 1e-6]), H)
+    assert msgs and msgs[0].startswith("Model failed to converge with max|grad| = 0.25")
+    msgs = _check_gradient_hessian(np.zeros(2), np.array([[1.0, 0.0], [0.0, -1.0]]))
+    assert any("negative eigenvalues" in m for m in msgs)

@@ -51,8 +51,11 @@ which is the Laplace value for one node and exact as ``nagq`` grows.
 Fitting follows lme4's two stages: (1) :math:`\theta` is optimised with
 :math:`\beta` and :math:`u` found jointly by PIRLS (lme4's ``nAGQ = 0``), a
 fast and robust start; (2) :math:`(\theta, \beta)` are optimised on the
-Laplace (or quadrature) deviance by L-BFGS-B with central-difference
-gradients, then polished by Newton steps on a finite-difference Hessian.
+Laplace (or quadrature) deviance by BFGS (:func:`mlmice.mixed.optim.bfgs`)
+with central-difference gradients, then polished by Newton steps on a
+finite-difference Hessian. :math:`\theta` is optimised without bounds (the
+deviance depends on :math:`\Lambda` only through :math:`\Lambda\Lambda^\top`)
+and each column of :math:`\Lambda` is given a non-negative diagonal afterwards.
 Standard errors are lme4's default: :math:`\mathrm{vcov}(\hat\beta) =
 [\,(H/2)^{-1}]_{\beta\beta}` from the Hessian :math:`H` of the deviance in
 :math:`(\theta, \beta)`. Convergence is checked as lme4's ``checkConv``:
@@ -79,11 +82,12 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, sparse, stats
+from scipy import sparse, stats
 from scipy.special import expit, log_expit
 
 from mlmice._validation import check_scalar
 from mlmice.design import ModelFrame, model_frame
+from mlmice.mixed.optim import bfgs
 from mlmice.mixed.results import (
     ConvergenceWarning,
     CovarianceTerm,
@@ -369,8 +373,6 @@ class GlmerModel:
         # GLM start for beta
         from mlmice.impute.methods.logreg import fit_logistic
         b_glm = fit_logistic(self.X, self.y).coef if beta0 is None else np.asarray(beta0, float)
-        lower = self.theta_lower
-        bounds1 = [(lo if np.isfinite(lo) else None, None) for lo in lower]
         th0 = self.theta0.copy() if theta0 is None else self._check(theta0, self.ntheta, "theta0")
         cache: dict = {"beta": b_glm}
 
@@ -379,9 +381,11 @@ class GlmerModel:
             cache["beta"] = beta
             return dev
 
-        r1 = optimize.minimize(stage1, th0, method="L-BFGS-B", bounds=bounds1,
-                               options={"maxiter": 500, "ftol": 1e-10})
-        theta1 = np.asarray(r1.x, dtype=float)
+        # theta is optimised without bounds: the deviance depends on Lambda only
+        # through Lambda Lambda', so a column's sign is fixed afterwards (diagonal >= 0)
+        r1 = bfgs(lambda th: (stage1(th), _central_gradient(stage1, th, 1e-5)), th0,
+                  gtol=1e-5, ftol=1e-12, maxiter=200)
+        theta1 = self._canonical(r1.x)
         _, beta1 = self._joint_modes(theta1, cache["beta"])
         # stage 2: (theta, beta) on the Laplace / AGQ deviance
         k = self.ntheta
@@ -396,15 +400,9 @@ class GlmerModel:
             state["u"] = m.u  # warm start for the next evaluation (nearby parameters)
             return float(np.sum(m.g + m.logdet))
 
-        def fun_grad(x):
-            return dev2(x), _central_gradient(dev2, x, 1e-5)
-
-        bounds2 = bounds1 + [(None, None)] * self.p
-        r2 = optimize.minimize(fun_grad, x0, jac=True, method="L-BFGS-B", bounds=bounds2,
-                               options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-9})
-        x = np.asarray(r2.x, dtype=float)
-        x, grad, hess, n_newton = _newton_polish(dev2, x, lower=np.concatenate(
-            [lower, np.full(self.p, -np.inf)]))
+        r2 = bfgs(lambda x: (dev2(x), _central_gradient(dev2, x, 1e-5)), x0, gtol=1e-6,
+                  ftol=1e-15, maxiter=1000)
+        x, grad, hess, n_newton = _newton_polish(dev2, np.asarray(r2.x, dtype=float))
         x[:k] = self._canonical(x[:k])
         theta, beta = x[:k], x[k:]
         dev = dev2(x)
@@ -431,8 +429,8 @@ class GlmerModel:
         return GlmerResult(model=self, theta=theta, beta=beta, dev=dev, nagq=nagq, mode=mode,
                            vcov_beta=vcov, hessian=hess, gradient=grad, converged=converged,
                            singular=singular, messages=messages, formula=formula,
-                           optimizer=dict(stage1=str(r1.message), stage2=str(r2.message),
-                                          nit=int(r2.nit), newton_steps=n_newton))
+                           optimizer=dict(stage1=r1.message, stage2=r2.message, nit=r2.nit,
+                                          nfev=r1.nfev + r2.nfev, newton_steps=n_newton))
 
     def _canonical(self, theta: np.ndarray) -> np.ndarray:
         """Flip the sign of Lambda columns with a negative diagonal (same Sigma)."""
@@ -474,23 +472,19 @@ def _hessian(f, x, h=1e-4):
     return grad, H
 
 
-def _newton_polish(f, x, *, lower, max_steps=6):
+def _newton_polish(f, x, *, max_steps=6):
     """Newton steps with a finite-difference Hessian; returns x, gradient, Hessian, steps."""
     grad, H = _hessian(f, x)
     steps = 0
     fx = f(x)
     for _ in range(max_steps):
-        free = ~(np.isfinite(lower) & (x - lower < 1e-8))
-        if not free.any() or np.max(np.abs(grad[free])) < 1e-7:
+        if np.max(np.abs(grad)) < 1e-7:
             break
-        Hf = H[np.ix_(free, free)]
         try:
-            np.linalg.cholesky(Hf)
+            np.linalg.cholesky(H)
         except np.linalg.LinAlgError:
             break
-        step = np.zeros_like(x)
-        step[free] = np.linalg.solve(Hf, grad[free])
-        new = np.maximum(x - step, lower)
+        new = x - np.linalg.solve(H, grad)
         fn = f(new)
         if not fn <= fx + 1e-10:
             break

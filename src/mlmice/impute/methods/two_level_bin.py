@@ -330,6 +330,8 @@ class TwoLevelBin(ImputationMethod):
         if int(wy.sum()) == 0:
             return MethodResult(values=np.empty(0), events=events)
         yobs = y[ry]
+        if yobs.size == 0:
+            raise ValueError(f"{data.variable}: 2l.bin has no observed values to fit")
         bad = ~np.isin(yobs, (0.0, 1.0))
         if bad.any():
             row = int(np.flatnonzero(ry)[np.flatnonzero(bad)[0]])
@@ -340,13 +342,13 @@ class TwoLevelBin(ImputationMethod):
         n_clusters = int(data.n_clusters)
         X = _standardise(X, ry)
         Z = _standardise(Z, ry)
-        keep_x = independent_columns(X[ry]) if ry.any() else np.arange(1)
+        keep_x = independent_columns(X[ry])
         if keep_x.size < X.shape[1]:
             dropped = [x_names[j] for j in range(X.shape[1]) if j not in set(keep_x.tolist())]
             events.append(f"2l.bin: dropped linearly dependent fixed effects {dropped}")
             X = X[:, keep_x]
             x_names = [x_names[j] for j in keep_x]
-        keep_z = independent_columns(Z[ry]) if ry.any() else np.arange(1)
+        keep_z = independent_columns(Z[ry])
         if keep_z.size < Z.shape[1]:
             dropped = [z_names[j] for j in range(Z.shape[1]) if j not in set(keep_z.tolist())]
             events.append(f"2l.bin: dropped linearly dependent random effects {dropped}")

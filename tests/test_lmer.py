@@ -330,3 +330,15 @@ def test_convergence_check_messages():
     assert msgs and msgs[0].startswith("Model failed to converge with max|grad| = 0.25")
     msgs = _check_gradient_hessian(np.zeros(2), np.array([[1.0, 0.0], [0.0, -1.0]]))
     assert any("negative eigenvalues" in m for m in msgs)
+
+
+def test_no_fixed_effects_reml_equals_ml():
+    # with p = 0 the REML criterion is the ML deviance
+    rng = np.random.default_rng(6)
+    g = np.repeat(np.arange(10), 6)
+    df = pd.DataFrame({"y": rng.normal(size=60) + rng.normal(size=10)[g], "g": g})
+    ml = lmer("y ~ 0 + (1 | g)", df, reml=False)
+    reml = lmer("y ~ 0 + (1 | g)", df, reml=True)
+    assert ml.fixef.empty and ml.vcov.shape == (0, 0)
+    assert_allclose(reml.loglik, ml.loglik, rtol=1e-12)
+    assert_allclose(reml.theta, ml.theta, rtol=1e-6)

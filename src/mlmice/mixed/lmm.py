@@ -323,10 +323,14 @@ class LmerModel:
             q, p, n = Z.shape[1], self.p, self.n
             self._G = G
             self._Z = Z
+            J = self.n_clusters
             self._C = np.asarray(G @ (Z[:, :, None] * Z[:, None, :]).reshape(n, q * q)
-                                 ).reshape(-1, q, q)
-            self._D = np.asarray(G @ (Z[:, :, None] * X[:, None, :]).reshape(n, q * p)
-                                 ).reshape(-1, q, p)
+                                 ).reshape(J, q, q)
+            if p:
+                self._D = np.asarray(G @ (Z[:, :, None] * X[:, None, :]).reshape(n, q * p)
+                                     ).reshape(J, q, p)
+            else:
+                self._D = np.zeros((J, q, 0))
         else:
             blocks = []
             for t in self.terms:

@@ -78,3 +78,24 @@ def test_d2_likelihood_between_ols_fits(completed):
     # both tests reject clearly, and the Wald and LR statistics are close for OLS
     assert lr.p_value < 1e-10 and wald.p_value < 1e-10
     assert lr.statistic == pytest.approx(wald.statistic, rel=0.1)
+
+
+def test_d3_with_mlmice_lm_fits_matches_mitml_and_mice(completed):
+    # R (tests/r/pool_tests.R): testModels(fit1, fit0, method = "D3") and
+    # mice::D3(fit1, fit0) for lm(popularity_ij ~ extraversion_ij) vs lm(popularity_ij ~ 1);
+    # OLS is closed-form, so agreement is to rounding
+    import json
+    from pathlib import Path
+
+    lm = pytest.importorskip("mlmice.lm").lm
+    with open(Path(__file__).parent / "r" / "pool_tests.json") as fh:
+        comp = next(c for c in json.load(fh)["comparisons"]
+                    if c["model"] == "lm_extraversion" and c["null_model"] == "null_single")
+    full = [lm("popularity_ij ~ extraversion_ij", d) for d in completed]
+    null = [lm("popularity_ij ~ 1", d) for d in completed]
+    for conv, r in [("mitml", comp["mitml"]["D3"]), ("mice", comp["mice"]["D3"])]:
+        t = test_models(full, null, method="D3", convention=conv).test.iloc[0]
+        assert t["df1"] == r["df1"]
+        assert_allclose([t["F.value"], t["df2"], t["RIV"]], [r["F"], r["df2"], r["RIV"]],
+                        rtol=1e-8, err_msg=conv)
+        assert_allclose(t["P(>F)"], r["p"], rtol=1e-6, err_msg=conv)

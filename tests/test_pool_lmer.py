@@ -126,16 +126,23 @@ def test_model_tests_our_fits_match_mitml(fits, tests_ref, model, null):
 
 
 def test_loglik_at_agrees_with_lmer_engine(fits):
-    # our evaluator (pooling/loglik.py) and mlmice.mixed.lmm.loglik_at are two
-    # implementations of the same marginal likelihood
+    # our evaluator (pooling/loglik.py, used for duck-typed fits) and the lmer
+    # engine's (LmerResult.loglik_at, which test_models calls when a fit has
+    # it) are two implementations of the same marginal likelihood
+    from mlmice.pooling.loglik import lmm_loglik
+
     rs = fits["random_slope"]
     pooled = pooled_likelihood_parameters([likelihood_parameters(f) for f in rs])
     for i, f in enumerate(rs, start=1):
-        ours = fit_loglik_at(f, pooled, imputation=i)
-        theirs = lmm.loglik_at(f.extras["model_frame"], None, beta=pooled.fixef,
-                               covs=[pooled.covariances["cluster_id"].to_numpy()],
-                               sigma=float(np.sqrt(pooled.sigma2)))
+        mf = f.extras["model_frame"]
+        ours = lmm_loglik(mf.y, mf.X, pooled.fixef.loc[mf.x_names].to_numpy(), mf.random,
+                          [pooled.covariances["cluster_id"].to_numpy()], pooled.sigma2)
+        theirs = fit_loglik_at(f, pooled, imputation=i)
         assert ours == pytest.approx(theirs, rel=1e-10)
+        assert theirs == pytest.approx(
+            lmm.loglik_at(mf, None, beta=pooled.fixef,
+                          covs=[pooled.covariances["cluster_id"].to_numpy()],
+                          sigma=float(np.sqrt(pooled.sigma2))), rel=1e-12)
     own = likelihood_parameters(rs[0])
     assert fit_loglik_at(rs[0], own, imputation=1) == pytest.approx(rs[0].loglik, rel=1e-10)
 

@@ -303,3 +303,23 @@ def test_extra_pars_unavailable_warns_like_mitml():
     with pytest.warns(UserWarning, match="m = 1"):
         p = pool(estimates=est[:1], covariances=[{"a": 0.1}])
     assert "m = 1" in repr(p)
+
+
+def test_terms_are_matched_by_name_not_position():
+    # mice pools by term name; an imputation listing the terms in another order pools the same
+    q = [pd.Series({"a": 1.0, "b": 2.0}), pd.Series({"b": 2.4, "a": 1.2})]
+    u = [pd.Series({"a": 0.1, "b": 0.2}), pd.Series({"b": 0.2, "a": 0.1})]
+    p = pool(estimates=q, covariances=u, dfcom=30).pooled.set_index("term")
+    assert p.loc["a", "estimate"] == pytest.approx(1.1)
+    assert p.loc["b", "estimate"] == pytest.approx(2.2)
+    assert p.loc["a", "ubar"] == pytest.approx(0.1)
+    fits = [types.SimpleNamespace(fixef=e, vcov=pd.DataFrame(np.diag(v), index=v.index,
+                                                             columns=v.index), df_residual=30)
+            for e, v in zip(q, u, strict=True)]
+    pd.testing.assert_frame_equal(pool(fits).pooled, pool(estimates=q, covariances=u,
+                                                           dfcom=30).pooled)
+    # plain covariance arrays follow their own imputation's order of estimates
+    cov = [np.array([[0.1, 0.01], [0.01, 0.2]]), np.array([[0.2, 0.01], [0.01, 0.1]])]
+    got = pool(estimates=q, covariances=cov, dfcom=30).pooled.set_index("term")
+    assert got.loc["a", "ubar"] == pytest.approx(0.1)
+    assert got.loc["b", "ubar"] == pytest.approx(0.2)

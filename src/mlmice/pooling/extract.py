@@ -86,8 +86,13 @@ def fit_estimates(fit, *, imputation: int) -> pd.Series:
     return _as_series(est, what="estimates", imputation=imputation)
 
 
-def fit_vcov(fit, *, imputation: int, terms: Sequence[str]) -> np.ndarray:
-    """Covariance matrix of one fit's estimates, ordered as ``terms``."""
+def fit_vcov(fit, *, imputation: int, terms: Sequence[str],
+             own_terms: Sequence[str] | None = None) -> np.ndarray:
+    """Covariance matrix of one fit's estimates, ordered as ``terms``.
+
+    A DataFrame is aligned by its labels; a plain array is taken to follow the
+    fit's own order of estimates (``own_terms``) and is permuted to ``terms``.
+    """
     v = getattr(fit, "vcov", None)
     if callable(v) and not isinstance(v, (pd.DataFrame, np.ndarray)):
         v = v()
@@ -96,7 +101,7 @@ def fit_vcov(fit, *, imputation: int, terms: Sequence[str]) -> np.ndarray:
     if v is None:
         raise TypeError(f"fit of imputation {imputation} ({type(fit).__name__}) has neither "
                         "'.vcov' nor '.cov_params()'; cannot read its covariance matrix")
-    return _as_matrix(v, terms=terms, imputation=imputation)
+    return _as_matrix(v, terms=terms, imputation=imputation, own_terms=own_terms)
 
 
 def fit_dfcom(fit) -> float:
@@ -119,9 +124,9 @@ def stack_fits(fits: list) -> Stacked:
     """Estimates and full covariance matrices of every fit, checked and aligned."""
     est = [fit_estimates(f, imputation=i) for i, f in enumerate(fits, start=1)]
     terms = _common_terms(est)
-    qhat = np.vstack([e.to_numpy() for e in est])
-    uhat = np.stack([fit_vcov(f, imputation=i, terms=terms)
-                     for i, f in enumerate(fits, start=1)])
+    qhat = np.vstack([e.loc[terms].to_numpy() for e in est])
+    uhat = np.stack([fit_vcov(f, imputation=i, terms=terms, own_terms=list(e.index))
+                     for i, (f, e) in enumerate(zip(fits, est, strict=True), start=1)])
     _check_finite(qhat, uhat, terms)
     return Stacked(terms=terms, qhat=qhat, uhat=uhat, diagonal_only=False)
 
@@ -150,7 +155,7 @@ def stack_raw(estimates, covariances) -> Stacked:
                          f"{len(covariances)}")
     est = [_as_series(e, what="estimates", imputation=i) for i, e in enumerate(estimates, 1)]
     terms = _common_terms(est)
-    qhat = np.vstack([e.to_numpy() for e in est])
+    qhat = np.vstack([e.loc[terms].to_numpy() for e in est])
     diag = [_is_vector(c) for c in covariances]
     if any(diag) != all(diag):
         raise ValueError("covariances mixes matrices and vectors of variances; give all "
@@ -163,8 +168,8 @@ def stack_raw(estimates, covariances) -> Stacked:
         idx = np.arange(p)
         uhat[:, idx, idx] = var
     else:
-        uhat = np.stack([_as_matrix(c, terms=terms, imputation=i)
-                         for i, c in enumerate(covariances, 1)])
+        uhat = np.stack([_as_matrix(c, terms=terms, imputation=i, own_terms=list(e.index))
+                         for i, (c, e) in enumerate(zip(covariances, est, strict=True), 1)])
     _check_finite(qhat, uhat, terms)
     return Stacked(terms=terms, qhat=qhat, uhat=uhat, diagonal_only=all(diag))
 
@@ -209,7 +214,8 @@ def _as_series(obj, *, what: str, imputation: int, terms: Sequence[str] | None =
     return s
 
 
-def _as_matrix(v, *, terms: Sequence[str], imputation: int) -> np.ndarray:
+def _as_matrix(v, *, terms: Sequence[str], imputation: int,
+               own_terms: Sequence[str] | None = None) -> np.ndarray:
     p = len(terms)
     if isinstance(v, pd.DataFrame):
         rows = [str(r) for r in v.index]
@@ -226,6 +232,9 @@ def _as_matrix(v, *, terms: Sequence[str], imputation: int) -> np.ndarray:
         if mat.shape != (p, p):
             raise ValueError(f"covariance matrix of imputation {imputation} has shape "
                              f"{mat.shape}, expected ({p}, {p}) for the terms {list(terms)}")
+        if own_terms is not None and list(own_terms) != list(terms):
+            idx = [list(own_terms).index(t) for t in terms]
+            mat = mat[np.ix_(idx, idx)]
     return mat
 
 

@@ -258,6 +258,9 @@ def test_plot_trace_mids_like_and_errors():
         trace = tr
 
     assert len(plots.plot_trace(FakeMids()).axes) >= 2
+    tr["sd"] = np.nan                  # one imputed value: no sd
+    ax = panel(plots.plot_trace(tr), "trace:a:sd")
+    assert [t.get_gid() for t in ax.texts] == ["no-values"]
     with pytest.raises(KeyError, match="nope"):
         plots.plot_trace(tr, variables=["nope"])
 
@@ -384,3 +387,27 @@ def test_plot_imputed_binary_strip_jitters_within_levels(completed_long, popular
     again = plots.plot_imputed(completed_long, "gender_ij", where=popular_mar.isna(), seed=3)
     assert_array_equal(next(c for c in panel(again, "imputed:gender_ij").collections
                             if c.get_gid() == "observed").get_offsets()[:, 1], obs)
+
+
+def test_figures_and_rhat_from_mlmice_mice(popular_mar):
+    # the real imputation result (mlmice.impute.sampler.Mids), small and fast
+    import mlmice
+
+    data = popular_mar.drop(columns="unit_id")
+    imp = mlmice.mice(data, m=2, maxit=4, seed=1, cluster="cluster_id")
+    imputed_vars = [v for v in data.columns if imp.method[v] != ""]
+    res = rhat(imp)
+    assert list(res["variable"].unique()) == imputed_vars
+    assert (res["n_chains"] == 2).all() and (res["n_iterations"] == 4).all()
+    fig = plots.plot_trace(imp)
+    for var in imputed_vars:
+        assert len(chain_lines(panel(fig, f"trace:{var}:mean"))) == 2
+    fig = plots.plot_pred(imp)
+    n_codes = sum(t.get_gid() == "pred-code" for t in panel(fig, "pred").texts)
+    assert n_codes == int((imp.predictor_matrix.to_numpy() != 0).sum())
+    fig = plots.plot_imputed(imp, "popularity_ij")
+    ax = panel(fig, "imputed:popularity_ij")
+    imputed = next(c for c in ax.collections if c.get_gid() == "imputed")
+    assert len(imputed.get_offsets()) == 2 * int(data["popularity_ij"].isna().sum())
+    fig = plots.plot_imputed(imp, "popularity_ij", kind="hist", by_cluster=True, n_clusters=2)
+    assert sum((ax.get_gid() or "").startswith("imputed:") for ax in fig.axes) == 2

@@ -319,9 +319,9 @@ def _z_scale(x: np.ndarray) -> np.ndarray:
 
 def _rhat_basic(x: np.ndarray) -> float:
     """Gelman-Rubin R-hat of chains in the columns of ``x`` (no splitting)."""
-    if not np.all(np.isfinite(x)) or np.ptp(x) < np.finfo(np.float64).eps:
-        return np.nan
     n = x.shape[0]
+    if n < 2 or not np.all(np.isfinite(x)) or np.ptp(x) < np.finfo(np.float64).eps:
+        return np.nan
     chain_mean = x.mean(axis=0)
     var_within = x.var(axis=0, ddof=1).mean()
     var_between = n * chain_mean.var(ddof=1)
@@ -340,7 +340,8 @@ def rank_rhat(draws) -> float:
     within-chain variance ``W`` and the between-chain variance ``B``. R-hat
     is the larger of this bulk value and the same computed on the folded
     draws ``|x - median(x)|`` (which detects chains that differ in spread).
-    It is NaN when a draw is not finite or all draws are equal.
+    It is NaN when a draw is not finite, all draws are equal or a split
+    chain has fewer than two draws (fewer than four iterations), as in R.
 
     This is ``posterior::rhat`` in R and ``arviz.rhat(method="rank")``.
 

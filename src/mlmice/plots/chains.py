@@ -98,6 +98,7 @@ def plot_trace(imp, variables: Sequence[str] | None = None, *, show_rhat: bool =
                                              linewidths=line_width, alpha=alpha,
                                              gid="chains"))
             ax.autoscale_view()
+
             title = f"{var}: {_STAT_LABEL[stat]}"
             if r_hat is not None:
                 value = r_hat.get((var, stat), np.nan)
@@ -108,6 +109,12 @@ def plot_trace(imp, variables: Sequence[str] | None = None, *, show_rhat: bool =
             ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
             ax.yaxis.set_major_locator(MaxNLocator(nbins=4))
             ax.grid(color="0.93")
+            if not np.isfinite(sub[stat].to_numpy(np.float64)).any():
+                note = "no finite values" + ("\n(one imputed value?)" if stat == "sd" else "")
+                ax.text(0.5, 0.5, note, ha="center", va="center", fontsize=7.5, color="0.4",
+                        transform=ax.transAxes, gid="no-values")
+                ax.set_yticks([])
+                ax.set_xlim(sub["iteration"].min() - 0.5, sub["iteration"].max() + 0.5)
             last_in_column = k + var_cols >= n
             if last_in_column:
                 ax.set_xlabel("Iteration", fontsize=8)

@@ -350,3 +350,16 @@ def test_pooled_table_for_the_pipeline(ref, tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(path), table, check_dtype=False)
     with pytest.raises(ValueError, match="m == 1"):
         pooled_table(fits[:1])
+
+
+def test_number_of_parameters_as_loglik_df(ref):
+    from mlmice.pooling.params import n_parameters
+
+    for name, want in [("null_single", 2), ("intercept_only", 3), ("random_slope", 8)]:
+        assert n_parameters(_r_fits(ref, name)[0]) == want
+        assert want == ref["per_imputation"][name][0]["df_loglik"]
+    glmer_like = _r_fits(ref, "predictors")[0]
+    glmer_like.varcorr = glmer_like.varcorr[glmer_like.varcorr["grp"] != "Residual"]
+    assert n_parameters(glmer_like) == 5           # no sigma in a binomial GLMM
+    glmer_like.df = 7                              # a fit's own count wins
+    assert n_parameters(glmer_like) == 7

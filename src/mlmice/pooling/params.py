@@ -139,16 +139,19 @@ def fit_loglik(fit, *, imputation: int) -> float:
 def n_parameters(fit) -> int:
     """Number of model parameters as ``attr(logLik(fit), "df")``.
 
-    Fixed effects plus variance components plus the residual variance: the
-    rows of ``.varcorr`` (one per variance, covariance and the residual);
-    ``p + 1`` for a linear model.
+    The fit's own ``.df`` when it has one (mlmice fits); else fixed effects
+    plus the rows of ``.varcorr`` (one per variance, covariance and, for
+    Gaussian models, the residual variance); ``p + 1`` for a model without
+    ``.varcorr`` (a linear model).
     """
+    df = getattr(fit, "df", None)
+    if isinstance(df, (int, np.integer)) and not isinstance(df, bool):
+        return int(df)
     p = len(fit_estimates(fit, imputation=1))
     vc = getattr(fit, "varcorr", None)
     if vc is None:
         return p + 1
-    has_residual = bool((vc["grp"].astype(str) == "Residual").any())
-    return p + len(vc) + (0 if has_residual else 1)
+    return p + len(vc)
 
 
 def fit_loglik_at(fit, params: LikelihoodParameters, *, imputation: int) -> float:

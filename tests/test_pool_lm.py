@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from mlmice.pool import pool, test_estimates, test_models
+from mlmice.pooling import pool, test_estimates, test_models
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from mlmice.pool import pool, test_estimates, test_models
+from mlmice.pooling import pool, test_estimates, test_models
 from mlmice.pooling.params import fit_loglik_at, likelihood_parameters, pooled_likelihood_parameters
 
 lmm = pytest.importorskip("mlmice.mixed.lmm")

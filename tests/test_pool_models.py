@@ -29,7 +29,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from mlmice.design import model_frame
-from mlmice.pool import TestModels, test_models
+from mlmice.pooling import TestModels, test_models
 from mlmice.pooling.loglik import lm_loglik, lmm_loglik
 from mlmice.pooling.params import fit_loglik_at, likelihood_parameters, pooled_likelihood_parameters
 
@@ -276,7 +276,7 @@ def test_d3_needs_a_way_to_evaluate_the_likelihood(ref):
                                   "interaction"])
 def test_extra_pars_match_mitml(ref, name):
     # R: testEstimates(fits, extra.pars = TRUE)$extra.pars, same names in the same order
-    from mlmice.pool import test_estimates
+    from mlmice.pooling import test_estimates
 
     got = test_estimates(_r_fits(ref, name), extra_pars=True).extra_pars["Estimate"]
     want = pd.Series(ref["extra_pars"][name], dtype=float)
@@ -333,7 +333,7 @@ def test_likelihood_tests_refuse_reml_fits(ref, completed):
 
 
 def test_pooled_table_for_the_pipeline(ref, tmp_path):
-    from mlmice.pool import pooled_table
+    from mlmice.pooling import pooled_table
 
     fits = _r_fits(ref, "random_slope")
     table = pooled_table(fits)

@@ -38,13 +38,13 @@ _EXPORTS: dict[str, str] = {
     "make_method": "mlmice.impute",
     "make_predictor_matrix": "mlmice.impute",
     # pooling
-    "pool": "mlmice.pool",
-    "test_estimates": "mlmice.pool",
-    "test_models": "mlmice.pool",
+    "pool": "mlmice.pooling",
+    "test_estimates": "mlmice.pooling",
+    "test_models": "mlmice.pooling",
 }
 
 _SUBMODULES = {"plots", "diagnostics", "io", "simulate", "ampute", "formula", "mixed", "impute",
-               "pool"}
+               "pooling"}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

@@ -9,5 +9,15 @@
 * :mod:`~mlmice.pooling.loglik`, :mod:`~mlmice.pooling.params`: likelihoods for D3;
 * :mod:`~mlmice.pooling.table`: :func:`pooled_table`, the pipeline's pooled artifact.
 
-The public entry points are re-exported by :mod:`mlmice.pool`.
+The public entry points are re-exported here; ``mlmice.pool`` is the
+function :func:`pool` (there is deliberately no module of that name, so the
+attribute can never be shadowed by a submodule import).
 """
+
+from mlmice.pooling.estimates import TestEstimates, test_estimates
+from mlmice.pooling.models import TestModels, test_models
+from mlmice.pooling.pooled import Pooled, pool
+from mlmice.pooling.table import pooled_table
+
+__all__ = ["Pooled", "TestEstimates", "TestModels", "pool", "pooled_table", "test_estimates",
+           "test_models"]

@@ -222,3 +222,20 @@ def test_errors_are_clear():
         glmer("y ~ x + (1 | g)", df, nagq=0)
     with pytest.raises(NotImplementedError, match="one grouping factor"):
         glmer("y ~ x + (1 | g) + (1 | h)", df.assign(h=np.arange(len(df)) % 7))
+
+
+def test_factor_response_string_clusters_and_missing_rows():
+    # a two-level factor response is coded 0/1 (first level 0), as R's glm does;
+    # string cluster labels work; rows with a missing value are dropped (na.omit)
+    df = _simulated(var0=0.8, seed=4)
+    fit = glmer("y ~ x + (1 | g)", df)
+    as_factor = df.assign(y=pd.Categorical(np.where(df["y"] == 1, "yes", "no")),
+                          g=[f"class {i:02d}" for i in df["g"]])
+    fit_f = glmer("y ~ x + (1 | g)", as_factor)
+    np.testing.assert_allclose(fit_f.fixef, fit.fixef, rtol=1e-10)
+    assert fit_f.loglik == pytest.approx(fit.loglik, abs=1e-9)
+    assert list(fit_f.ranef.index[:2]) == ["class 00", "class 01"]
+    holes = df.copy()
+    holes.loc[[1, 5, 9], "x"] = np.nan
+    fit_h = glmer("y ~ x + (1 | g)", holes)
+    assert fit_h.nobs == len(df) - 3 and fit_h.n_dropped == 3

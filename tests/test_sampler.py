@@ -282,7 +282,7 @@ def test_argument_errors():
 def test_fit_returns_one_fit_per_imputation_that_pool_accepts():
     from mlmice.lm import lm
     from mlmice.mixed import lmer
-    from mlmice.pool import pool
+    from mlmice.pooling.pooled import pool
 
     imp = run(m=3, maxit=2)
     fits = imp.fit("y ~ x + w + (1 | g)", reml=False)

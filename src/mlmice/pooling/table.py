@@ -6,7 +6,7 @@ as ``mitml::testEstimates(extra.pars = TRUE)`` reports them. Both go into one
 long frame with a ``kind`` column:
 
 * ``kind == "fixed"``: one row per fixed effect, every column of
-  :meth:`mlmice.pool.Pooled.to_frame`;
+  :meth:`mlmice.pooling.Pooled.to_frame`;
 * ``kind == "extra_par"``: one row per variance component / ICC, named as
   mitml names them (``Intercept~~Intercept|cluster_id``, ...), with ``m``
   and ``estimate`` (the average over imputations) and NaN elsewhere: mitml
@@ -34,7 +34,7 @@ def pooled_table(fits, dfcom: float | None = None, conf_level: float = 0.95,
     fits : list of fit results
         One per imputation (``imp.fit(...)``); at least two.
     dfcom : float, optional
-        Passed to :func:`mlmice.pool.pool`.
+        Passed to :func:`mlmice.pool`.
     conf_level : float, default 0.95
     extra_pars : bool, default True
         Add the variance components and the ICC (fits with ``.varcorr``).

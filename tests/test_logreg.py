@@ -119,3 +119,17 @@ def test_edge_cases_one_missing_no_predictors_and_bad_target():
     with pytest.raises(ValueError, match="yvar: logreg needs a 0/1 target; observed row 0"):
         get_method("logreg").impute(_input(ybad, np.ones(n, bool) & (np.arange(n) > -1)
                                            & ~(np.arange(n) == 9), x), rng)
+
+
+def test_all_observed_values_equal():
+    # every observed value is 0: the augmentation (always both categories)
+    # keeps the fit finite, and the imputations are nearly all 0 (the
+    # pseudo-observations weigh p + 1 = 3 of 140 + 3, half of them ones)
+    rng = np.random.default_rng(4)
+    n = 200
+    x = rng.normal(size=(n, 2))
+    ry = rng.random(n) > 0.3
+    y = np.zeros(n)
+    res = [get_method("logreg").impute(_input(y, ry, x), rng) for _ in range(50)]
+    assert not any(r.events for r in res)  # IRLS converged every time
+    assert np.mean([r.values.mean() for r in res]) < 0.06

@@ -25,7 +25,11 @@ maximum (no separation) and the pseudo-data are worth about one observation per
 parameter, negligible when the data are informative. Means, standard
 deviations and ranges use all rows of ``x``, as mice does; like mice the
 augmentation is skipped without predictors or when exactly one value is
-missing.
+missing. One deviation: mice augments with the categories present in the
+current ``y``; here both 0 and 1 are always used, so that the fit has an
+interior maximum even when every observed value is the same (mice's fit then
+diverges and its draws become arbitrary). When ``y`` holds both values the
+two agree exactly.
 
 Predictors that are linearly dependent on earlier ones (pivoted QR on the
 augmented design, tolerance 1e-7 as R's ``glm.fit``) are dropped with a logged
@@ -180,7 +184,8 @@ def augment_binary(y: np.ndarray, ry: np.ndarray, x: np.ndarray
 
     Parameters
     ----------
-    y : ndarray (n,) current 0/1 values (observed and previously imputed)
+    y : ndarray (n,) current 0/1 values (observed and previously imputed);
+        kept for mice's signature, the categories are always 0 and 1
     ry : ndarray of bool (n,)
     x : ndarray (n, p) predictors (no intercept)
 
@@ -191,9 +196,9 @@ def augment_binary(y: np.ndarray, ry: np.ndarray, x: np.ndarray
     w_aug : ndarray (2 p k,) weights, summing to p + 1
     """
     n, p = x.shape
-    cats = np.unique(y[np.isfinite(y)])
+    cats = np.array([0.0, 1.0])
     k = cats.size
-    if p == 0 or k == 0:
+    if p == 0:
         return np.empty((0, p)), np.empty(0), np.empty(0)
     mean = x.mean(axis=0)
     sd = x.std(axis=0, ddof=1) if n > 1 else np.zeros(p)

@@ -21,7 +21,7 @@ from mlmice.impute.methods._lmm_draws import (
     draw_wishart,
     residual_ss,
 )
-from mlmice.impute.methods._lmm_fit import fit_lmm
+from mlmice.impute.methods._lmm_fit import fit_lmm, fit_problem
 from mlmice.impute.methods._two_level_stats import prepare_problem
 from mlmice.impute.methods.base import MethodInput
 from mlmice.impute.methods.two_level_lmer import TwoLevelLmer
@@ -89,7 +89,8 @@ def test_fit_lmm_matches_lme4(lme4_ref, key, codes, reml):
                       wy=np.zeros(n, bool), x=data[["x1", "w"]].to_numpy(), names=("x1", "w"),
                       codes=np.asarray(codes), cluster=data["g"].to_numpy(), n_clusters=30)
     prob = prepare_problem(inp, method="test")
-    est = fit_lmm(prob.stats, reml=reml)
+    # q = 1: own Brent search on cluster statistics; q = 2: the project's lmer engine
+    est = fit_problem(prob, reml=reml)
     beta, b, psi = prob.to_raw(beta=est.beta, b=est.b, variance=est.psi)
     # Both optimisers converge tightly; differences come from the optimiser's
     # stopping rule only (observed <= 3e-5 relative): tolerance 2e-4 relative.
@@ -372,10 +373,32 @@ def test_lmer_psi_draws_mice_vs_expected():
         assert np.all(np.isfinite(vals))
 
 
-def test_lmer_bad_option():
+def test_bad_options_name_the_variable():
     d = simulate(J=10, nj=5)
+    rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="y: option psi_draw == 'x'"):
-        TwoLevelLmer().impute(make_input(d, psi_draw="x"), np.random.default_rng(0))
+        TwoLevelLmer().impute(make_input(d, psi_draw="x"), rng)
+    with pytest.raises(ValueError, match="y: option donors == 0, must be >= 1"):
+        TwoLevelPmm().impute(make_input(d, donors=0), rng)
+    with pytest.raises(ValueError, match="y: option paniter == 0, must be >= 1"):
+        TwoLevelPan().impute(make_input(d, paniter=0), rng)
+    with pytest.raises(TypeError, match="y: option n_iter must be"):
+        TwoLevelNorm().impute(make_input(d, n_iter=2.5), rng)
+
+
+def test_q1_fit_agrees_with_lmer_engine():
+    """The random-intercept search (cluster statistics) and the lmer engine agree."""
+    from mlmice.impute.methods._lmm_fit import _fit_with_lmer_engine
+
+    d = simulate(J=40, nj=8, seed=21)
+    prob = prepare_problem(make_input(d), method="t")
+    a = fit_lmm(prob.stats)
+    b = _fit_with_lmer_engine(prob, reml=True)
+    np.testing.assert_allclose(a.beta, b.beta, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(a.psi, b.psi, rtol=1e-5)
+    np.testing.assert_allclose(a.sigma2, b.sigma2, rtol=1e-6)
+    np.testing.assert_allclose(a.b_cov, b.b_cov, rtol=1e-5)
+    np.testing.assert_allclose(a.rxtrx, b.rxtrx, rtol=1e-5)
 
 
 # --------------------------------------------------------------------------- 2l.pmm details

@@ -29,10 +29,14 @@ with L-BFGS-B. Because the model is nested (one grouping factor) every
 batched ``q x q`` operations.
 
 This is the fit that ``2l.lmer`` and ``2l.pmm`` need at every imputation
-step; it is tested against lme4 (``tests/r/two_level_lmm_fit.R``). The
-project's general :func:`mlmice.lmer` handles any formula; this module only
-serves the two-level imputation methods, whose model is always
-``y ~ X + (Z | cluster)`` and which call it thousands of times.
+step, and the start of the Gibbs samplers; it is tested against lme4
+(``tests/r/two_level_lmm_fit.R``). :func:`fit_problem` is the entry point:
+for a random intercept only (``q = 1``) it minimises the one-dimensional
+profiled deviance above with a bounded Brent search on the cluster
+statistics (:func:`fit_lmm`, no gradient needed); with random slopes
+(``q > 1``) it calls the project's lmer engine
+(:func:`mlmice.mixed.lmm.lmer_arrays`, analytic gradient, BFGS), which needs
+far fewer deviance evaluations than a gradient-free search.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ import numpy as np
 from scipy import optimize
 
 from mlmice.impute.methods import _batched as batched
-from mlmice.impute.methods._two_level_stats import ClusterStats
+from mlmice.impute.methods._two_level_stats import ClusterStats, TwoLevelProblem
 
 
 @dataclass(frozen=True)
@@ -225,3 +229,50 @@ def fit_lmm(stats: ClusterStats, *, reml: bool = True, theta0: np.ndarray | None
     return LmmEstimate(beta=beta, vcov=vcov, rxtrx=rxtrx, sigma2=float(sigma2), psi=psi, b=b,
                        b_cov=b_cov, theta=theta, deviance=float(prof.deviance(theta)),
                        reml=reml, df_resid=int(prof.n - p), converged=converged)
+
+
+def fit_problem(problem: TwoLevelProblem, *, reml: bool = True, tol: float = 1e-10
+                ) -> LmmEstimate:
+    """Fit the imputation model of ``problem`` (standardised target); see the module docstring.
+
+    Parameters
+    ----------
+    problem : TwoLevelProblem
+    reml : bool
+        REML (default) or ML.
+    tol : float
+        Tolerance of the one-dimensional search (``q = 1``; see :func:`fit_lmm`).
+    """
+    if problem.q == 1:
+        return fit_lmm(problem.stats, reml=reml, tol=tol, variable=problem.variable)
+    return _fit_with_lmer_engine(problem, reml=reml)
+
+
+def _fit_with_lmer_engine(problem: TwoLevelProblem, *, reml: bool) -> LmmEstimate:
+    from mlmice.mixed.lmm import lmer_arrays
+
+    var = problem.variable
+    ry = problem.ry
+    p, J = problem.p, problem.n_clusters
+    n_obs = int(ry.sum())
+    if n_obs <= p:
+        raise ValueError(f"{var}: {n_obs} observed values cannot identify {p} fixed effects")
+    X = problem.X[ry]
+    ys = (problem.y_obs - problem.center) / problem.scale
+    try:
+        fit = lmer_arrays(X, X[:, problem.z_index], problem.cluster[ry], ys, reml=reml,
+                          n_groups=J, check_conv=False, warn=False)
+    except (np.linalg.LinAlgError, ValueError) as err:
+        raise ValueError(f"{var}: the two-level imputation model could not be fitted "
+                         f"({err}); remove constant or collinear predictors") from None
+    sigma2 = float(fit.sigma) ** 2
+    vcov = np.asarray(fit.vcov_beta, dtype=float)
+    b = np.asarray(fit.b[0], dtype=float)
+    b_cov = np.asarray(next(iter(fit.cond_cov.values())), dtype=float)
+    lam = fit.model.lam(fit.theta)
+    psi = sigma2 * lam @ lam.T
+    return LmmEstimate(beta=np.asarray(fit.beta, dtype=float), vcov=vcov,
+                       rxtrx=sigma2 * np.linalg.inv(vcov), sigma2=sigma2, psi=psi, b=b,
+                       b_cov=b_cov, theta=np.asarray(fit.theta, dtype=float),
+                       deviance=float(fit.deviance), reml=reml, df_resid=n_obs - p,
+                       converged=bool(fit.converged))

@@ -7,16 +7,18 @@ import numbers
 import numpy as np
 
 from mlmice._validation import check_scalar
-from mlmice.impute.methods._lmm_fit import fit_lmm
+from mlmice.impute.methods._lmm_fit import fit_problem
 from mlmice.impute.methods._two_level_stats import TwoLevelProblem
 from mlmice.impute.methods.base import MethodResult
 
 
-def get_n_iter(options: dict, default: int, *, aliases: tuple[str, ...] = ()) -> int:
+def get_n_iter(options: dict, default: int, *, aliases: tuple[str, ...] = (),
+               variable: str = "y") -> int:
     """Read the number of Gibbs iterations from the method options."""
     for key in ("n_iter", *aliases):
         if key in options:
-            return check_scalar(options[key], f"option {key}", kind=numbers.Integral, min_val=1)
+            return check_scalar(options[key], f"{variable}: option {key}",
+                                kind=numbers.Integral, min_val=1)
     return default
 
 
@@ -32,7 +34,7 @@ def constant_result(problem: TwoLevelProblem, method: str) -> MethodResult | Non
 
 def start_values(problem: TwoLevelProblem) -> tuple[float, np.ndarray]:
     """REML estimates of :math:`\\sigma^2` and :math:`\\Psi` (standardised), Psi kept positive."""
-    est = fit_lmm(problem.stats, reml=True, tol=1e-5, variable=problem.variable)
+    est = fit_problem(problem, reml=True, tol=1e-5)
     q = problem.q
     sigma2 = max(est.sigma2, 1e-8)
     # keep Psi invertible: the Gibbs step needs Psi^{-1}; 1e-4 of the target's variance

@@ -13,7 +13,7 @@ then draw in turn
    values);
 5. :math:`y_{mis} = X\\beta^* + Z b_j^* + e`, :math:`e \\sim N(0, \\sigma^{2*})`.
 
-The fit is :func:`._lmm_fit.fit_lmm` (profiled REML on cluster
+The fit is :func:`._lmm_fit.fit_problem` (profiled REML on cluster
 cross-products, checked against lme4 in the tests).
 
 Scale matrix of the :math:`\\Psi` draw. mice uses :math:`S = \\sum_j \\hat b_j
@@ -44,7 +44,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlmice.impute.methods._lmm_draws import draw_b, draw_gaussian, draw_inverse_wishart
-from mlmice.impute.methods._lmm_fit import fit_lmm
+from mlmice.impute.methods._lmm_fit import fit_problem
 from mlmice.impute.methods._two_level_common import constant_result, impute_rows
 from mlmice.impute.methods._two_level_stats import prepare_problem
 from mlmice.impute.methods.base import (
@@ -82,7 +82,7 @@ class TwoLevelLmer(ImputationMethod):
             raise ValueError(f"{var}: option psi_draw == {psi_draw!r}, must be one of {PSI_DRAWS}")
         reml = bool(data.options.get("reml", True))
         stats = problem.stats
-        est = fit_lmm(stats, reml=reml, variable=var)
+        est = fit_problem(problem, reml=reml)
         events = list(problem.events)
         if not est.converged:
             events.append("2l.lmer: the REML optimiser reported non-convergence")

@@ -98,7 +98,7 @@ class TwoLevelNorm(ImputationMethod):
         const = constant_result(problem, "2l.norm")
         if const is not None:
             return const
-        n_iter = get_n_iter(data.options, NORM_ITERATIONS)
+        n_iter = get_n_iter(data.options, NORM_ITERATIONS, variable=data.variable)
         state = norm_gibbs(problem, rng, n_iter=n_iter)
         values = impute_rows(problem, state["beta"], state["b"], state["sigma2"], rng)
         return MethodResult(values=values, events=list(problem.events))

@@ -31,7 +31,7 @@ at the end, which has the same stationary distribution and is cheaper.
 
 Iterations. mice runs pan for ``paniter = 500`` iterations from pan's own
 starting values at every call. Here the chain starts at the REML estimate of
-the same model (:func:`._lmm_fit.fit_lmm`), which lies in the bulk of the
+the same model (:func:`._lmm_fit.fit_problem`), which lies in the bulk of the
 posterior, and runs ``n_iter = 20`` iterations (option ``n_iter``, alias
 ``paniter``). With the blocked draw of :math:`(\\beta, b)` the lag-1
 autocorrelation of the variance components is small unless clusters are tiny
@@ -86,7 +86,8 @@ class TwoLevelPan(ImputationMethod):
         const = constant_result(problem, "2l.pan")
         if const is not None:
             return const
-        n_iter = get_n_iter(data.options, PAN_ITERATIONS, aliases=("paniter",))
+        n_iter = get_n_iter(data.options, PAN_ITERATIONS, aliases=("paniter",),
+                            variable=data.variable)
         beta, b, sigma2, psi = pan_gibbs(problem, rng, n_iter=n_iter)
         values = impute_rows(problem, beta, b, np.full(problem.n_clusters, sigma2), rng)
         return MethodResult(values=values, events=list(problem.events))

@@ -3,7 +3,7 @@
 Steps (miceadds' ``mice_imputation_2l_lmer`` with ``model = "pmm"``):
 
 1. Fit :math:`y = X\\beta + Z b_j + e` by REML on the observed rows
-   (:func:`._lmm_fit.fit_lmm`; lme4's default, as miceadds).
+   (:func:`._lmm_fit.fit_problem`; lme4's default, as miceadds).
 2. Draw the fixed effects
    :math:`\\beta^* \\sim N(\\hat\\beta, \\widehat{\\mathrm{Var}}(\\hat\\beta))`
    (option ``draw_fixed``, default True).
@@ -38,7 +38,7 @@ import numpy as np
 
 from mlmice._validation import check_scalar
 from mlmice.impute.methods._lmm_draws import draw_gaussian, draw_gaussian_batched
-from mlmice.impute.methods._lmm_fit import fit_lmm
+from mlmice.impute.methods._lmm_fit import fit_problem
 from mlmice.impute.methods._two_level_common import constant_result
 from mlmice.impute.methods._two_level_stats import prepare_problem
 from mlmice.impute.methods.base import (
@@ -106,7 +106,7 @@ class TwoLevelPmm(ImputationMethod):
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
         var = data.variable
-        donors = check_scalar(data.options.get("donors", 5), "option donors",
+        donors = check_scalar(data.options.get("donors", 5), f"{var}: option donors",
                               kind=numbers.Integral, min_val=1)
         draw_fixed = bool(data.options.get("draw_fixed", True))
         match_sampled = bool(data.options.get("match_sampled_pars", True))
@@ -115,7 +115,7 @@ class TwoLevelPmm(ImputationMethod):
         if const is not None:
             return const
         stats = problem.stats
-        est = fit_lmm(stats, reml=True, variable=var)
+        est = fit_problem(problem, reml=True)
         events = list(problem.events)
         if not est.converged:
             events.append("2l.pmm: the REML optimiser reported non-convergence")

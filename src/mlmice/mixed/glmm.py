@@ -82,7 +82,7 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import linalg, sparse, stats
 from scipy.special import expit, log_expit
 
 from mlmice._validation import check_scalar
@@ -97,7 +97,7 @@ from mlmice.mixed.results import (
     varcorr_frame,
 )
 
-__all__ = ["GlmerModel", "GlmerResult", "glmer"]
+__all__ = ["GlmerModel", "GlmerResult", "LogisticFit", "fit_logistic", "glmer"]
 
 SINGULAR_TOL = 1e-4   # lme4: check.conv.singular
 GRAD_TOL = 2e-3       # lme4: check.conv.grad (glmerControl)
@@ -120,6 +120,98 @@ class _Mode:
     g: np.ndarray           # (J,) g_j at the mode
     A: np.ndarray           # (J, q, q) at the mode
     logdet: np.ndarray      # (J,) log|A_j|
+
+
+@dataclass(frozen=True)
+class LogisticFit:
+    """Weighted maximum-likelihood logistic regression.
+
+    Attributes
+    ----------
+    coef : ndarray (p,)
+    cov_unscaled : ndarray (p, p)
+        :math:`(X^\\top W X)^{-1}` at ``coef`` (R's ``summary.glm()$cov.unscaled``).
+    converged : bool
+    iterations : int
+    """
+
+    coef: np.ndarray
+    cov_unscaled: np.ndarray
+    converged: bool
+    iterations: int
+
+
+def _binomial_deviance(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
+    mu = np.clip(mu, 1e-300, 1 - 1e-16)
+    return float(-2.0 * np.sum(w * (y * np.log(mu) + (1.0 - y) * np.log1p(-mu))))
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *,
+                 max_iter: int = 25, tol: float = 1e-8) -> LogisticFit:
+    r"""Logistic regression by IRLS with step halving (as R's ``glm.fit``).
+
+    Start :math:`\mu = (w y + 1/2) / (w + 1)`; iterate the weighted least
+    squares step on the working response
+    :math:`z = \eta + (y - \mu) / (\mu(1 - \mu))` with weights
+    :math:`w \mu (1 - \mu)` until the relative change in deviance is below
+    ``tol``; halve a step that increases the deviance.
+
+    Parameters
+    ----------
+    X : ndarray (n, p), full column rank
+    y : ndarray (n,) of 0/1 (fractions allowed)
+    weights : ndarray (n,), optional prior weights (default 1)
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)
+    mu = (w * y + 0.5) / (w + 1.0)
+    eta = np.log(mu / (1.0 - mu))
+    beta = np.linalg.lstsq(X, eta, rcond=None)[0]
+    eta = X @ beta
+    mu = expit(eta)
+    dev = _binomial_deviance(y, mu, w)
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - iteration count reported
+        var = np.clip(mu * (1.0 - mu), 1e-10, None)
+        ww = w * var
+        zz = eta + (y - mu) / var
+        sw = np.sqrt(ww)
+        new = np.linalg.lstsq(X * sw[:, None], zz * sw, rcond=None)[0]
+        step = new - beta
+        for _ in range(30):
+            cand = beta + step
+            eta_c = X @ cand
+            mu_c = expit(eta_c)
+            dev_c = _binomial_deviance(y, mu_c, w)
+            if np.isfinite(dev_c) and dev_c <= dev + 1e-10 * (abs(dev) + 1):
+                break
+            step = step / 2.0
+        beta, eta, mu = cand, eta_c, mu_c
+        done = abs(dev_c - dev) / (abs(dev_c) + 0.1) < tol
+        dev = dev_c
+        if done:
+            converged = True
+            break
+    var = np.clip(mu * (1.0 - mu), 1e-10, None)
+    info = X.T @ (X * (w * var)[:, None])
+    cov = _spd_inverse(info)
+    return LogisticFit(coef=beta, cov_unscaled=cov, converged=converged, iterations=it)
+
+
+def _spd_inverse(a: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive (semi)definite matrix, jittered if needed."""
+    a = 0.5 * (a + a.T)
+    jitter = 0.0
+    scale = float(np.mean(np.abs(np.diag(a)))) or 1.0
+    for _ in range(12):
+        try:
+            c = linalg.cho_factor(a + jitter * np.eye(a.shape[0]), lower=True)
+            return linalg.cho_solve(c, np.eye(a.shape[0]))
+        except linalg.LinAlgError:
+            jitter = scale * 1e-10 if jitter == 0.0 else jitter * 100.0
+    raise linalg.LinAlgError("information matrix is not positive definite")  # pragma: no cover
 
 
 class GlmerModel:
@@ -371,7 +463,6 @@ class GlmerModel:
         if self.n <= self.p:
             raise ValueError(f"{self.n} observations for {self.p} fixed effects")
         # GLM start for beta
-        from mlmice.impute.methods.logreg import fit_logistic
         b_glm = fit_logistic(self.X, self.y).coef if beta0 is None else np.asarray(beta0, float)
         th0 = self.theta0.copy() if theta0 is None else self._check(theta0, self.ntheta, "theta0")
         cache: dict = {"beta": b_glm}

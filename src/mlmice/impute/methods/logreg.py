@@ -46,10 +46,7 @@ Imputation by Chained Equations in R. JSS 45(3).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from scipy import linalg
 from scipy.special import expit
 
 from mlmice.impute.methods.base import (
@@ -58,100 +55,9 @@ from mlmice.impute.methods.base import (
     MethodResult,
     register_method,
 )
+from mlmice.mixed.glmm import fit_logistic
 
-__all__ = ["LogReg", "LogisticFit", "augment_binary", "fit_logistic", "independent_columns"]
-
-
-@dataclass(frozen=True)
-class LogisticFit:
-    """Weighted maximum-likelihood logistic regression.
-
-    Attributes
-    ----------
-    coef : ndarray (p,)
-    cov_unscaled : ndarray (p, p)
-        :math:`(X^\\top W X)^{-1}` at ``coef`` (R's ``summary.glm()$cov.unscaled``).
-    converged : bool
-    iterations : int
-    """
-
-    coef: np.ndarray
-    cov_unscaled: np.ndarray
-    converged: bool
-    iterations: int
-
-
-def _binomial_deviance(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
-    mu = np.clip(mu, 1e-300, 1 - 1e-16)
-    return float(-2.0 * np.sum(w * (y * np.log(mu) + (1.0 - y) * np.log1p(-mu))))
-
-
-def fit_logistic(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *,
-                 max_iter: int = 25, tol: float = 1e-8) -> LogisticFit:
-    r"""Logistic regression by IRLS with step halving (as R's ``glm.fit``).
-
-    Start :math:`\mu = (w y + 1/2) / (w + 1)`; iterate the weighted least
-    squares step on the working response
-    :math:`z = \eta + (y - \mu) / (\mu(1 - \mu))` with weights
-    :math:`w \mu (1 - \mu)` until the relative change in deviance is below
-    ``tol``; halve a step that increases the deviance.
-
-    Parameters
-    ----------
-    X : ndarray (n, p), full column rank
-    y : ndarray (n,) of 0/1 (fractions allowed)
-    weights : ndarray (n,), optional prior weights (default 1)
-    """
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
-    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)
-    mu = (w * y + 0.5) / (w + 1.0)
-    eta = np.log(mu / (1.0 - mu))
-    beta = np.linalg.lstsq(X, eta, rcond=None)[0]
-    eta = X @ beta
-    mu = expit(eta)
-    dev = _binomial_deviance(y, mu, w)
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007 - iteration count reported
-        var = np.clip(mu * (1.0 - mu), 1e-10, None)
-        ww = w * var
-        zz = eta + (y - mu) / var
-        sw = np.sqrt(ww)
-        new = np.linalg.lstsq(X * sw[:, None], zz * sw, rcond=None)[0]
-        step = new - beta
-        for _ in range(30):
-            cand = beta + step
-            eta_c = X @ cand
-            mu_c = expit(eta_c)
-            dev_c = _binomial_deviance(y, mu_c, w)
-            if np.isfinite(dev_c) and dev_c <= dev + 1e-10 * (abs(dev) + 1):
-                break
-            step = step / 2.0
-        beta, eta, mu = cand, eta_c, mu_c
-        done = abs(dev_c - dev) / (abs(dev_c) + 0.1) < tol
-        dev = dev_c
-        if done:
-            converged = True
-            break
-    var = np.clip(mu * (1.0 - mu), 1e-10, None)
-    info = X.T @ (X * (w * var)[:, None])
-    cov = _spd_inverse(info)
-    return LogisticFit(coef=beta, cov_unscaled=cov, converged=converged, iterations=it)
-
-
-def _spd_inverse(a: np.ndarray) -> np.ndarray:
-    """Inverse of a symmetric positive (semi)definite matrix, jittered if needed."""
-    a = 0.5 * (a + a.T)
-    jitter = 0.0
-    scale = float(np.mean(np.abs(np.diag(a)))) or 1.0
-    for _ in range(12):
-        try:
-            c = linalg.cho_factor(a + jitter * np.eye(a.shape[0]), lower=True)
-            return linalg.cho_solve(c, np.eye(a.shape[0]))
-        except linalg.LinAlgError:
-            jitter = scale * 1e-10 if jitter == 0.0 else jitter * 100.0
-    raise linalg.LinAlgError("information matrix is not positive definite")  # pragma: no cover
+__all__ = ["LogReg", "augment_binary", "independent_columns"]
 
 
 def independent_columns(X: np.ndarray, *, tol: float = 1e-7) -> np.ndarray:

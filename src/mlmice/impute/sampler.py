@@ -298,7 +298,9 @@ def _run_many(data, spec, engine, jobs, n_jobs) -> list[ChainState]:
         return out
     with tempfile.TemporaryDirectory(prefix="mlmice-chains-") as tmp:
         data_path = Path(tmp) / "data.parquet"
-        data.to_parquet(data_path)
+        plain = data.copy()
+        plain.attrs = {}  # the workers need values only
+        plain.to_parquet(data_path)
         data_path.with_suffix(".spec.json").write_text(json.dumps(spec.to_dict()))
         # the workers must see exactly the data the parent sees
         data_rt = pd.read_parquet(data_path)

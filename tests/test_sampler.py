@@ -315,3 +315,32 @@ def test_visit_sequence_and_defaults():
     a = mice(df, m=1, maxit=1, method=METHOD, predictor_matrix=make_pred(df))
     b = mice(df, m=1, maxit=1, method=METHOD, predictor_matrix=make_pred(df), seed=a.seed)
     assert_same(a, b)
+
+
+@pytest.mark.filterwarnings("ignore::Warning")
+def test_two_level_methods_with_awkward_clusters():
+    from mlmice.impute.methods.base import available_methods
+
+    needed = {"2l.pmm", "2l.pan", "2l.bin"}
+    if not needed <= set(available_methods()):
+        pytest.skip(f"{sorted(needed - set(available_methods()))} not registered yet")
+    df = make_data(seed=2, G=12, size=8)
+    rng = np.random.default_rng(0)
+    df["b"] = (rng.random(len(df)) < 0.4).astype(float)
+    df.loc[rng.random(len(df)) < 0.15, "b"] = np.nan
+    df = pd.concat([df, df.iloc[[0]].assign(g=99, y=np.nan)], ignore_index=True)  # singleton
+    df.loc[df.g == 5, "y"] = np.nan                                              # nothing observed
+    meth = {"x": "2l.pan", "w": "2lonly.norm", "y": "2l.pmm", "b": "2l.bin"}
+    pred = pd.DataFrame(1, index=df.columns, columns=df.columns)
+    pred["g"] = -2
+    pred.loc["g"] = 0
+    pred.loc["y", "x"] = 2
+    for name in df.columns:
+        pred.loc[name, name] = 0
+    ref = mice(df, m=1, maxit=2, method=meth, predictor_matrix=pred, seed=9)
+    assert ref.complete(1).notna().all().all()
+    labels = df.assign(g=[f"k{v:03d}" for v in df.g])
+    for other in (labels, labels.assign(g=pd.Categorical(labels.g))):
+        imp = mice(other, m=1, maxit=2, method=meth, predictor_matrix=pred, seed=9)
+        pd.testing.assert_frame_equal(imp.complete(1).drop(columns="g"),
+                                      ref.complete(1).drop(columns="g"))

@@ -83,6 +83,8 @@ def plot_trace(imp, variables: Sequence[str] | None = None, *, show_rhat: bool =
     line_width = 1.1 if len(chains) <= 10 else (0.7 if len(chains) <= 40 else 0.45)
     alpha = 1.0 if len(chains) <= 10 else 0.75
     axes = {}
+    # the same iteration range in every panel (set, not shared: sharing 60 axes is slow)
+    x_range = (trace["iteration"].min() - 0.3, trace["iteration"].max() + 0.3)
     for k, var in enumerate(variables):
         r, c = divmod(k, var_cols)
         sub = trace[trace["variable"] == var]
@@ -98,6 +100,7 @@ def plot_trace(imp, variables: Sequence[str] | None = None, *, show_rhat: bool =
                                              linewidths=line_width, alpha=alpha,
                                              gid="chains"))
             ax.autoscale_view()
+            ax.set_xlim(*x_range)
 
             title = f"{var}: {_STAT_LABEL[stat]}"
             if r_hat is not None:
@@ -114,10 +117,11 @@ def plot_trace(imp, variables: Sequence[str] | None = None, *, show_rhat: bool =
                 ax.text(0.5, 0.5, note, ha="center", va="center", fontsize=7.5, color="0.4",
                         transform=ax.transAxes, gid="no-values")
                 ax.set_yticks([])
-                ax.set_xlim(sub["iteration"].min() - 0.5, sub["iteration"].max() + 0.5)
             last_in_column = k + var_cols >= n
             if last_in_column:
                 ax.set_xlabel("Iteration", fontsize=8)
+            else:        # iteration numbers only under the last panel of a column
+                ax.tick_params(labelbottom=False)
             ax.set_gid(f"trace:{var}:{stat}")
             axes[(var, stat)] = ax
     if mappable is not None:

@@ -126,6 +126,15 @@ def test_from_chains_equals_mice(tmp_path):
     pd.testing.assert_frame_equal(combined.trace, run().trace)
 
 
+def test_mids_files_round_trip(tmp_path):
+    imp = run(m=3)
+    imp.to_files(tmp_path)
+    back = Mids.from_files(tmp_path, make_data())
+    assert_same(imp, back)
+    pd.testing.assert_frame_equal(back.logged_events, imp.logged_events)
+    assert_same(back.iterate(maxit=1), run(m=3, maxit=4))
+
+
 def test_from_files_refuses_other_data(tmp_path):
     df = make_data()
     spec = validate_spec(df, method=METHOD, predictor_matrix=make_pred(df))

@@ -413,6 +413,24 @@ class Mids:
                 raise ValueError(f"chain {s.chain} was run with a different specification")
         return cls(data, spec, chains, seed=seeds.pop())
 
+    def to_files(self, directory) -> Path:
+        """Write every chain to ``directory/chain_{c}`` (see :meth:`ChainState.to_files`)."""
+        path = Path(directory)
+        for state in self.chains:
+            state.to_files(path / f"chain_{state.chain}")
+        return path
+
+    @classmethod
+    def from_files(cls, directory, data: pd.DataFrame) -> Mids:
+        """Read the ``chain_{c}`` folders written by :meth:`to_files` and combine them."""
+        path = Path(directory)
+        dirs = sorted(path.glob("chain_*"), key=lambda p: int(p.name.split("_")[1]))
+        if not dirs:
+            raise FileNotFoundError(f"no chain_* folders in {path}")
+        first = ChainState.from_files(dirs[0], data)
+        chains = [first] + [ChainState.from_files(d, data, spec=first.spec) for d in dirs[1:]]
+        return cls.from_chains(data, first.spec, chains)
+
     def _get_engine(self) -> _Engine:
         if self._engine is None:
             self._engine = _Engine(self.data, self.spec)

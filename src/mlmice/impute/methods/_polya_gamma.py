@@ -55,6 +55,7 @@ __all__ = ["draw_polya_gamma", "polya_gamma_mean", "polya_gamma_var"]
 
 _T = 0.64  # truncation point of the two-piece proposal (Devroye's choice, close to 2/pi)
 _MAX_ROUNDS = 10_000  # guard against an infinite loop; never reached in practice
+_TRIES = 4  # proposals per value and round of the truncated inverse-Gaussian step
 
 
 def polya_gamma_mean(z) -> np.ndarray:
@@ -105,13 +106,23 @@ def _prob_right(h: np.ndarray, k: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(log_q_over_p))
 
 
+def _first_accepted(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the first accepted of several proposals (the same law as sequential
+    rejection sampling); returns (value, whether any was accepted)."""
+    first = ok.argmax(axis=1)
+    rows = np.arange(x.shape[0])
+    return x[rows, first], ok[rows, first]
+
+
 def _truncated_inverse_gaussian(h: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     r"""Inverse-Gaussian(mean :math:`1/h`, shape 1) truncated to :math:`(0, t]`.
 
     For a mean above :math:`t` a scaled inverse-chi-square proposal accepted
     with probability :math:`e^{-h^2 x / 2}`; otherwise the standard
     inverse-Gaussian generator (Michael, Schucany and Haas 1976) rejected
-    until the draw falls below :math:`t`.
+    until the draw falls below :math:`t`. Each round makes ``_TRIES``
+    proposals per value and keeps the first accepted one, so that a few
+    vectorised rounds suffice.
     """
     out = np.empty_like(h)
     todo = np.arange(h.size)
@@ -125,26 +136,24 @@ def _truncated_inverse_gaussian(h: np.ndarray, rng: np.random.Generator) -> np.n
         # (a) mean 1/h > t: X = t / (1 + t E1)^2 given E1^2 <= 2 E2 / t, accept w.p. exp(-h^2 X/2)
         ib = np.flatnonzero(big_mean)
         if ib.size:
-            e1 = rng.standard_exponential(ib.size)
-            e2 = rng.standard_exponential(ib.size)
-            good = e1 * e1 <= 2.0 * e2 / _T
+            shape = (ib.size, _TRIES)
+            e1 = rng.standard_exponential(shape)
+            e2 = rng.standard_exponential(shape)
             xb = _T / (1.0 + _T * e1) ** 2
-            u = rng.random(ib.size)
-            acc = good & (u <= np.exp(-0.5 * hh[ib] ** 2 * xb))
-            x[ib] = xb
-            ok[ib] = acc
+            u = rng.random(shape)
+            acc = (e1 * e1 <= 2.0 * e2 / _T) & (u <= np.exp(-0.5 * hh[ib, None] ** 2 * xb))
+            x[ib], ok[ib] = _first_accepted(xb, acc)
         # (b) mean 1/h <= t: IG draw, keep when below t
         isml = np.flatnonzero(~big_mean)
         if isml.size:
-            mu = 1.0 / hh[isml]
-            y = rng.standard_normal(isml.size) ** 2
+            shape = (isml.size, _TRIES)
+            mu = 1.0 / hh[isml, None]
+            y = rng.standard_normal(shape) ** 2
             muy = mu * y
             xs = mu + 0.5 * mu * muy - 0.5 * mu * np.sqrt(4.0 * muy + muy * muy)
-            u = rng.random(isml.size)
-            flip = u > mu / (mu + xs)
-            xs = np.where(flip, mu * mu / xs, xs)
-            x[isml] = xs
-            ok[isml] = xs <= _T
+            u = rng.random(shape)
+            xs = np.where(u > mu / (mu + xs), mu * mu / xs, xs)
+            x[isml], ok[isml] = _first_accepted(xs, xs <= _T)
         out[todo[ok]] = x[ok]
         todo = todo[~ok]
     raise RuntimeError("truncated inverse-Gaussian sampler did not terminate")  # pragma: no cover

@@ -263,3 +263,24 @@ def test_tutorial_gender_model_on_amputed_complete_data(shared_data):
     accuracy = (imps == truth[miss]).mean()
     assert accuracy > 0.74
     assert accuracy > (flat == truth[miss]).mean() + 0.02
+
+
+@pytest.mark.parametrize("method", ["2l.bin", "logreg"])
+def test_binary_coding_contract_through_mice(method):
+    # imputed values are 0/1 and the variable keeps its labels in the completed data
+    import mlmice as mm
+
+    y, x, cl, _ = _two_level_data(12, n_clusters=20, size=10)
+    y[::7] = np.nan
+    df = pd.DataFrame({"y": y, "x1": x[:, 0], "g": cl})
+    df.attrs["labels"] = {"y": {0: "boy", 1: "girl"}}
+    pred = pd.DataFrame(0, index=df.columns, columns=df.columns)
+    pred.loc["y", "x1"] = 1
+    pred.loc["y", "g"] = -2 if method == "2l.bin" else 0
+    imp = mm.mice(df, m=2, maxit=2, method={"y": method, "x1": "", "g": ""},
+                  predictor_matrix=pred, seed=3)
+    for i in (1, 2):
+        done = imp.complete(i)
+        assert set(np.unique(done["y"])) <= {0.0, 1.0} and not done["y"].isna().any()
+        assert done.attrs["labels"]["y"] == {0: "boy", 1: "girl"}
+    assert imp.logged_events.empty or not imp.logged_events["variable"].eq("y").any()

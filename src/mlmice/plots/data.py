@@ -80,10 +80,11 @@ def plot_pattern(df: pd.DataFrame, *, variables: Sequence[str] | None = None,
     shown = thin_ticks(n_pat, max_labels=40)
     size = label_size(max(p, min(n_pat, 40)))
     ax.set_yticks(shown + 0.5, [counts[i] for i in shown], fontsize=size)
-    ax.set_ylabel("Pattern frequency")
+    every = "" if len(shown) == n_pat else f" (every {shown[1] - shown[0]}th pattern labelled)"
+    ax.set_ylabel("Pattern frequency" + every)
     right = ax.secondary_yaxis("right")
     right.set_yticks(shown + 0.5, [str(int(per_pattern[i])) for i in shown], fontsize=size)
-    right.set_ylabel("Number of missing entries per pattern")
+    right.set_ylabel("Number of missing entries per pattern" + every)
     ax.tick_params(length=0)
     bottom.tick_params(length=0)
     right.tick_params(length=0)

@@ -202,6 +202,8 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
 
 def _spd_inverse(a: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive (semi)definite matrix, jittered if needed."""
+    if a.shape[0] == 0:
+        return a.copy()
     a = 0.5 * (a + a.T)
     jitter = 0.0
     scale = float(np.mean(np.abs(np.diag(a)))) or 1.0
@@ -511,12 +513,7 @@ class GlmerModel:
             for msg in messages:
                 cls = SingularFitWarning if msg.startswith("boundary") else ConvergenceWarning
                 warnings.warn(msg, cls, stacklevel=3)
-        try:
-            hinv = np.linalg.inv(hess)
-            vcov = 2.0 * hinv[k:, k:]
-            vcov = 0.5 * (vcov + vcov.T)
-        except np.linalg.LinAlgError:
-            vcov = np.full((self.p, self.p), np.nan)
+        vcov = _vcov_from_hessian(hess, k)
         return GlmerResult(model=self, theta=theta, beta=beta, dev=dev, nagq=nagq, mode=mode,
                            vcov_beta=vcov, hessian=hess, gradient=grad, converged=converged,
                            singular=singular, messages=messages, formula=formula,
@@ -583,6 +580,25 @@ def _newton_polish(f, x, *, max_steps=6):
         steps += 1
         grad, H = _hessian(f, x)
     return x, grad, H, steps
+
+
+def _vcov_from_hessian(H: np.ndarray, k: int) -> np.ndarray:
+    """Covariance of beta, :math:`[(H/2)^{-1}]_{\beta\beta}`, from the deviance Hessian.
+
+    When the full Hessian is not positive definite (a boundary fit), the
+    beta block alone is used, :math:`(H_{\beta\beta}/2)^{-1}` (beta's
+    covariance at the estimated theta), as lme4 falls back to when its
+    Hessian-based covariance is not positive definite.
+    """
+    for block in (H, H[k:, k:]):
+        try:
+            np.linalg.cholesky(0.5 * (block + block.T))
+        except np.linalg.LinAlgError:
+            continue
+        inv = np.linalg.inv(block)
+        v = 2.0 * (inv[k:, k:] if block.shape == H.shape else inv)
+        return 0.5 * (v + v.T)
+    return np.full((H.shape[0] - k, H.shape[0] - k), np.nan)
 
 
 def _check_gradient_hessian(grad: np.ndarray, H: np.ndarray) -> list[str]:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mlmice.impute.methods.base import ImputationMethod, MethodResult, register_method
 from mlmice.impute.passive import is_passive, parse_passive
 from mlmice.impute.sampler import mice
 
@@ -92,3 +93,32 @@ def test_passive_stays_equal_to_its_parts():
         np.testing.assert_allclose(c.xz2, c.xz ** 2, rtol=1e-15)
     # passive values are traced like any imputed variable
     assert set(imp.trace.variable) == {"x", "z", "y", "xz", "xz2"}
+
+
+class _Recorder(ImputationMethod):
+    """Records, at each call, whether the passive predictor equals x * z right now."""
+
+    level = "1"
+    seen: list = []
+
+    def impute(self, data, rng):
+        cols = dict(zip(data.names, data.x.T, strict=True))
+        type(self).seen.append(np.array_equal(cols["xz"], cols["x"] * cols["z"]))
+        return MethodResult(values=np.full(int(data.wy.sum()), np.mean(data.y[data.ry])))
+
+
+register_method("test.record_passive")(_Recorder)
+
+
+def test_passive_is_recomputed_before_the_next_variable_uses_it():
+    df = _data()
+    meth = {"x": "norm", "z": "2lonly.norm", "y": "test.record_passive", "xz": "~ I(x * z)",
+            "xz2": "~ xz^2"}
+    pred = pd.DataFrame(0, index=df.columns, columns=df.columns)
+    pred.loc["x", ["y", "z"]] = 1
+    pred.loc["y", ["x", "z", "xz"]] = 1
+    pred.loc["z", ["x", "y"]] = 1
+    pred.loc["z", "g"] = -2
+    _Recorder.seen = []
+    mice(df, m=1, maxit=4, method=meth, predictor_matrix=pred, seed=2)
+    assert _Recorder.seen == [True] * 4

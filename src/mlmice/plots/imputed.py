@@ -15,6 +15,7 @@ from mlmice.diagnostics import imputed_long
 from mlmice.plots._style import IMPUTED, OBSERVED, finish, new_figure, thin_ticks
 
 KINDS = ("strip", "density", "hist")
+_HIST_ALPHA = 0.6
 
 
 def _values(long: pd.DataFrame, where: pd.DataFrame, variable: str):
@@ -120,13 +121,17 @@ def _density(ax, observed, imputed, variable):
 def _hist(ax, observed, imputed, variable, edges):
     m = len(imputed)
     pooled_imp = np.concatenate(list(imputed.values())) if imputed else np.empty(0)
-    ax.hist(observed, bins=edges, color=OBSERVED, alpha=0.55, gid="observed",
+    ax.hist(observed, bins=edges, color=OBSERVED, alpha=_HIST_ALPHA, gid="observed",
             label="observed")
     if pooled_imp.size:
-        ax.hist(pooled_imp, bins=edges, weights=np.full(pooled_imp.size, 1.0 / m),
-                color=IMPUTED, alpha=0.55, gid="imputed", label="imputed")
+        # imputed bars as red outlines on top, so both stay visible where they overlap
+        _, _, bars = ax.hist(pooled_imp, bins=edges, weights=np.full(pooled_imp.size, 1.0 / m),
+                             fill=False, edgecolor=IMPUTED, linewidth=1.4, gid="imputed",
+                             label="imputed", zorder=3)
+        for bar in bars:            # no red outline along the axis for empty bins
+            bar.set_visible(bar.get_height() > 0)
     ax.set_xlabel(variable)
-    ax.set_ylabel("Count (imputed: mean per imputation)")
+    ax.set_ylabel("Count")
 
 
 def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = False, *,
@@ -278,6 +283,10 @@ def _draw(ax, kind, observed, imputed, variable, rng, bins, levels, size):
 
 
 def _legend_handles(kind):
+    if kind == "hist":
+        return [Patch(facecolor=OBSERVED, alpha=_HIST_ALPHA, label="observed"),
+                Patch(facecolor="none", edgecolor=IMPUTED, linewidth=1.4,
+                      label="imputed (mean count per imputation)")]
     if kind == "density":
         return [Line2D([], [], color=OBSERVED, linewidth=2.0, label="observed"),
                 Line2D([], [], color=IMPUTED, linewidth=1.0, label="imputed (one per imputation)")]

@@ -642,6 +642,7 @@ def mice(data: pd.DataFrame, m: int = 5, maxit: int = 5, *, method=None, predict
                          visit_sequence=visit_sequence, cluster=cluster,
                          method_options=method_options)
     seed = _seed_entropy(seed)
+    data = data.copy()  # the Mids keeps its own copy of the incomplete data
     engine = _Engine(data, spec)
     jobs = [(c, int(maxit), seed, None) for c in range(1, int(m) + 1)]
     chains = _run_many(data, spec, engine, jobs, n_jobs)

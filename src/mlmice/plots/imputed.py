@@ -130,6 +130,8 @@ def _hist(ax, observed, imputed, variable, edges):
                              label="imputed", zorder=3)
         for bar in bars:            # no red outline along the axis for empty bins
             bar.set_visible(bar.get_height() > 0)
+    if edges.size <= 12 and np.allclose(np.diff(edges), 1.0) and np.all(edges % 1 == 0.5):
+        ax.set_xticks(edges[:-1] + 0.5)      # discrete: one bar per value, ticks on values
     ax.set_xlabel(variable)
     ax.set_ylabel("Count")
 
@@ -240,7 +242,7 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
         if len(candidates) == 0:
             raise ValueError(f"{variable!r} has no imputed values in any cluster")
         chosen = sorted(candidates)[:n_clusters]
-        cols = int(min(3, len(chosen)))
+        cols = int(min(3, np.ceil(np.sqrt(len(chosen)))))
         rows = int(np.ceil(len(chosen) / cols))
         fig = new_figure(3.6 * cols + 0.4, 2.7 * rows + 1.0)
         grid = fig.add_gridspec(rows, cols)

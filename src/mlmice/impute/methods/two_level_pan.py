@@ -33,12 +33,14 @@ Iterations. mice runs pan for ``paniter = 500`` iterations from pan's own
 starting values at every call. Here the chain starts at the REML estimate of
 the same model (:func:`._lmm_fit.fit_problem`), which lies in the bulk of the
 posterior, and runs ``n_iter = 20`` iterations (option ``n_iter``, alias
-``paniter``). With the blocked draw of :math:`(\\beta, b)` the lag-1
-autocorrelation of the variance components is small unless clusters are tiny
-(the posterior correlation is the fraction of missing information about
-:math:`\\Psi` carried by the random effects); after 20 iterations the state
-keeps less than :math:`\\rho^{20}` of its start (the unit tests check that
-the draws match a long chain). Raise ``n_iter`` for very small clusters.
+``paniter``). With the blocked draw of :math:`(\\beta, b)` the chain of the
+variance components mixes fast: the unit tests check on 40 clusters of 10
+that 20 iterations from the REML start give the same distribution as a long
+chain. The hardest case measured, 100 clusters with 2-3 observed values each
+and an intra-class correlation of 0.1, has a lag-1 autocorrelation of
+:math:`\\Psi` of 0.8 and lag-20 of 0.03; 20 iterations from the REML start
+then give a posterior sd of :math:`\\Psi` about 10 % too small.
+Raise ``n_iter`` for very small clusters.
 
 References
 ----------

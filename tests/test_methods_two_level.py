@@ -517,3 +517,20 @@ def test_imputation_distribution_matches_r_mice(key, method, options):
     assert 0.7 < z.std() < 1.35
     assert np.abs(z).max() < 4.5
     assert var.mean() / r_var.mean() == pytest.approx(1.0, abs=0.1)
+
+
+@pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
+def test_zero_slope_variance_singular_fit(method):
+    """A random slope whose true variance is 0 puts the REML fit on the boundary
+    (singular Psi); every method still returns finite imputations."""
+    d = simulate(J=30, nj=12, seed=17, tau=(0.7, 0.0), slope=False)
+    vals = method().impute(make_input(d, codes=(2, 1)), np.random.default_rng(5)).values
+    assert np.all(np.isfinite(vals))
+    # the imputations stay on the scale of the data
+    assert abs(vals.mean() - d["y"].mean()) < 0.5
+
+
+def test_norm_needs_enough_clusters():
+    d = simulate(J=4, nj=10)
+    with pytest.raises(ValueError, match="y: method 2l.norm needs more than 4 clusters for 2"):
+        TwoLevelNorm().impute(make_input(d, codes=(2, 1)), np.random.default_rng(0))

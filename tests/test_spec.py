@@ -208,3 +208,26 @@ def test_spec_round_trips_through_dict(df):
     again = type(spec).from_dict(spec.to_dict(), df)
     assert again.to_dict() == spec.to_dict()
     assert again.options == {"y": {"donors": 3}}
+
+
+def test_passive_feedback_is_warned_and_logged(df):
+    from mlmice.impute.sampler import mice
+    from mlmice.impute.spec import SpecWarning
+
+    df = df.assign(xy=df.x * df.y)
+    pred = _pred(df)   # xy (computed from x and y) predicts x and y: feedback
+    with pytest.warns(SpecWarning, match="(x|y): predictor 'xy' \\(code 1\\) is passive and "
+                                         "computed from '(x|y)' itself"):
+        spec = validate_spec(df, method=_meth(xy="~ I(x * y)"), predictor_matrix=pred)
+    assert [v for v, _ in spec.notes] == ["x", "y"]
+    pred.loc[["x", "y"], "xy"] = 0
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert validate_spec(df, method=_meth(xy="~ I(x * y)"), predictor_matrix=pred).notes == ()
+    with pytest.warns(SpecWarning):
+        imp = mice(df, m=1, maxit=1, method=_meth(xy="~ I(x * y)"), predictor_matrix=_pred(df),
+                   seed=1)
+    ev = imp.logged_events
+    assert ev[ev.iteration == 0].variable.tolist() == ["x", "y"]

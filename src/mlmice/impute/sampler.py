@@ -247,7 +247,7 @@ def run_chain(data: pd.DataFrame, spec: ImputationSpec, *, chain: int, maxit: in
     engine = _engine if _engine is not None else _Engine(data, spec)
     rng = check_random_state(int(seed), chain=int(chain))
     trace: list = []
-    events: list = []
+    events: list = [(0, variable, message) for variable, message in spec.notes]
     X = engine.initial(rng)
     engine.run(X, rng, chain=int(chain), start=0, maxit=int(maxit), trace=trace, events=events)
     return ChainState(chain=int(chain), iteration=int(maxit), seed=int(seed),

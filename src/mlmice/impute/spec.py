@@ -21,6 +21,7 @@ names the variable (and the code) at fault.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,8 +30,8 @@ import pandas as pd
 from mlmice.impute.methods.base import _REGISTRY, available_methods
 from mlmice.impute.passive import PassiveExpression, is_passive, parse_passive
 
-__all__ = ["CODES", "ImputationSpec", "SpecError", "make_method", "make_predictor_matrix",
-           "validate_spec", "method_level", "cluster_codes"]
+__all__ = ["CODES", "ImputationSpec", "SpecError", "SpecWarning", "make_method",
+           "make_predictor_matrix", "validate_spec", "method_level", "cluster_codes"]
 
 CODES: dict[int, str] = {
     -2: "cluster variable",
@@ -44,6 +45,10 @@ CODES: dict[int, str] = {
 
 class SpecError(ValueError):
     """An imputation specification that cannot work with the data."""
+
+
+class SpecWarning(UserWarning):
+    """A valid specification with a questionable choice (see ``ImputationSpec.notes``)."""
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -188,6 +193,9 @@ class ImputationSpec:
         All passive variables in dependency order.
     options : dict
         Method options per variable (passed to the method as ``options``).
+    notes : tuple of (variable, message)
+        Questionable but valid choices found by :func:`validate_spec` (each also
+        issued as a :class:`SpecWarning`); the sampler logs them at iteration 0.
     """
 
     variables: tuple
@@ -199,6 +207,7 @@ class ImputationSpec:
     triggers: dict = field(default_factory=dict)
     passive_order: tuple = ()
     options: dict = field(default_factory=dict)
+    notes: tuple = ()
 
     def level(self, variable: str) -> str:
         return method_level(self.method[variable])
@@ -357,6 +366,10 @@ def validate_spec(df: pd.DataFrame, method=None, predictor_matrix=None, *,
         _check_target(df, name, method[name], level, pred, cluster, levels, missing)
 
     triggers, passive_order = _passive_graph(passive, names)
+    notes = _feedback_notes(pred, {k: v for k, v in levels.items() if missing[k].any()},
+                            passive)
+    for variable, message in notes:
+        warnings.warn(f"{variable}: {message}", SpecWarning, stacklevel=2)
     if visit_sequence is None:
         visit = tuple(n for n in names if levels.get(n) not in (None, "passive"))
     else:
@@ -380,7 +393,8 @@ def validate_spec(df: pd.DataFrame, method=None, predictor_matrix=None, *,
         options[name] = dict(opts)
     return ImputationSpec(variables=tuple(names), method=method, predictor_matrix=pred,
                           visit_sequence=visit, cluster=cluster, passive=passive,
-                          triggers=triggers, passive_order=passive_order, options=options)
+                          triggers=triggers, passive_order=passive_order, options=options,
+                          notes=notes)
 
 
 def _resolve_cluster(df, pred, method, levels, cluster):
@@ -463,6 +477,35 @@ def _check_target(df, name, meth, level, pred, cluster, levels, missing):
             raise SpecError(f"{name}: method {meth!r} needs a level-2 variable, but its observed "
                             f"values vary within {varying.size} cluster(s) of {cluster!r} (e.g. "
                             f"{', '.join(map(str, labels))}); use a 2l or single-level method")
+
+
+def _feedback_notes(pred, levels, passive) -> tuple:
+    """Passive variables used as predictors of a variable they are computed from.
+
+    The imputations of such a variable feed back into themselves through the
+    passive term (van Buuren 2018, *Flexible Imputation of Missing Data*,
+    section 6.4): valid, but usually a mistake.
+    """
+    notes = []
+    for name, level in levels.items():
+        if level == "passive":
+            continue
+        for p in passive:
+            code = int(pred.loc[name, p])
+            if code not in (0, -2) and _depends_on(p, name, passive):
+                notes.append((name, f"predictor {p!r} (code {code}) is passive and computed from "
+                                    f"{name!r} itself, so its imputations feed back into "
+                                    "themselves; set the code to 0 unless intended"))
+    return tuple(notes)
+
+
+def _depends_on(p, name, passive, seen=None) -> bool:
+    seen = set() if seen is None else seen
+    if p in seen:
+        return False
+    seen.add(p)
+    deps = passive[p].variables
+    return name in deps or any(_depends_on(q, name, passive, seen) for q in deps if q in passive)
 
 
 def _passive_graph(passive: dict, names: list[str]) -> tuple[dict, tuple]:

@@ -194,12 +194,33 @@ def _simulated(seed=3, n_clusters=30, size=20, var0=0.0):
 
 
 def test_singular_fit_warns_and_still_returns():
-    # no cluster variance at all: the variance estimate sits on the boundary
-    df = _simulated(var0=0.0, seed=11)
+    # no cluster variance in the simulation, and none in this sample: the
+    # variance estimate sits on the boundary (the deviance rises away from it)
+    df = _simulated(var0=0.0, seed=1)
     with pytest.warns(SingularFitWarning, match="singular"):
         fit = glmer("y ~ x + (1 | g)", df)
     assert fit.singular and fit.varcorr["vcov"].iloc[0] < 1e-6
     assert np.all(np.isfinite(fit.fixef)) and np.all(np.isfinite(fit.se))
+    for theta in (0.05, 0.1, 0.3):
+        assert fit.model.laplace_deviance([theta], fit.beta) > fit.deviance + 1e-3
+
+
+def test_boundary_is_not_accepted_when_an_interior_optimum_is_better():
+    # theta = 0 is a stationary point of the deviance whatever the data; here
+    # (also simulated without cluster variance) the sample has some, and the
+    # fit must find it rather than stop at 0. At theta = 0 the Laplace
+    # deviance is that of the ordinary logistic regression.
+    from mlmice.mixed.glmm import fit_logistic
+
+    df = _simulated(var0=0.0, seed=11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = glmer("y ~ x + (1 | g)", df)
+    X = np.column_stack([np.ones(len(df)), df["x"]])
+    glm = fit_logistic(X, df["y"].to_numpy(), tol=1e-12)
+    glm_dev = fit.model.laplace_deviance([0.0], glm.coef)
+    assert not fit.singular and fit.theta[0] > 0.05
+    assert fit.deviance < glm_dev - 0.01
 
 
 def test_recovers_simulated_parameters():
@@ -239,3 +260,33 @@ def test_factor_response_string_clusters_and_missing_rows():
     holes.loc[[1, 5, 9], "x"] = np.nan
     fit_h = glmer("y ~ x + (1 | g)", holes)
     assert fit_h.nobs == len(df) - 3 and fit_h.n_dropped == 3
+
+
+def test_exact_gradient_matches_finite_differences():
+    # GlmerModel.laplace_gradient (used by the optimiser) against central differences
+    df = _simulated(var0=0.7, seed=8)
+    df["x2"] = np.random.default_rng(1).normal(size=len(df))
+    model = GlmerModel.from_frame(model_frame("y ~ x + x2 + (1 + x + x2 | g)", df))
+    k = model.ntheta
+    x = np.concatenate([[0.9, -0.2, 0.1, 0.4, 0.05, 0.3], [-0.1, 0.7, 0.2]])
+    dev, grad, _ = model.laplace_gradient(x[:k], x[k:])
+    assert dev == pytest.approx(model.laplace_deviance(x[:k], x[k:]), abs=1e-9)
+    h = 1e-5
+    fd = np.array([(model.laplace_deviance((x + h * e)[:k], (x + h * e)[k:])
+                    - model.laplace_deviance((x - h * e)[:k], (x - h * e)[k:])) / (2 * h)
+                   for e in np.eye(x.size)])
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-5)
+
+
+def test_where_lme4_stops_short(popular):
+    # R: glmer(gender_ij ~ popularity_ij + extraversion_ij
+    #          + (1 + popularity_ij + extraversion_ij | cluster_id), family = binomial)
+    # warns "Model failed to converge with max|grad| = 0.145"; the optimum is on
+    # the boundary (a singular fit) with a higher likelihood than lme4's stopping point
+    ref = REF["two_slopes"]
+    assert "failed to converge" in ref["messages"]
+    with pytest.warns(SingularFitWarning):
+        fit = glmer("gender_ij ~ popularity_ij + extraversion_ij + (1 + popularity_ij + "
+                    "extraversion_ij | cluster_id)", popular)
+    assert fit.converged and fit.singular
+    assert fit.loglik > ref["laplace_loglik_at_estimates"] + 1e-3

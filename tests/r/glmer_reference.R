@@ -68,6 +68,10 @@ fits <- list(
                 nAGQ = 25)
 )
 out <- lapply(fits, describe)
+# a model on which lme4's optimiser stops short (convergence warning, max|grad| 0.15)
+out$two_slopes <- describe(suppressWarnings(glmer(
+  gender_ij ~ popularity_ij + extraversion_ij + (1 + popularity_ij + extraversion_ij | cluster_id),
+  data = d, family = binomial)))
 # a tighter optimisation of lme4's own objectives, to show how far the default stops short
 tight <- glmerControl(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-10, maxfun = 1e5))
 out$agq25_tight <- describe(update(fits$agq25, control = tight))

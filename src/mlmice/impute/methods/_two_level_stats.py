@@ -201,7 +201,7 @@ def prepare_problem(data: MethodInput, *, method: str, min_obs: int | None = Non
     if not np.all(np.isfinite(X)):
         bad = [nm for nm, ok in zip(x_names, np.isfinite(X).all(axis=0), strict=True) if not ok]
         raise ValueError(f"{var}: predictors {bad} have missing or non-finite values; "
-                         "predictors must be complete when {var} is imputed")
+                         f"predictors must be complete when {var} is imputed")
     y_obs = y[ry]
     if not np.all(np.isfinite(y_obs)):
         raise ValueError(f"{var}: observed values (ry) must be finite")

@@ -111,7 +111,10 @@ def test_plot_pattern_draws_md_pattern(popular_mar, tmp_path):
 
 
 def test_plot_pattern_subset_and_many_patterns(popular_mar):
-    fig = plots.plot_pattern(popular_mar, variables=["popularity_ij", "gender_ij"])
+    class FakeMids:
+        data = popular_mar
+
+    fig = plots.plot_pattern(FakeMids(), variables=["popularity_ij", "gender_ij"])
     assert labels(panel(fig, "pattern").get_xticklabels()) == ["gender_ij", "popularity_ij"]
     rng = np.random.default_rng(2)
     wide = pd.DataFrame(rng.normal(size=(300, 30))).add_prefix("item_")
@@ -375,6 +378,9 @@ def test_plot_imputed_mids_like_and_errors(completed_long, popular_mar):
         plots.plot_imputed(FakeMids(), "nope")
     with pytest.raises(ValueError, match="cluster="):
         plots.plot_imputed(long, "gender_ij", where=where, by_cluster=True)
+    text = long.assign(gender_ij=long["gender_ij"].map({0: "boy", 1: "girl"}))
+    with pytest.raises(TypeError, match="'gender_ij' is not numeric"):
+        plots.plot_imputed(text, "gender_ij", where=where)
 
 
 def test_plot_imputed_binary_strip_jitters_within_levels(completed_long, popular_mar):

@@ -2,7 +2,7 @@
 
 Every function returns a :class:`matplotlib.figure.Figure` and saves it as a
 PNG when ``path=`` is given. Observed values are blue and missing/imputed
-values red, as in ggmice (Oberman and Vink's R package).
+values red, as in R's ggmice.
 
 ========================  ================================================
 function                  what it shows (R equivalent)

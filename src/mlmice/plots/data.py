@@ -15,6 +15,8 @@ from mlmice.plots._style import IMPUTED, OBSERVED, finish, label_size, new_figur
 
 
 def _select(df: pd.DataFrame, variables: Sequence[str] | None, name: str = "df") -> pd.DataFrame:
+    if not isinstance(df, pd.DataFrame) and isinstance(getattr(df, "data", None), pd.DataFrame):
+        df = df.data            # an imputation result: look at its incomplete data
     _check_frame(df, name)
     if variables is None:
         return df
@@ -38,8 +40,8 @@ def plot_pattern(df: pd.DataFrame, *, variables: Sequence[str] | None = None,
 
     Parameters
     ----------
-    df : DataFrame
-        The incomplete data.
+    df : DataFrame or Mids-like
+        The incomplete data (or an imputation result: its ``.data``).
     variables : sequence of str, optional
         Columns to show (default all; at least two).
     path : path, optional
@@ -109,7 +111,8 @@ def plot_corr(df: pd.DataFrame, *, variables: Sequence[str] | None = None,
 
     Parameters
     ----------
-    df : DataFrame
+    df : DataFrame or Mids-like
+        The data (or an imputation result: its incomplete ``.data``).
     variables : sequence of str, optional
         Columns to show (default all numeric columns).
     annotate : bool, optional
@@ -192,9 +195,9 @@ def plot_flux(df: pd.DataFrame, *, variables: Sequence[str] | None = None,
 
     Parameters
     ----------
-    df : DataFrame
-        The incomplete data (all columns enter the flux; ``variables`` picks
-        the ones shown).
+    df : DataFrame or Mids-like
+        The incomplete data, or an imputation result (its ``.data``); all
+        columns enter the flux, ``variables`` picks the ones shown.
     variables : sequence of str, optional
     path : path, optional
         Save the figure as PNG here.
@@ -203,7 +206,7 @@ def plot_flux(df: pd.DataFrame, *, variables: Sequence[str] | None = None,
     -------
     matplotlib.figure.Figure
     """
-    fx = flux(df, local=variables)
+    fx = flux(_select(df, None), local=variables)
     fig = new_figure(6.4, 5.6)
     ax = fig.add_subplot()
     ax.plot([0, 1], [1, 0], linestyle="--", color="0.6", linewidth=1.0, zorder=1)

@@ -203,6 +203,9 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
         raise KeyError(f"variable {variable!r} is not a column of the completed data")
     if variable not in where.columns:
         raise KeyError(f"variable {variable!r} is not a column of where (the imputed-cell mask)")
+    if not pd.api.types.is_numeric_dtype(long[variable]):
+        raise TypeError(f"variable {variable!r} is not numeric (dtype {long[variable].dtype}); "
+                        "plot_imputed draws numeric variables (binary ones coded 0/1)")
     rng = check_random_state(seed)
     m = long[".imp"].nunique()
     all_obs, all_imp = _values(long, where, variable)

@@ -427,19 +427,29 @@ def test_pmm_imputes_observed_values():
 
 # --------------------------------------------------------------------------- edge cases
 
+@pytest.mark.parametrize("codes", [(1, 1), (2, 1)], ids=["q1", "q2"])
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)
-def test_singletons_and_clusters_without_observed_values(method):
+def test_singletons_and_clusters_without_observed_values(method, codes):
     d = simulate(J=40, nj=8, seed=6)
     g = d["cluster"].copy()
-    # clusters 0-4 fully missing; clusters 5-9 reduced to a single observed row
-    d["ry"][np.isin(g, np.arange(5))] = False
+    # clusters 0-4 and 35-39 fully missing; clusters 5-9 reduced to one observed row
+    d["ry"][np.isin(g, np.r_[0:5, 35:40])] = False
     for j in range(5, 10):
         rows = np.flatnonzero(g == j)
         d["ry"][rows] = False
         d["ry"][rows[0]] = True
-    vals = method().impute(make_input(d), np.random.default_rng(0)).values
+    vals = method().impute(make_input(d, codes=codes), np.random.default_rng(0)).values
     assert vals.shape == ((~d["ry"]).sum(),)
     assert np.all(np.isfinite(vals))
+    # clusters without data draw their random intercept from N(0, Psi): the cluster means
+    # of (imputed - fixed part) spread like sqrt(tau^2 + sigma^2 / 8) = 0.84, not like
+    # sqrt(sigma^2 / 8) = 0.25 (b = 0); 10 clusters, so a loose bound of 0.45
+    wy = ~d["ry"]
+    fixed = 5.0 + 0.8 * d["x"][wy, 0] + 0.3 * d["x"][wy, 1]
+    gw = g[wy]
+    empty = np.isin(gw, np.r_[0:5, 35:40])
+    cm = pd.Series((vals - fixed)[empty]).groupby(gw[empty]).mean()
+    assert cm.std() > 0.45
 
 
 @pytest.mark.parametrize("method", METHODS, ids=lambda m: m.name)

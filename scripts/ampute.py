@@ -3,7 +3,7 @@ import sys
 
 sys.stderr = open(snakemake.log[0], "w")
 
-from mlmice.ampute import ampute  # noqa: E402
+from mlmice.amputation import ampute  # noqa: E402
 from mlmice.io import read_parquet, write_parquet  # noqa: E402
 
 complete = read_parquet(snakemake.input.complete)

@@ -1,4 +1,4 @@
-"""mlmice.ampute: mice::ampute's procedure and the multilevel extras.
+"""mlmice.ampute (module mlmice.amputation): mice::ampute's procedure and the multilevel extras.
 
 Stochastic checks use fixed seeds and Monte Carlo bounds of 4 standard
 errors. Given the scores (and cluster offsets), the shift is solved so that
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from mlmice.ampute import ampute, default_patterns
+from mlmice.amputation import ampute, default_patterns
 from mlmice.simulate import simulate_popularity
 
 R_DIR = Path(__file__).resolve().parent / "r"

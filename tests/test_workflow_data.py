@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlmice.ampute import ampute
+from mlmice.amputation import ampute
 from mlmice.io import read_data, read_parquet
 from mlmice.simulate import simulate_popularity
 

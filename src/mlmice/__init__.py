@@ -28,7 +28,7 @@ _EXPORTS: dict[str, str] = {
     "write_parquet": "mlmice.io",
     "read_parquet": "mlmice.io",
     "simulate_popularity": "mlmice.simulate",
-    "ampute": "mlmice.ampute",
+    "ampute": "mlmice.amputation",
     # models
     "lmer": "mlmice.mixed",
     "glmer": "mlmice.mixed",
@@ -43,7 +43,7 @@ _EXPORTS: dict[str, str] = {
     "test_models": "mlmice.pooling",
 }
 
-_SUBMODULES = {"plots", "diagnostics", "io", "simulate", "ampute", "formula", "mixed", "impute",
+_SUBMODULES = {"plots", "diagnostics", "io", "simulate", "amputation", "formula", "mixed", "impute",
                "pooling"}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -221,57 +221,68 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
                                       else bins)
 
     if not by_cluster:
-        observed, imputed = _values(long, where, variable)
         fig = new_figure(max(5.5, 2.5 + 0.09 * m) if kind == "strip" else 6.0, 4.4)
         ax = fig.add_subplot()
-        _draw(ax, kind, observed, imputed, variable, rng, bins, levels, size=6.0)
+        _draw(ax, kind, all_obs, all_imp, variable, rng, bins, levels, size=6.0)
         if kind == "strip":
             ax.set_ylabel(variable)
-        n_imp = sum(v.size for v in imputed.values()) // max(m, 1)
-        ax.set_title(f"{variable}: {observed.size} observed, {n_imp} imputed "
+        n_imp = sum(v.size for v in all_imp.values()) // max(m, 1)
+        ax.set_title(f"{variable}: {all_obs.size} observed, {n_imp} imputed "
                      f"in each of {m} imputations", fontsize=10)
         ax.set_gid(f"imputed:{variable}")
     else:
-        if cluster is None:
-            cluster = getattr(imp, "cluster", None) if not isinstance(imp, pd.DataFrame) else None
+        if cluster is None and not isinstance(imp, pd.DataFrame):
+            cluster = getattr(imp, "cluster", None)
         if cluster is None:
             raise ValueError("by_cluster=True needs cluster= (the name of the cluster column)")
         if cluster not in long.columns:
             raise KeyError(f"cluster {cluster!r} is not a column of the completed data")
-        first = long[long[".imp"] == long[".imp"].min()]
-        labels = pd.Series(first[cluster].to_numpy(), index=first[".id"].to_numpy()).sort_index()
-        has_imp = where[variable].to_numpy()[labels.index.to_numpy()]
-        candidates = pd.unique(labels[has_imp])
-        if len(candidates) == 0:
-            raise ValueError(f"{variable!r} has no imputed values in any cluster")
-        chosen = sorted(candidates)[:n_clusters]
-        cols = int(min(3, np.ceil(np.sqrt(len(chosen)))))
-        rows = int(np.ceil(len(chosen) / cols))
-        fig = new_figure(3.6 * cols + 0.4, 2.7 * rows + 1.0)
-        grid = fig.add_gridspec(rows, cols)
-        row_cluster = labels.to_numpy()
-        for k, lab in enumerate(chosen):
-            keep_ids = labels.index.to_numpy()[row_cluster == lab]
-            sub = long[long[".id"].isin(keep_ids)]
-            observed, imputed = _values(sub, where, variable)
-            ax = fig.add_subplot(grid[divmod(k, cols)])
-            _draw(ax, kind, observed, imputed, variable, rng, bins, levels, size=9.0)
-            ax.set_title(f"{cluster} {lab}", fontsize=9)
-            ax.tick_params(labelsize=7.5)
-            ax.xaxis.label.set_size(8)
-            ax.yaxis.label.set_size(8)
-            if kind == "strip":
-                ax.set_ylabel(variable)
-            if k % cols:
-                ax.set_ylabel("")
-            if k + cols < len(chosen):
-                ax.set_xlabel("")
-            ax.set_gid(f"imputed:{variable}:{lab}")
-        fig.suptitle(f"{variable} by cluster (first {len(chosen)} clusters with imputed "
-                     "values)")
+        fig = _cluster_panels(long, where, variable, cluster, kind=kind, n_clusters=n_clusters,
+                              rng=rng, bins=bins, levels=levels)
     fig.legend(handles=_legend_handles(kind), loc="outside lower center", ncols=2,
                frameon=False)
     return finish(fig, path)
+
+
+def _cluster_label(value) -> str:
+    """A cluster id for a title: 1.0 -> "1"."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _cluster_panels(long, where, variable, cluster, *, kind, n_clusters, rng, bins, levels):
+    """One panel per cluster for the first ``n_clusters`` clusters with imputed values."""
+    first = long[long[".imp"] == long[".imp"].min()]
+    labels = pd.Series(first[cluster].to_numpy(), index=first[".id"].to_numpy()).sort_index()
+    has_imp = where[variable].to_numpy()[labels.index.to_numpy()]
+    candidates = pd.unique(labels[has_imp])
+    if len(candidates) == 0:
+        raise ValueError(f"{variable!r} has no imputed values in any cluster")
+    chosen = sorted(candidates)[:n_clusters]
+    cols = int(min(3, np.ceil(np.sqrt(len(chosen)))))
+    rows = int(np.ceil(len(chosen) / cols))
+    fig = new_figure(3.6 * cols + 0.4, 2.7 * rows + 1.0)
+    grid = fig.add_gridspec(rows, cols)
+    row_cluster = labels.to_numpy()
+    for k, lab in enumerate(chosen):
+        keep_ids = labels.index.to_numpy()[row_cluster == lab]
+        observed, imputed = _values(long[long[".id"].isin(keep_ids)], where, variable)
+        ax = fig.add_subplot(grid[divmod(k, cols)])
+        _draw(ax, kind, observed, imputed, variable, rng, bins, levels, size=9.0)
+        ax.set_title(f"{cluster} {_cluster_label(lab)}", fontsize=9)
+        ax.tick_params(labelsize=7.5)
+        ax.xaxis.label.set_size(8)
+        ax.yaxis.label.set_size(8)
+        if kind == "strip":
+            ax.set_ylabel(variable)
+        if k % cols:
+            ax.set_ylabel("")
+        if k + cols < len(chosen):
+            ax.set_xlabel("")
+        ax.set_gid(f"imputed:{variable}:{_cluster_label(lab)}")
+    fig.suptitle(f"{variable} by cluster (first {len(chosen)} clusters with imputed values)")
+    return fig
 
 
 def _draw(ax, kind, observed, imputed, variable, rng, bins, levels, size):

@@ -386,11 +386,13 @@ def test_bad_options_name_the_variable():
         TwoLevelNorm().impute(make_input(d, n_iter=2.5), rng)
 
 
-def test_q1_fit_agrees_with_lmer_engine():
-    """The random-intercept search (cluster statistics) and the lmer engine agree."""
+@pytest.mark.parametrize("tau,sigma", [(0.8, 0.7), (5.0, 0.04)], ids=["icc0.6", "icc0.9999"])
+def test_q1_fit_agrees_with_lmer_engine(tau, sigma):
+    """The random-intercept search (cluster statistics) and the lmer engine agree, also
+    when theta = tau / sigma (~125) lies beyond the first search bound (50)."""
     from mlmice.impute.methods._lmm_fit import _fit_with_lmer_engine
 
-    d = simulate(J=40, nj=8, seed=21)
+    d = simulate(J=40, nj=8, seed=21, tau=(tau, 0.0), sigma=sigma)
     prob = prepare_problem(make_input(d), method="t")
     a = fit_lmm(prob.stats)
     b = _fit_with_lmer_engine(prob, reml=True)

@@ -23,10 +23,9 @@ deviances are
     d_{ML}(\\theta) = \\log|L|^2 + n\\,[1 + \\log(2\\pi r^2 / n)], \\qquad
     d_{REML}(\\theta) = \\log|L|^2 + \\log|R_X|^2 + (n-p)\\,[1 + \\log(2\\pi r^2/(n-p))].
 
-They are minimised over :math:`\\theta` (diagonal of :math:`\\Lambda` >= 0)
-with L-BFGS-B. Because the model is nested (one grouping factor) every
-:math:`L_j` is a small dense block, so one deviance evaluation is a handful of
-batched ``q x q`` operations.
+Because the model is nested (one grouping factor) every :math:`L_j` is a
+small dense block, so one deviance evaluation is a handful of batched
+``q x q`` operations (:class:`_Profile` handles any ``q``).
 
 This is the fit that ``2l.lmer`` and ``2l.pmm`` need at every imputation
 step, and the start of the Gibbs samplers; it is tested against lme4
@@ -99,11 +98,6 @@ def _theta_to_lambda(theta: np.ndarray, q: int) -> np.ndarray:
     return lam
 
 
-def _diag_positions(q: int) -> np.ndarray:
-    rows, cols = np.tril_indices(q)
-    return np.flatnonzero(rows == cols)
-
-
 class _Profile:
     """Deviance and solution of the penalised least squares problem at ``theta``."""
 
@@ -158,9 +152,15 @@ class _Profile:
         return logdet_l + n * (1.0 + np.log(2 * np.pi * r2 / n))
 
 
-def fit_lmm(stats: ClusterStats, *, reml: bool = True, theta0: np.ndarray | None = None,
-            tol: float = 1e-10, variable: str = "y") -> LmmEstimate:
-    """Fit ``y ~ X + (Z | cluster)`` by profiled REML (default) or ML.
+def fit_lmm(stats: ClusterStats, *, reml: bool = True, tol: float = 1e-10,
+            variable: str = "y") -> LmmEstimate:
+    """Fit ``y ~ X + (1 | cluster)`` by profiled REML (default) or ML from cluster statistics.
+
+    Random intercept only (``q = 1``): the profiled deviance is a function of
+    the scalar :math:`\\theta = \\tau / \\sigma`, minimised by a bounded Brent
+    search (the bound grows if the optimum sits on it); :math:`\\theta = 0` is
+    kept when the boundary is better. Models with random slopes go through
+    :func:`fit_problem` to the lmer engine.
 
     Parameters
     ----------
@@ -168,13 +168,9 @@ def fit_lmm(stats: ClusterStats, *, reml: bool = True, theta0: np.ndarray | None
         Cross-products of the observed rows.
     reml : bool
         REML (lme4's default, used by mice's 2l.lmer and miceadds' 2l.pmm) or ML.
-    theta0 : ndarray, optional
-        Starting relative Cholesky factor (row-major lower triangle); default
-        identity, as lme4.
     tol : float
-        Convergence tolerance of the optimiser (relative change of the
-        deviance; for one random effect, absolute change of theta times 1e3).
-        The Gibbs samplers use a loose tolerance for their starting point.
+        Tolerance of the search (absolute in theta, times 1e3). The Gibbs
+        samplers use a loose tolerance for their starting point.
     variable : str
         Name for error messages.
 
@@ -185,33 +181,29 @@ def fit_lmm(stats: ClusterStats, *, reml: bool = True, theta0: np.ndarray | None
     Raises
     ------
     ValueError
-        When the fixed-effects cross-product is singular (naming ``variable``).
+        When the fixed-effects cross-product is singular, too few rows are
+        observed or ``stats`` has random slopes (naming ``variable``).
     """
     prof = _Profile(stats, reml)
     q, p = prof.q, prof.p
+    if q != 1:
+        raise ValueError(f"{variable}: fit_lmm fits a random intercept only (q = 1), got q = {q}; "
+                         "use fit_problem")
     if prof.n <= p:
         raise ValueError(f"{variable}: {prof.n} observed values cannot identify {p} fixed effects")
-    ntheta = q * (q + 1) // 2
-    diag = _diag_positions(q)
-    if theta0 is None:
-        theta0 = np.zeros(ntheta)
-        theta0[diag] = 1.0
-    bounds = [(0.0, None) if k in set(diag.tolist()) else (None, None) for k in range(ntheta)]
-    if q == 1:
-        # one parameter: bounded Brent search on a log-like grid start, then polish
+    upper = 50.0
+    while True:
         res = optimize.minimize_scalar(lambda t: prof.deviance(np.array([t])),
-                                       bounds=(0.0, 50.0), method="bounded",
+                                       bounds=(0.0, upper), method="bounded",
                                        options={"xatol": tol * 1e3})
-        theta = np.array([res.x])
-        converged = bool(res.success)
-        # boundary check: lme4 allows theta == 0 exactly
-        if prof.deviance(np.array([0.0])) <= prof.deviance(theta):
-            theta = np.array([0.0])
-    else:
-        res = optimize.minimize(prof.deviance, np.asarray(theta0, dtype=float), method="L-BFGS-B",
-                                bounds=bounds, options={"ftol": tol, "gtol": 1e-8})
-        theta = res.x
-        converged = bool(res.success)
+        if res.x < 0.99 * upper or upper > 1e6:
+            break
+        upper *= 20.0
+    theta = np.array([res.x])
+    converged = bool(res.success)
+    # boundary: lme4 allows theta == 0 exactly
+    if prof.deviance(np.array([0.0])) <= prof.deviance(theta):
+        theta = np.array([0.0])
     try:
         lam, L, cu, rzx, rxtrx, RX, beta, r2, _ = prof.solve(theta)
     except np.linalg.LinAlgError:

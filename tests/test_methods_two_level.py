@@ -547,3 +547,18 @@ def test_norm_needs_enough_clusters():
     d = simulate(J=4, nj=10)
     with pytest.raises(ValueError, match="y: method 2l.norm needs more than 4 clusters for 2"):
         TwoLevelNorm().impute(make_input(d, codes=(2, 1)), np.random.default_rng(0))
+
+
+def test_options_are_used():
+    """Every documented option changes the draws (same seed, different option value)."""
+    d = simulate(J=20, nj=8, seed=9, slope=True)
+    cases = [(TwoLevelPan, {}, {"n_iter": 3}), (TwoLevelPan, {}, {"paniter": 3}),
+             (TwoLevelNorm, {}, {"n_iter": 3}), (TwoLevelLmer, {}, {"reml": False}),
+             (TwoLevelLmer, {}, {"psi_draw": "mice"}), (TwoLevelPmm, {}, {"donors": 1}),
+             (TwoLevelPmm, {}, {"draw_fixed": False}),
+             (TwoLevelPmm, {}, {"match_sampled_pars": False})]
+    for method, base, changed in cases:
+        a = method().impute(make_input(d, codes=(2, 1), **base), np.random.default_rng(3))
+        b = method().impute(make_input(d, codes=(2, 1), **changed), np.random.default_rng(3))
+        assert np.all(np.isfinite(b.values))
+        assert not np.array_equal(a.values, b.values), (method.name, changed)

@@ -13,8 +13,11 @@ then draw in turn
    values);
 5. :math:`y_{mis} = X\\beta^* + Z b_j^* + e`, :math:`e \\sim N(0, \\sigma^{2*})`.
 
-The fit is :func:`._lmm_fit.fit_problem` (profiled REML on cluster
-cross-products, checked against lme4 in the tests).
+The fit is :func:`._lmm_fit.fit_problem`: profiled REML on cluster
+cross-products for a random intercept, the project's lmer engine
+(:func:`mlmice.mixed.lmm.lmer_arrays`) with random slopes; both are checked
+against lme4 in the tests, and the imputations against R's
+``mice.impute.2l.lmer`` (with ``psi_draw="mice"``).
 
 Scale matrix of the :math:`\\Psi` draw. mice uses :math:`S = \\sum_j \\hat b_j
 \\hat b_j^\\top`, the conditional modes only. Those are shrunken, so

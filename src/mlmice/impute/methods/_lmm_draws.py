@@ -38,30 +38,42 @@ from mlmice.impute.methods import _batched as batched
 from mlmice.impute.methods._two_level_stats import ClusterStats
 
 
+def _bartlett(df: float, q: int, rng: np.random.Generator) -> np.ndarray:
+    """Lower-triangular Bartlett factor: :math:`A A^\\top \\sim W_q(\\nu, I)`.
+
+    :math:`A_{ii}^2 \\sim \\chi^2_{\\nu - i}` (i = 0..q-1) and :math:`A_{ik} \\sim
+    N(0, 1)` below the diagonal (Bartlett 1933). Requires :math:`\\nu > q - 1`.
+    """
+    A = np.zeros((q, q))
+    A.flat[:: q + 1] = np.sqrt(rng.chisquare(df - np.arange(q)))
+    if q > 1:
+        A[np.tril_indices(q, -1)] = rng.standard_normal(q * (q - 1) // 2)
+    return A
+
+
 def draw_wishart(df: float, scale: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One draw from the Wishart distribution :math:`W_q(\\nu, S)` (mean :math:`\\nu S`).
 
-    Bartlett decomposition: with :math:`S = C C^\\top` and :math:`A` lower
-    triangular, :math:`A_{ii}^2 \\sim \\chi^2_{\\nu - i}` (i = 0..q-1),
-    :math:`A_{ik} \\sim N(0, 1)` below the diagonal, :math:`W = C A A^\\top C^\\top`.
-    Requires :math:`\\nu > q - 1`.
+    With :math:`S = C C^\\top` (Cholesky) and :math:`A` from :func:`_bartlett`,
+    :math:`W = C A A^\\top C^\\top`.
     """
-    q = scale.shape[0]
-    C = np.linalg.cholesky(scale)
-    A = np.zeros((q, q))
-    A[np.diag_indices(q)] = np.sqrt(rng.chisquare(df - np.arange(q)))
-    low = np.tril_indices(q, -1)
-    A[low] = rng.standard_normal(len(low[0]))
-    CA = C @ A
+    CA = np.linalg.cholesky(scale) @ _bartlett(df, scale.shape[0], rng)
     return CA @ CA.T
 
 
 def draw_inverse_wishart(df: float, scale: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """:math:`\\Psi \\sim W^{-1}_q(\\nu, T)`, i.e. :math:`\\Psi^{-1} \\sim W_q(\\nu, T^{-1})`."""
+    """:math:`\\Psi \\sim W^{-1}_q(\\nu, T)`, i.e. :math:`\\Psi^{-1} \\sim W_q(\\nu, T^{-1})`.
+
+    With :math:`T = L L^\\top`, :math:`C = L^{-\\top}` is a square root of
+    :math:`T^{-1}`, so :math:`\\Psi^{-1} = C A A^\\top C^\\top` and
+    :math:`\\Psi = G^\\top G` with :math:`G = A^{-1} L^\\top` (one Cholesky factor
+    and one triangular solve; no matrix inverse).
+    """
     if scale.shape == (1, 1):
         return scale / rng.chisquare(df)
-    omega = draw_wishart(df, np.linalg.inv(scale), rng)
-    return np.linalg.inv(omega)
+    L = np.linalg.cholesky(scale)
+    G = np.linalg.solve(_bartlett(df, scale.shape[0], rng), L.T)
+    return G.T @ G
 
 
 def draw_beta_b(stats: ClusterStats, w: np.ndarray, psi: np.ndarray,

@@ -14,17 +14,29 @@ configfile: "config.yaml"
 validate(config, schema="workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
+include: "workflow/rules/stages.smk"
 
 
 wildcard_constraints:
     study=ALL_STUDIES,
+    chain=r"[1-9][0-9]*",
+    model=r"[A-Za-z0-9_-]+",
 
 
 include: "workflow/rules/data.smk"
+include: "workflow/rules/inspect.smk"
+include: "workflow/rules/impute.smk"
+include: "workflow/rules/analyze.smk"
+include: "workflow/rules/pool.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         all_outputs(),
+        [report_outputs(study) for study in STUDIES],
     default_target: True

@@ -101,6 +101,11 @@ def check_study(study):
     passive = [v for v, meth in imp["method"].items() if meth.strip().startswith("~")]
     known = columns + [v for v in passive if v not in columns]
     _check_names(study, list(imp["method"]), known, "imputation", "method")
+    for name, meth in imp["method"].items():
+        if meth.strip().startswith("2lonly") and name not in data["level2"]:
+            raise ConfigError(f"config error at {_key(study, 'imputation', 'method', name)}: "
+                              f"{meth!r} imputes level-2 variables only, but {name!r} is not "
+                              f"declared level 2 (data.level2: {list(data['level2'])})")
     for target, row in imp["predictor_matrix"].items():
         _check_names(study, [target], known, "imputation", "predictor_matrix")
         _check_names(study, list(row), known, "imputation", "predictor_matrix", target)

@@ -1,0 +1,32 @@
+# ruff: noqa: F821  (Snakemake injects the `snakemake` object)
+# Chain diagnostics over all chains: the trace, R-hat per variable and statistic,
+# the logged events, and the trace plot.
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from pathlib import Path  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from mlmice.diagnostics import rhat, trace_frame  # noqa: E402
+from mlmice.plots import plot_trace  # noqa: E402
+
+
+def chain_of(path):
+    return int(Path(path).parent.name.removeprefix("chain_"))
+
+
+traces = [pd.read_parquet(p).assign(chain=chain_of(p)) for p in snakemake.input.traces]
+trace = trace_frame(pd.concat(traces, ignore_index=True))
+events = pd.concat([pd.read_parquet(p).assign(chain=chain_of(p)) for p in snakemake.input.events],
+                   ignore_index=True)
+events = events.reindex(columns=["chain", "iteration", "variable", "event"])
+table = rhat(trace)
+print(f"R-hat flags: {sorted(set(table.loc[table['flag'], 'variable']))}", file=sys.stderr)
+
+trace.to_parquet(snakemake.output.trace, index=False)
+table.to_parquet(snakemake.output.rhat, index=False)
+events.astype({"chain": "int64", "iteration": "int64"}).to_parquet(snakemake.output.events,
+                                                                   index=False)
+plot_trace(trace, path=snakemake.output.plot)

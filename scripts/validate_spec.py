@@ -1,0 +1,41 @@
+# ruff: noqa: F821  (Snakemake injects the `snakemake` object)
+# Check the imputation model against the data before any chain starts; write the
+# data the chains impute (with the passive variables added) and the specification.
+import sys
+
+sys.stderr = open(snakemake.log[0], "w")
+
+import json  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
+from mlmice.impute.passive import is_passive, parse_passive  # noqa: E402
+from mlmice.impute.spec import validate_spec  # noqa: E402
+from mlmice.io import read_parquet, write_parquet  # noqa: E402
+from mlmice.plots import plot_pred  # noqa: E402
+
+cfg = snakemake.params.spec
+data = read_parquet(snakemake.input.data)
+for name, method in cfg["method"].items():
+    if is_passive(method) and name not in data.columns:
+        # a passive variable is a column of the data, recomputed by the sampler
+        expr = parse_passive(method)
+        data[name] = expr.evaluate({v: data[v].to_numpy(dtype=float, na_value=float("nan"))
+                                    for v in expr.variables})
+predictor_matrix = pd.DataFrame.from_dict(cfg["predictor_matrix"], orient="index")
+predictor_matrix = predictor_matrix.fillna(0).astype(int)
+spec = validate_spec(data, method=cfg["method"], predictor_matrix=predictor_matrix,
+                     cluster=cfg["cluster"])
+print(f"specification valid; visit sequence: {', '.join(spec.visit_sequence)}",
+      file=sys.stderr)
+
+write_parquet(data, snakemake.output.data)
+with open(snakemake.output.spec, "w") as fh:
+    json.dump(spec.to_dict(), fh, indent=1)
+methods = pd.DataFrame({"variable": list(spec.method.index),
+                        "method": [str(m) for m in spec.method],
+                        "n_missing": data.isna().sum().reindex(spec.method.index).to_numpy()})
+methods.to_parquet(snakemake.output.methods, index=False)
+imputed = [v for v in spec.method.index if spec.method[v] != ""]
+plot_pred(spec.predictor_matrix.loc[imputed], method=spec.method,
+          path=snakemake.output.predictor_matrix)

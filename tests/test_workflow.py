@@ -1,0 +1,331 @@
+"""The whole pipeline, end to end, through the snakemake command line.
+
+A small study (96 pupils in 12 classes, the tutorial's imputation model, m = 2,
+maxit = 3, two analysis models) runs once in a temporary directory; the tests
+then check every artifact of DESIGN.md's data contracts, that the pipeline's
+chains and pooled tables equal what the engine computes in process, and, from
+the job lists of dry runs, that only new work is recomputed (more chains, more
+iterations continued from the saved state, a changed formula) and that a bad
+config fails before any job runs, naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from matplotlib.image import imread
+
+from mlmice.compare import COMPARE_COLUMNS
+from mlmice.impute.sampler import Mids, run_chain
+from mlmice.impute.spec import ImputationSpec
+from mlmice.impute.state import ChainState
+from mlmice.io import read_parquet
+from mlmice.pooling import pooled_table
+from mlmice.pooling.table import TABLE_COLUMNS
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+STUDY = "small"
+MODELS = [
+    {"name": "intercept_only", "formula": "popularity_ij ~ (1 | cluster_id)", "reml": False},
+    {"name": "predictors", "formula": "popularity_ij ~ gender_ij + extraversion_ij + "
+     "experience_j + (1 | cluster_id)", "reml": False},
+]
+CONFIG = {"studies": {STUDY: {
+    "data": {"simulate": {"n_clusters": 12, "cluster_size": 8, "seed": 5},
+             "cluster": "cluster_id", "id": "unit_id", "level2": ["experience_j"]},
+    "amputation": {"mech": "MAR", "prop": 0.4, "seed": 3, "patterns": [
+        {"missing": ["popularity_ij"], "freq": 2, "weights": {"assessment_ij": 1}},
+        {"missing": ["extraversion_ij"], "freq": 3, "weights": {"popularity_ij": 1}},
+        {"missing": ["gender_ij"], "freq": 1},
+        {"missing": ["assessment_ij"], "freq": 1}]},
+    "imputation": {
+        "method": {"popularity_ij": "2l.pmm", "gender_ij": "2l.bin",
+                   "extraversion_ij": "2l.pmm", "assessment_ij": "2l.pmm",
+                   "extraversion_experience": "~ I(extraversion_ij * experience_j)"},
+        "predictor_matrix": {
+            "popularity_ij": {"cluster_id": -2, "gender_ij": 3, "extraversion_ij": 4,
+                              "experience_j": 1, "assessment_ij": 1,
+                              "extraversion_experience": 1},
+            "gender_ij": {"cluster_id": -2, "popularity_ij": 2, "extraversion_ij": 1,
+                          "experience_j": 1, "assessment_ij": 1},
+            "extraversion_ij": {"cluster_id": -2, "popularity_ij": 2, "gender_ij": 1,
+                                "experience_j": 1, "assessment_ij": 1},
+            "assessment_ij": {"cluster_id": -2, "popularity_ij": 4, "gender_ij": 1,
+                              "extraversion_ij": 1, "experience_j": 1}},
+        "m": 2, "maxit": 3, "seed": 11},
+    "models": MODELS,
+}}}
+SECTIONS = ["1. Data and missingness", "2. Imputation model", "3. Convergence",
+            "4. Imputed against observed values", "5. Pooled results per model",
+            "6. Tests between models", "7. Comparison with the truth", "8. Warnings"]
+
+pytestmark = pytest.mark.slow
+
+
+def _snakemake(workdir: Path, *args: str, cores: int = 2) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE), "--directory",
+           str(workdir), "--cores", str(cores), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=workdir)
+
+
+def _write_config(workdir: Path, config: dict) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def _jobs(run: subprocess.CompletedProcess) -> list[tuple[str, dict]]:
+    """(rule, wildcards) of every job a dry run lists, without the target rule `all`."""
+    jobs: list[list] = []
+    for line in (run.stdout + run.stderr).splitlines():
+        rule = re.match(r"^\s*(?:local)?rule (\w+):\s*$", line)
+        if rule:
+            jobs.append([rule.group(1), {}])
+            continue
+        wc = re.match(r"^\s*wildcards: (.*)$", line)
+        if wc and jobs:
+            jobs[-1][1] = dict(kv.split("=", 1) for kv in wc.group(1).split(", "))
+    return [(r, w) for r, w in jobs if r != "all"]
+
+
+def _rules(jobs) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for rule, _ in jobs:
+        out[rule] = out.get(rule, 0) + 1
+    return out
+
+
+def _dry_run(workdir: Path, config: dict) -> list[tuple[str, dict]]:
+    """Job list of a dry run with ``config``; the pipeline's own config is restored after."""
+    original = (workdir / "config.yaml").read_text()
+    try:
+        _write_config(workdir, config)
+        run = _snakemake(workdir, "--dry-run")
+        assert run.returncode == 0, run.stderr[-3000:]
+        return _jobs(run)
+    finally:
+        (workdir / "config.yaml").write_text(original)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("pipeline")
+    _write_config(workdir, CONFIG)
+    run = _snakemake(workdir)
+    assert run.returncode == 0, run.stderr[-5000:]
+    return workdir
+
+
+def _chain_data(results: Path):
+    data = read_parquet(results / "impute" / "data.parquet")
+    spec = ImputationSpec.from_dict(json.loads((results / "impute" / "spec.json").read_text()),
+                                    data)
+    return data, spec
+
+
+# ---------------------------------------------------------------------- artifacts
+
+
+def test_data_contract_artifacts(pipeline):
+    res = pipeline / "results" / STUDY
+    complete = read_parquet(res / "data" / "complete.parquet")
+    incomplete = read_parquet(res / "data" / "incomplete.parquet")
+    assert complete.shape == incomplete.shape == (96, 7)
+    assert complete.attrs["labels"] == incomplete.attrs["labels"] == {
+        "gender_ij": {0: "boy", 1: "girl"}}
+    assert incomplete["popularity_ij"].isna().any()
+
+    # impute/chain_{i}: imputed values (row, variable, value), trace, state
+    for c in (1, 2):
+        chain = res / "impute" / f"chain_{c}"
+        imps = pd.read_parquet(chain / "imputations.parquet")
+        assert list(imps.columns) == ["row", "variable", "value"]
+        assert imps["row"].dtype == np.int64 and imps["value"].dtype == np.float64
+        n_missing = incomplete.isna().sum()
+        for variable, group in imps.groupby("variable"):
+            if variable != "extraversion_experience":
+                assert len(group) == n_missing[variable]
+                assert np.array_equal(group["row"], np.flatnonzero(
+                    incomplete[variable].isna()))
+        trace = pd.read_parquet(chain / "trace.parquet")
+        assert list(trace.columns) == ["iteration", "variable", "mean", "sd"]
+        assert sorted(trace["iteration"].unique()) == [1, 2, 3]
+        state = json.loads((chain / "state.json").read_text())
+        assert state["iteration"] == 3 and state["chain"] == c and state["seed"] == 11
+
+    rhat = pd.read_parquet(res / "diagnostics" / "rhat.parquet")
+    assert {"variable", "statistic", "rhat", "flag"} <= set(rhat.columns)
+    assert set(rhat["variable"]) >= {"popularity_ij", "extraversion_ij"}
+
+    # analysis/{model}: tidy fits per data set with nobs and df_com
+    for model in MODELS:
+        est = pd.read_parquet(res / "analysis" / model["name"] / "estimates.parquet")
+        assert {"dataset", "imputation", "term", "estimate", "std_error", "nobs",
+                "df_com"} <= set(est.columns)
+        assert est["estimate"].dtype == np.float64 and est["nobs"].dtype == np.int64
+        sets = est[["dataset", "imputation"]].drop_duplicates().apply(tuple, axis=1).tolist()
+        assert sets == [("truth", 0), ("cca", 0), ("imputation", 1), ("imputation", 2)]
+        assert (est.loc[est["dataset"] == "truth", "nobs"] == 96).all()
+        assert (est.loc[est["dataset"] == "cca", "nobs"] < 96).all()
+        varcorr = pd.read_parquet(res / "analysis" / model["name"] / "varcorr.parquet")
+        assert {"grp", "var1", "var2", "vcov", "sdcor"} <= set(varcorr.columns)
+
+        pooled = pd.read_parquet(res / "pooled" / f"{model['name']}.parquet")
+        assert list(pooled.columns) == TABLE_COLUMNS
+        assert (pooled["m"] == 2).all()
+        assert set(pooled.loc[pooled["kind"] == "extra_par", "term"]) == {
+            "Intercept~~Intercept|cluster_id", "Residual~~Residual", "ICC|cluster_id"}
+        mitml = pd.read_parquet(res / "pooled" / "mitml" / f"{model['name']}.parquet")
+        assert set(mitml.loc[mitml["kind"] == "extra_par", "term"]) == {
+            "Intercept~~Intercept|cluster_id", "Residual~~Residual", "ICC|cluster_id"}
+
+    tests = pd.read_parquet(res / "tests" / "predictors.parquet")
+    assert list(tests["method"]) == ["D1", "D3"]
+    assert (tests["df1"] == 3).all() and (tests["p_value"].between(0, 1)).all()
+
+    compare = pd.read_parquet(res / "compare" / "estimates.parquet")
+    assert list(compare.columns) == COMPARE_COLUMNS
+    assert set(compare["model"]) == {m["name"] for m in MODELS}
+    assert set(compare["closer"]) <= {"MI", "CCA", "equal"}
+
+    pngs = list(res.rglob("*.png"))
+    assert len(pngs) >= 10
+    for png in pngs:
+        image = imread(png)
+        assert image.ndim == 3 and min(image.shape[:2]) > 100, png
+
+
+def test_chains_equal_the_engine(pipeline):
+    # chain c of the pipeline is run_chain(chain=c) with SeedSequence(seed, spawn_key=(c,))
+    res = pipeline / "results" / STUDY
+    data, spec = _chain_data(res)
+    for c in (1, 2):
+        expected = run_chain(data, spec, chain=c, maxit=3, seed=11)
+        got = pd.read_parquet(res / "impute" / f"chain_{c}" / "imputations.parquet")
+        pd.testing.assert_frame_equal(got, expected.imputations_frame(), check_exact=True)
+
+
+def test_pooled_tables_equal_the_engine(pipeline):
+    res = pipeline / "results" / STUDY
+    data, spec = _chain_data(res)
+    chains = [ChainState.from_files(res / "impute" / f"chain_{c}", data, spec=spec)
+              for c in (1, 2)]
+    imp = Mids.from_chains(data, spec, chains)
+    for model in MODELS:
+        expected = pooled_table(imp.fit(model["formula"], reml=False))
+        got = pd.read_parquet(res / "pooled" / f"{model['name']}.parquet")
+        # the same fits, refitted: equal up to rounding (a p-value near 1e-29 moves by
+        # ~1e-9 relative when its t statistic moves by 1e-12)
+        pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-7, atol=0)
+
+
+def test_report_html(pipeline):
+    html = (pipeline / "results" / STUDY / "report.html").read_text()
+    for heading in SECTIONS:
+        assert heading in html
+    assert html.count("data:image/png;base64,") >= 10
+    assert "import base64" not in html          # the code is hidden
+    assert "summary(pool(fit), conf.int = TRUE)" in html
+    assert "testEstimates(fit, extra.pars = TRUE)" in html
+    assert "is closer to the truth" in html
+
+
+def test_lint_and_snakemake_report(pipeline):
+    lint = _snakemake(pipeline, "--lint")
+    assert lint.returncode == 0, lint.stdout[-2000:] + lint.stderr[-2000:]
+    assert "Congratulations" in lint.stdout + lint.stderr
+    run = _snakemake(pipeline, "--report", "report.zip")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (pipeline / "report.zip").stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------------- incremental runs
+
+
+def test_changed_formula_reruns_only_that_model(pipeline):
+    config = copy.deepcopy(CONFIG)
+    config["studies"][STUDY]["models"][1]["formula"] += " + assessment_ij"
+    jobs = _dry_run(pipeline, config)
+    assert _rules(jobs) == {"analyze": 1, "pool": 1, "test_models": 1, "compare": 1,
+                            "compare_all": 1, "report": 1}
+    models = {w.get("model") for r, w in jobs if r in ("analyze", "pool", "compare")}
+    assert models == {"predictors"}
+
+
+def test_more_chains_run_only_the_new_chains(pipeline):
+    config = copy.deepcopy(CONFIG)
+    config["studies"][STUDY]["imputation"]["m"] = 5
+    jobs = _dry_run(pipeline, config)
+    chains = sorted(int(w["chain"]) for r, w in jobs if r == "impute")
+    assert chains == [3, 4, 5]
+    rules = _rules(jobs)
+    assert not {"load", "ampute", "validate_spec", "inspect"} & set(rules)
+    assert rules["analyze"] == 2 and rules["report"] == 1
+
+
+def test_more_iterations_continue_from_saved_state(pipeline):
+    # last test of the module: it leaves the chains at maxit = 5
+    config = copy.deepcopy(CONFIG)
+    config["studies"][STUDY]["imputation"]["maxit"] = 5
+    jobs = _dry_run(pipeline, config)
+    assert sorted(int(w["chain"]) for r, w in jobs if r == "impute") == [1, 2]
+    assert not {"load", "ampute", "validate_spec", "inspect"} & set(_rules(jobs))
+
+    _write_config(pipeline, config)
+    res = pipeline / "results" / STUDY
+    targets = [f"results/{STUDY}/impute/chain_{c}/state.json" for c in (1, 2)]
+    run = _snakemake(pipeline, *targets)
+    assert run.returncode == 0, run.stderr[-3000:]
+    data, spec = _chain_data(res)
+    for c in (1, 2):
+        log = (pipeline / "logs" / "impute" / STUDY / f"chain_{c}.log").read_text()
+        assert "continuing from the state saved at iteration 3" in log
+        assert "iteration 4/5" in log and "iteration 5/5" in log
+        assert "iteration 1/5" not in log               # 2 more iterations, not 5
+        fresh = run_chain(data, spec, chain=c, maxit=5, seed=11)   # bit-identical
+        got = pd.read_parquet(res / "impute" / f"chain_{c}" / "imputations.parquet")
+        pd.testing.assert_frame_equal(got, fresh.imputations_frame(), check_exact=True)
+        trace = pd.read_parquet(res / "impute" / f"chain_{c}" / "trace.parquet")
+        pd.testing.assert_frame_equal(trace, fresh.trace_frame().drop(columns="chain"),
+                                      check_exact=True)
+
+
+# ---------------------------------------------------------------------- bad configs
+
+
+def _bad(config_change):
+    config = copy.deepcopy(CONFIG)
+    config_change(config["studies"][STUDY])
+    return config
+
+
+BAD = {
+    "unknown key": (lambda s: s["imputation"].update(maxiter=3), "maxiter"),
+    "unknown variable": (lambda s: s["imputation"]["method"].update(popularity="2l.pmm"),
+                         "studies.small.imputation.method"),
+    "wrong code": (lambda s: s["imputation"]["predictor_matrix"]["gender_ij"].update(
+        popularity_ij=5), "predictor_matrix"),
+    "2lonly on level 1": (lambda s: s["imputation"]["method"].update(gender_ij="2lonly.pmm"),
+                          "studies.small.imputation.method.gender_ij"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_config_fails_before_any_job(tmp_path, case):
+    change, key = BAD[case]
+    _write_config(tmp_path, _bad(change))
+    run = _snakemake(tmp_path, "--dry-run")
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert key in out, out[-2000:]
+    assert _jobs(run) == []
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,27 @@
+# Stage 4, analysis: each model of the sequence fitted to the complete data
+# (truth, when there is a complete version), to the complete cases (CCA) and to
+# every imputed data set. One job per model: a changed formula reruns that
+# model's jobs only (its formula is a param, so Snakemake sees the change).
+#   results/{study}/analysis/{model}/estimates.parquet  tidy rows per data set
+#   results/{study}/analysis/{model}/vcov.parquet       covariance of the fixed effects
+#   results/{study}/analysis/{model}/varcorr.parquet    variance components
+#   results/{study}/analysis/{model}/fits.parquet       nobs, df_com, loglik, warnings
+
+
+rule analyze:
+    input:
+        unpack(analysis_inputs),
+    output:
+        estimates="results/{study}/analysis/{model}/estimates.parquet",
+        vcov="results/{study}/analysis/{model}/vcov.parquet",
+        varcorr="results/{study}/analysis/{model}/varcorr.parquet",
+        fits="results/{study}/analysis/{model}/fits.parquet",
+    log:
+        "logs/analyze/{study}/{model}.log",
+    params:
+        model=model_params,
+    threads: 1
+    conda:
+        "../../envs/mlmice.yaml"
+    script:
+        "../../scripts/analyze.py"

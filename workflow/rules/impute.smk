@@ -1,0 +1,95 @@
+# Stage 3, imputation: the specification checked once, one job per chain,
+# then the chain diagnostics (trace plots, R-hat) and imputed-vs-observed plots.
+#   results/{study}/impute/data.parquet        incomplete data + passive variables
+#   results/{study}/impute/spec.json           the validated imputation model
+#   results/{study}/impute/chain_{chain}/      imputations, trace, events, state
+#   results/{study}/impute/saved/...           chain states kept to continue later
+#   results/{study}/diagnostics/...            trace, R-hat, imputed-vs-observed
+
+
+rule validate_spec:
+    input:
+        data="results/{study}/data/incomplete.parquet",
+    output:
+        data="results/{study}/impute/data.parquet",
+        spec="results/{study}/impute/spec.json",
+        methods="results/{study}/impute/methods.parquet",
+        predictor_matrix=report(
+            "results/{study}/impute/predictor_matrix.png",
+            caption="../report/predictor_matrix.rst",
+            category="2. Imputation model",
+        ),
+    log:
+        "logs/validate_spec/{study}.log",
+    params:
+        spec=spec_params,
+    conda:
+        "../../envs/mlmice.yaml"
+    script:
+        "../../scripts/validate_spec.py"
+
+
+rule impute:
+    input:
+        data="results/{study}/impute/data.parquet",
+        spec="results/{study}/impute/spec.json",
+    output:
+        imputations="results/{study}/impute/chain_{chain}/imputations.parquet",
+        trace="results/{study}/impute/chain_{chain}/trace.parquet",
+        events="results/{study}/impute/chain_{chain}/events.parquet",
+        state="results/{study}/impute/chain_{chain}/state.json",
+    log:
+        "logs/impute/{study}/chain_{chain}.log",
+    params:
+        maxit=lambda wildcards: imputation(wildcards.study)["maxit"],
+        seed=lambda wildcards: imputation(wildcards.study)["seed"],
+        saved=lambda wildcards: f"results/{wildcards.study}/impute/saved",
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    conda:
+        "../../envs/mlmice.yaml"
+    script:
+        "../../scripts/impute.py"
+
+
+rule trace:
+    input:
+        traces=lambda wildcards: chain_files(wildcards.study, "trace.parquet"),
+        events=lambda wildcards: chain_files(wildcards.study, "events.parquet"),
+    output:
+        trace="results/{study}/diagnostics/trace.parquet",
+        rhat="results/{study}/diagnostics/rhat.parquet",
+        events="results/{study}/diagnostics/events.parquet",
+        plot=report(
+            "results/{study}/diagnostics/trace.png",
+            caption="../report/trace.rst",
+            category="3. Convergence",
+        ),
+    log:
+        "logs/trace/{study}.log",
+    conda:
+        "../../envs/mlmice.yaml"
+    script:
+        "../../scripts/trace.py"
+
+
+rule plot_imputed:
+    input:
+        data="results/{study}/impute/data.parquet",
+        spec="results/{study}/impute/spec.json",
+        chains=chain_inputs,
+    output:
+        plots=report(
+            directory("results/{study}/diagnostics/imputed"),
+            patterns=["{kind}_{variable}.png"],
+            caption="../report/imputed.rst",
+            category="4. Imputed vs observed",
+        ),
+    log:
+        "logs/plot_imputed/{study}.log",
+    conda:
+        "../../envs/mlmice.yaml"
+    script:
+        "../../scripts/plot_imputed.py"

@@ -1,0 +1,36 @@
+# Stage 2, inspection of the incomplete data (the tutorial's section 3):
+# missing-data pattern, correlations of the observed values, influx/outflux.
+#   results/{study}/inspect/{pattern,corr,flux}.png
+#   results/{study}/inspect/{missing,md_pattern,flux}.parquet
+
+
+rule inspect:
+    input:
+        data="results/{study}/data/incomplete.parquet",
+    output:
+        missing="results/{study}/inspect/missing.parquet",
+        md_pattern="results/{study}/inspect/md_pattern.parquet",
+        flux="results/{study}/inspect/flux.parquet",
+        pattern_plot=report(
+            "results/{study}/inspect/pattern.png",
+            caption="../report/pattern.rst",
+            category="1. Data and missingness",
+        ),
+        corr_plot=report(
+            "results/{study}/inspect/corr.png",
+            caption="../report/corr.rst",
+            category="1. Data and missingness",
+        ),
+        flux_plot=report(
+            "results/{study}/inspect/flux.png",
+            caption="../report/flux.rst",
+            category="1. Data and missingness",
+        ),
+    log:
+        "logs/inspect/{study}.log",
+    params:
+        variables=analysis_variables,
+    conda:
+        "../../envs/mlmice.yaml"
+    script:
+        "../../scripts/inspect.py"

@@ -1,0 +1,78 @@
+# Stage 5, pooling and comparison, per model:
+#   results/{study}/pooled/{model}.parquet         mice::pool + summary (tidy columns)
+#   results/{study}/pooled/mitml/{model}.parquet   mitml::testEstimates(extra.pars = TRUE)
+#   results/{study}/tests/{model}.parquet          D1 and D3 of {model} against the model
+#                                                  before it in the sequence
+#   results/{study}/compare/models/{model}.parquet        truth, CCA and MI side by side
+#   results/{study}/compare/estimates.parquet      all models; + estimates.png
+
+
+rule pool:
+    input:
+        estimates="results/{study}/analysis/{model}/estimates.parquet",
+        vcov="results/{study}/analysis/{model}/vcov.parquet",
+        varcorr="results/{study}/analysis/{model}/varcorr.parquet",
+        fits="results/{study}/analysis/{model}/fits.parquet",
+    output:
+        pooled="results/{study}/pooled/{model}.parquet",
+        mitml="results/{study}/pooled/mitml/{model}.parquet",
+    log:
+        "logs/pool/{study}/{model}.log",
+    conda:
+        "../../envs/mlmice.yaml"
+    script:
+        "../../scripts/pool.py"
+
+
+rule test_models:
+    input:
+        data="results/{study}/impute/data.parquet",
+        spec="results/{study}/impute/spec.json",
+        chains=chain_inputs,
+    output:
+        tests="results/{study}/tests/{model}.parquet",
+    log:
+        "logs/test_models/{study}/{model}.log",
+    params:
+        models=test_params,
+    threads: 1
+    conda:
+        "../../envs/mlmice.yaml"
+    script:
+        "../../scripts/test_models.py"
+
+
+rule compare:
+    input:
+        estimates="results/{study}/analysis/{model}/estimates.parquet",
+        varcorr="results/{study}/analysis/{model}/varcorr.parquet",
+        pooled="results/{study}/pooled/{model}.parquet",
+        mitml="results/{study}/pooled/mitml/{model}.parquet",
+    output:
+        compare="results/{study}/compare/models/{model}.parquet",
+    log:
+        "logs/compare/{study}/{model}.log",
+    conda:
+        "../../envs/mlmice.yaml"
+    script:
+        "../../scripts/compare.py"
+
+
+rule compare_all:
+    input:
+        tables=lambda wildcards: expand("results/{study}/compare/models/{model}.parquet",
+                                        study=wildcards.study,
+                                        model=model_names(wildcards.study)),
+    output:
+        table="results/{study}/compare/estimates.parquet",
+        plot=report(
+            "results/{study}/compare/estimates.png",
+            caption="../report/compare.rst",
+            category="6. Truth, CCA and MI",
+        ),
+    log:
+        "logs/compare_all/{study}.log",
+    conda:
+        "../../envs/mlmice.yaml"
+    script:
+        "../../scripts/compare_all.py"

@@ -1,0 +1,25 @@
+# Stage 6, the report: papermill runs workflow/notebooks/report.ipynb with the
+# study's parameters; nbconvert writes it as HTML with the code hidden and every
+# figure embedded.
+#   results/{study}/report.html
+#   results/{study}/report/report.ipynb   the executed notebook
+
+
+rule report:
+    input:
+        unpack(report_inputs),
+    output:
+        html=report(
+            "results/{study}/report.html",
+            caption="../report/report.rst",
+            category="7. Report",
+        ),
+        notebook="results/{study}/report/report.ipynb",
+    log:
+        "logs/report/{study}.log",
+    params:
+        notebook=report_params,
+    conda:
+        "../../envs/mlmice.yaml"
+    script:
+        "../../scripts/report.py"

@@ -1,0 +1,169 @@
+# Input functions and params slices of the stages after the data stage
+# (inspect, impute, analyze, pool, report), kept apart from the rules as
+# `snakemake --lint` asks. Included after common.smk.
+
+from pathlib import Path
+
+# ---------------------------------------------------------------------- inspect
+
+
+def analysis_variables(wildcards):
+    """The variables to inspect: all but the cluster and id columns."""
+    data = STUDIES[wildcards.study]["data"]
+    return {"exclude": [v for v in (data["cluster"], data["id"]) if v is not None]}
+
+
+# ---------------------------------------------------------------------- impute
+
+
+def imputation(study):
+    """The imputation block of a study's config."""
+    return STUDIES[study]["imputation"]
+
+
+def chain_numbers(study):
+    """Chains 1..m of a study."""
+    return list(range(1, imputation(study)["m"] + 1))
+
+
+def chain_files(study, name):
+    """One file of every chain of a study, in chain order."""
+    return [f"results/{study}/impute/chain_{c}/{name}" for c in chain_numbers(study)]
+
+
+def chain_inputs(wildcards):
+    """The imputed values of every chain (input of the analysis stages)."""
+    return chain_files(wildcards.study, "imputations.parquet")
+
+
+def spec_params(wildcards):
+    """Method vector, predictor matrix and cluster variable for mlmice's validate_spec."""
+    study = wildcards.study
+    imp = imputation(study)
+    return {
+        "method": dict(imp["method"]),
+        "predictor_matrix": {t: dict(row) for t, row in imp["predictor_matrix"].items()},
+        "cluster": STUDIES[study]["data"]["cluster"],
+    }
+
+
+# ---------------------------------------------------------------------- analyze
+
+
+def models(study):
+    """The study's analysis models, in order."""
+    return STUDIES[study]["models"]
+
+
+def model_names(study):
+    return [model["name"] for model in models(study)]
+
+
+def model_config(study, name):
+    """One model of a study by name; an unknown name is an error naming the study."""
+    for model in models(study):
+        if model["name"] == name:
+            return model
+    raise ConfigError(f"study {study!r} has no model named {name!r} "
+                      f"(models: {', '.join(model_names(study))})")
+
+
+def model_params(wildcards):
+    """Formula and fitting options of the model in the wildcards."""
+    model = model_config(wildcards.study, wildcards.model)
+    return {"formula": " ".join(model["formula"].split()), "reml": model["reml"]}
+
+
+def analysis_inputs(wildcards):
+    """Complete data (if any), incomplete data, and every chain's imputations."""
+    study = wildcards.study
+    out = {"incomplete": f"results/{study}/data/incomplete.parquet",
+           "imputed_data": f"results/{study}/impute/data.parquet",
+           "spec": f"results/{study}/impute/spec.json",
+           "chains": chain_files(study, "imputations.parquet")}
+    if has_complete(study):
+        out["complete"] = f"results/{study}/data/complete.parquet"
+    return out
+
+
+def analysis_files(study, model):
+    return {name: f"results/{study}/analysis/{model}/{name}.parquet"
+            for name in ("estimates", "vcov", "varcorr", "fits")}
+
+
+# ---------------------------------------------------------------------- pool
+
+
+def previous_model(study, name):
+    """The model before ``name`` in the study's sequence (tests compare the two)."""
+    names = model_names(study)
+    k = names.index(model_config(study, name)["name"])
+    if k == 0:
+        raise ConfigError(f"study {study!r}: model {name!r} is the first of the sequence; "
+                          "there is no model before it to test against")
+    return model_config(study, names[k - 1])
+
+
+def test_params(wildcards):
+    """The model and the model before it (the null model of the tests)."""
+    study, name = wildcards.study, wildcards.model
+    null = previous_model(study, name)
+    return {"model": {"name": name, **model_params(wildcards)},
+            "null_model": {"name": null["name"], "formula": " ".join(null["formula"].split()),
+                           "reml": null["reml"]}}
+
+
+def test_names(study):
+    """Models that have a model before them."""
+    return model_names(study)[1:]
+
+
+# ---------------------------------------------------------------------- report
+
+
+REPORT_NOTEBOOK = str(Path(workflow.current_basedir).parent / "notebooks" / "report.ipynb")
+
+
+def report_inputs(wildcards):
+    """Every artifact the report shows (so it is rebuilt when any changes)."""
+    study = wildcards.study
+    names = model_names(study)
+    out = {
+        "notebook": REPORT_NOTEBOOK,
+        "inspect": [f"results/{study}/inspect/{f}" for f in
+                    ("missing.parquet", "md_pattern.parquet", "flux.parquet", "pattern.png",
+                     "corr.png", "flux.png")],
+        "spec": [f"results/{study}/impute/methods.parquet",
+                 f"results/{study}/impute/predictor_matrix.png"],
+        "diagnostics": [f"results/{study}/diagnostics/{f}" for f in
+                        ("trace.png", "rhat.parquet", "events.parquet")],
+        "imputed": f"results/{study}/diagnostics/imputed",
+        "pooled": [f"results/{study}/pooled/{n}.parquet" for n in names]
+        + [f"results/{study}/pooled/mitml/{n}.parquet" for n in names],
+        "fits": [f"results/{study}/analysis/{n}/fits.parquet" for n in names],
+        "tests": [f"results/{study}/tests/{n}.parquet" for n in test_names(study)],
+        "compare": [f"results/{study}/compare/estimates.parquet",
+                    f"results/{study}/compare/estimates.png"],
+    }
+    return out
+
+
+def report_params(wildcards):
+    """The notebook's parameters."""
+    study = wildcards.study
+    imp = imputation(study)
+    return {"study": study, "results_dir": f"results/{study}",
+            "models": [{"name": m["name"], "formula": " ".join(m["formula"].split()),
+                        "reml": m["reml"]} for m in models(study)],
+            "m": imp["m"], "maxit": imp["maxit"], "seed": imp["seed"],
+            "has_truth": has_complete(study)}
+
+
+def report_outputs(study):
+    """The report of a study that has an imputation model and analysis models.
+
+    A study without either stops at its data files (the data stage's targets).
+    """
+    if not imputation(study)["method"] or not models(study):
+        return []
+    return [f"results/{study}/report.html"]

@@ -80,6 +80,17 @@ def test_vector_of_mixed_parameters_keeps_shape_and_order():
                                rtol=0.02)
 
 
+def test_extreme_parameters_without_warnings():
+    # |z| in the thousands (a fitted probability of 1 - 1e-400): no overflow
+    # warning, and the mean is still 1 / (2|z|)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = draw_polya_gamma(np.tile([1000.0, -3000.0], 5000), rng=np.random.default_rng(9))
+    np.testing.assert_allclose(w.reshape(-1, 2).mean(axis=0), [1 / 2000, 1 / 6000], rtol=0.01)
+
+
 def test_reproducible_and_rejects_non_finite():
     a = draw_polya_gamma(np.linspace(-5, 5, 50), rng=np.random.default_rng(11))
     b = draw_polya_gamma(np.linspace(-5, 5, 50), rng=np.random.default_rng(11))

@@ -49,7 +49,7 @@ related to Jacobi theta functions. Statistics & Probability Letters 79, 2251-225
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import log_ndtr
+from scipy.special import expit, log_ndtr
 
 __all__ = ["draw_polya_gamma", "polya_gamma_mean", "polya_gamma_var"]
 
@@ -103,7 +103,7 @@ def _prob_right(h: np.ndarray, k: np.ndarray) -> np.ndarray:
     a = -(_T * h + 1.0) / sqt
     log_k = np.log(k) + k * _T
     log_q_over_p = np.log(4.0 / np.pi) + log_k + np.logaddexp(-h + log_ndtr(b), h + log_ndtr(a))
-    return 1.0 / (1.0 + np.exp(log_q_over_p))
+    return expit(-log_q_over_p)
 
 
 def _first_accepted(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -159,6 +159,28 @@ def _truncated_inverse_gaussian(h: np.ndarray, rng: np.random.Generator) -> np.n
     raise RuntimeError("truncated inverse-Gaussian sampler did not terminate")  # pragma: no cover
 
 
+def _series_accept(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Full alternating-series test of ``v a_0(x)`` against the partial sums."""
+    s = _a_coef(0, x)
+    y = v * s
+    decided = np.zeros(x.size, dtype=bool)
+    accepted = np.zeros(x.size, dtype=bool)
+    n = 0
+    while not decided.all():
+        n += 1
+        und = np.flatnonzero(~decided)
+        an = _a_coef(n, x[und])
+        if n % 2 == 1:
+            s[und] -= an
+            hit = y[und] <= s[und]
+            accepted[und[hit]] = True
+            decided[und[hit]] = True
+        else:
+            s[und] += an
+            decided[und[y[und] > s[und]]] = True
+    return accepted
+
+
 def draw_polya_gamma(z, *, rng: np.random.Generator) -> np.ndarray:
     """Draw ``omega_i ~ PG(1, z_i)`` independently for every element of ``z``.
 
@@ -192,25 +214,15 @@ def draw_polya_gamma(z, *, rng: np.random.Generator) -> np.ndarray:
         x[right] = _T + rng.standard_exponential(int(right.sum())) / kk[right]
         if (~right).any():
             x[~right] = _truncated_inverse_gaussian(hh[~right], rng)
-        # alternating-series acceptance test
-        s = _a_coef(0, x)
-        y = rng.random(todo.size) * s
-        decided = np.zeros(todo.size, dtype=bool)
-        accepted = np.zeros(todo.size, dtype=bool)
-        n = 0
-        while not decided.all():
-            n += 1
-            und = np.flatnonzero(~decided)
-            an = _a_coef(n, x[und])
-            if n % 2 == 1:
-                s[und] -= an
-                hit = y[und] <= s[und]
-                accepted[und[hit]] = True
-                decided[und[hit]] = True
-            else:
-                s[und] += an
-                miss = y[und] > s[und]
-                decided[und[miss]] = True
+        # alternating-series acceptance test. The first comparison, V a_0 <= a_0 - a_1,
+        # is V <= 1 - a_1/a_0 with a_1/a_0 = 3 exp(-4/x) (x <= t) or 3 exp(-pi^2 x)
+        # (x > t); it decides almost every value, the rest go through the series.
+        v = rng.random(todo.size)
+        ratio = 3.0 * np.exp(np.where(right, -np.pi**2 * x, -4.0 / x))
+        accepted = v <= 1.0 - ratio
+        und = np.flatnonzero(~accepted)
+        if und.size:
+            accepted[und] = _series_accept(x[und], v[und])
         out[todo[accepted]] = x[accepted]
         todo = todo[~accepted]
     raise RuntimeError("Polya-Gamma sampler did not terminate")  # pragma: no cover

@@ -58,7 +58,10 @@ One sweep, over the observed rows only:
 Each call is stateless (the method contract): it starts at an approximate
 posterior mode (``n_start`` rounds of penalised IRLS for :math:`(\beta, b)`
 with an EM update of :math:`\Psi`, the same batched linear algebra with the
-Newton weights :math:`\mu(1-\mu)` in place of :math:`\omega`), runs
+Newton weights :math:`\mu(1-\mu)` in place of :math:`\omega`), draws the
+starting :math:`\Psi^{-1}` from the Wishart given those modes and their
+conditional covariances (so the chain starts within the posterior's spread
+rather than at its mode), runs
 ``n_iter`` sweeps (default 30) and imputes from the last draw:
 
 .. math:: y_{ij}^{mis} \sim \mathrm{Bernoulli}(\operatorname{logit}^{-1}(x_{ij}^\top\beta
@@ -227,11 +230,15 @@ class _Blocks:
 
 
 def _draw_psi_inv(b, s0, nu0, rng):
-    """Psi^{-1} ~ Wishart(nu0 + J, (S0 + sum b b')^{-1}) by the Bartlett decomposition."""
-    J, q = b.shape
-    scale = np.linalg.inv(s0 + b.T @ b)
+    """Psi^{-1} ~ Wishart(nu0 + J, (S0 + sum b b')^{-1})."""
+    return _wishart(s0 + b.T @ b, nu0 + b.shape[0], rng)
+
+
+def _wishart(ss, df, rng):
+    """A draw from Wishart(df, ss^{-1}) by the Bartlett decomposition."""
+    q = ss.shape[0]
+    scale = np.linalg.inv(ss)
     lc = _spd_chol(scale)
-    df = nu0 + J
     a = np.zeros((q, q))
     a[np.diag_indices(q)] = np.sqrt(rng.chisquare(df - np.arange(q)))
     a[np.tril_indices(q, -1)] = rng.standard_normal(q * (q - 1) // 2)
@@ -287,6 +294,12 @@ def gibbs_two_level_logistic(X, Z, y, cluster, n_clusters, *, rng, n_iter=30, n_
         eta = blocks.eta(beta, b, cluster)
         ss = s0 + b.T @ b + m_inv.sum(axis=0)
         psi_inv = np.linalg.inv(ss / (nu0 + n_clusters + q + 1.0))
+    if n_start:
+        # start Psi from its approximate conditional posterior given the modes and
+        # their conditional covariances (a draw, not the mode: the chain starts
+        # inside the posterior's spread and forgets the start sooner)
+        ss = s0 + b.T @ b + m_inv.sum(axis=0)
+        psi_inv = _wishart(ss, nu0 + n_clusters, rng)
     states = []
     state = GibbsState(beta=beta, b=b, psi_inv=psi_inv)
     for _ in range(n_iter):

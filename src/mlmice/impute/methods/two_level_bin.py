@@ -262,8 +262,9 @@ def gibbs_two_level_logistic(X, Z, y, cluster, n_clusters, *, rng, n_iter=30, n_
         Gibbs sweeps after the start.
     n_start : int
         Penalised IRLS / EM rounds for the starting point.
-    prior_sd : ndarray (p,)
-        Prior standard deviations of ``beta``.
+    prior_sd : ndarray (p,), optional
+        Prior standard deviations of ``beta`` (default 10 for the first
+        column, the intercept, and 2.5 for the others).
     psi_df, psi_scale : float
         Inverse-Wishart prior ``IW(psi_df, psi_scale * I)`` (``psi_df`` None: q + 1).
     trace : bool
@@ -276,6 +277,8 @@ def gibbs_two_level_logistic(X, Z, y, cluster, n_clusters, *, rng, n_iter=30, n_
     p, q = X.shape[1], Z.shape[1]
     nu0 = q + 1.0 if psi_df is None else float(psi_df)
     s0 = psi_scale * np.eye(q)
+    if prior_sd is None:
+        prior_sd = np.r_[10.0, np.full(p - 1, 2.5)][:p]
     p0 = np.diag(1.0 / np.asarray(prior_sd, dtype=float) ** 2)
     blocks = _Blocks(X, Z, cluster, n_clusters)
     kappa = y - 0.5

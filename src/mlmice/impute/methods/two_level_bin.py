@@ -62,7 +62,8 @@ Newton weights :math:`\mu(1-\mu)` in place of :math:`\omega`), draws the
 starting :math:`\Psi^{-1}` from the Wishart given those modes and their
 conditional covariances (so the chain starts within the posterior's spread
 rather than at its mode), runs
-``n_iter`` sweeps (default 30) and imputes from the last draw:
+``n_iter`` sweeps (default 15 with a random intercept only, 30 with random
+slopes) and imputes from the last draw:
 
 .. math:: y_{ij}^{mis} \sim \mathrm{Bernoulli}(\operatorname{logit}^{-1}(x_{ij}^\top\beta
           + z_{ij}^\top b_j)),
@@ -76,9 +77,10 @@ chain (300 independent calls; every entry of :math:`\Psi` and :math:`\beta`
 within 2 Monte Carlo standard errors), while after 5 sweeps the random-slope
 variance is still 25 % too small; the chain's autocorrelations are below 0.2
 at lag 1 for :math:`\beta` and 0.6-0.85 at lag 1, at most 0.05 at lag 20 for
-:math:`\Psi`. The default of 30 keeps a margin; one sweep costs about 1 ms
-there. The chained-equations sampler around this method adds its own
-iterations on top.
+:math:`\Psi`. With a random intercept only, 15 sweeps match the long chain
+(400 calls) and 10 leave the variance 3 % low. The defaults (30 and 15) keep
+a margin; one sweep costs about 1 ms there. The chained-equations sampler
+around this method adds its own iterations on top.
 
 Why not mice's approach
 -----------------------
@@ -135,7 +137,7 @@ from mlmice.impute.methods.logreg import independent_columns
 
 __all__ = ["GibbsState", "TwoLevelBin", "gibbs_two_level_logistic"]
 
-_DEFAULTS = {"n_iter": 30, "n_start": 8, "prior_sd": 2.5, "prior_sd_intercept": 10.0,
+_DEFAULTS = {"n_iter": None, "n_start": 8, "prior_sd": 2.5, "prior_sd_intercept": 10.0,
              "psi_df": None, "psi_scale": 0.1}
 
 
@@ -322,8 +324,9 @@ class TwoLevelBin(ImputationMethod):
 
     Options
     -------
-    n_iter : int, default 30
-        Gibbs sweeps per call.
+    n_iter : int, optional
+        Gibbs sweeps per call (default 15 with a random intercept only, 30
+        with random slopes).
     n_start : int, default 8
         Penalised IRLS rounds for the starting point.
     prior_sd, prior_sd_intercept : float, default 2.5 and 10
@@ -341,7 +344,9 @@ class TwoLevelBin(ImputationMethod):
         if unknown:
             raise ValueError(f"{data.variable}: unknown 2l.bin option(s) {sorted(unknown)}; "
                              f"known: {sorted(_DEFAULTS)}")
-        n_iter = check_scalar(opts["n_iter"], "n_iter", kind=int, min_val=1)
+        n_iter = opts["n_iter"]
+        if n_iter is not None:
+            n_iter = check_scalar(n_iter, "n_iter", kind=int, min_val=1)
         n_start = check_scalar(opts["n_start"], "n_start", kind=int, min_val=0)
         prior_sd = check_scalar(opts["prior_sd"], "prior_sd", min_val=0, include_min=False)
         sd_int = check_scalar(opts["prior_sd_intercept"], "prior_sd_intercept", min_val=0,
@@ -377,6 +382,8 @@ class TwoLevelBin(ImputationMethod):
             dropped = [z_names[j] for j in range(Z.shape[1]) if j not in set(keep_z.tolist())]
             events.append(f"2l.bin: dropped linearly dependent random effects {dropped}")
             Z = Z[:, keep_z]
+        if n_iter is None:
+            n_iter = 15 if Z.shape[1] == 1 else 30
         sd = np.full(X.shape[1], float(prior_sd))
         sd[0] = float(sd_int)
         psi_df = opts["psi_df"]

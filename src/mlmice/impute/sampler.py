@@ -21,6 +21,11 @@ the same whatever the number of chains or processes; continuing a chain
 restarts its generator where it stopped, so ``mice(maxit=10)`` followed by
 ``iterate(maxit=10)`` equals ``mice(maxit=20)`` bit for bit.
 
+Parallel chains (``n_jobs > 1``) run in a ``ProcessPoolExecutor``; workers
+read the data and specification from Parquet/JSON files and write their chain
+state as Parquet/JSON (only paths and integers are sent to them), so results
+do not depend on ``n_jobs``.
+
 Before each method call, predictors that are constant, correlate above 0.99
 with the target, or are collinear among the rows where the target is observed
 are removed and logged (mice's ``remove.lindep``). A method that fails raises
@@ -116,7 +121,7 @@ class _Engine:
                            if name in self.where]
 
     # -------------------------------------------------------------- chain pieces
-    def initial(self, rng: np.random.Generator) -> np.ndarray:
+    def initial(self, rng: np.random.Generator, *, chain: int) -> np.ndarray:
         """Completed data with initial values (step 1 of the module docstring)."""
         X = self.base.copy()
         for name in self.names:
@@ -137,7 +142,7 @@ class _Engine:
             else:
                 X[wy, j] = rng.choice(obs, size=int(wy.sum()), replace=True)
         for k in range(len(self.passive_where)):
-            self._passive(X, k, chain=None, iteration=0)
+            self._passive(X, k, chain=chain, iteration=0)
         return X
 
     def _passive(self, X, k, *, chain, iteration):
@@ -248,7 +253,7 @@ def run_chain(data: pd.DataFrame, spec: ImputationSpec, *, chain: int, maxit: in
     rng = check_random_state(int(seed), chain=int(chain))
     trace: list = []
     events: list = [(0, variable, message) for variable, message in spec.notes]
-    X = engine.initial(rng)
+    X = engine.initial(rng, chain=int(chain))
     engine.run(X, rng, chain=int(chain), start=0, maxit=int(maxit), trace=trace, events=events)
     return ChainState(chain=int(chain), iteration=int(maxit), seed=int(seed),
                       values=engine.values(X), rng_state=rng.bit_generator.state, data=data,

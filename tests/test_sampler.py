@@ -308,6 +308,16 @@ def test_fit_returns_one_fit_per_imputation_that_pool_accepts():
     pd.testing.assert_series_equal(single[0].fixef, lm("y ~ x", data=imp.complete(1)).fixef)
     with pytest.raises(ValueError, match=r"family= needs a model with a \(... \| group\) term"):
         imp.fit("y ~ x", family="binomial")
+    # a generalised linear mixed model per completed data set (with(imp, glmer(...)))
+    from mlmice.mixed import glmer
+
+    df = make_data()
+    df["b"] = (df.x.fillna(0) + np.random.default_rng(1).normal(size=len(df)) > 0).astype(float)
+    imp = run(df, m=2, maxit=1)
+    glm_fits = imp.fit("b ~ y + (1 | g)", family="binomial")
+    assert glm_fits.family == "binomial" and len(glm_fits) == 2
+    pd.testing.assert_series_equal(
+        glm_fits[1].fixef, glmer("b ~ y + (1 | g)", data=imp.complete(2), family="binomial").fixef)
 
 
 def test_visit_sequence_and_defaults():

@@ -280,6 +280,10 @@ def test_argument_errors():
         run(maxit=-1)
     with pytest.raises(ValueError, match="n_jobs == 0"):
         run(n_jobs=0)
+    with pytest.raises(TypeError, match="seed must be a non-negative int or None"):
+        run(seed=np.random.default_rng(1))
+    with pytest.raises(ValueError, match="seed == -1, must be >= 0"):
+        run(seed=-1)
     imp = run(df)
     with pytest.raises(ValueError, match=r"action == 3, must be in 1..2"):
         imp.complete(3)

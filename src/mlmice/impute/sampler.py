@@ -222,6 +222,9 @@ def _seed_entropy(seed) -> int:
         return int(np.random.SeedSequence().entropy)
     if isinstance(seed, np.random.SeedSequence):
         return int(seed.entropy)
+    if isinstance(seed, np.random.Generator):
+        raise TypeError("seed must be a non-negative int or None (each chain c gets "
+                        "SeedSequence(seed, spawn_key=(c,))); a Generator cannot be split so")
     check_random_state(seed)  # type and sign checks
     return int(seed)
 

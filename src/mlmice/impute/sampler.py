@@ -26,6 +26,14 @@ read the data and specification from Parquet/JSON files and write their chain
 state as Parquet/JSON (only paths and integers are sent to them), so results
 do not depend on ``n_jobs``.
 
+One chain per job (the pipeline)::
+
+    spec = validate_spec(data, method=meth, predictor_matrix=pred)
+    state = run_chain(data, spec, chain=c, maxit=10, seed=2024)   # or continue_chain
+    state.to_files("impute/chain_c")                              # Parquet + JSON
+    state = ChainState.from_files("impute/chain_c", data).continue_(10)
+    imp = Mids.from_chains(data, spec, [ChainState.from_files(d, data) for d in dirs])
+
 Before each method call, predictors that are constant, correlate above 0.99
 with the target, or are collinear among the rows where the target is observed
 are removed and logged (mice's ``remove.lindep``). A method that fails raises

@@ -97,6 +97,16 @@ def test_tutorial_specification_runs(shared_data):
     assert tr["mean"].notna().all()
 
 
+def test_tutorial_specification_with_2l_pmm_for_gender(shared_data):
+    # the variant used before 2l.bin existed: gender by two-level pmm (stays 0/1)
+    _require("2l.pmm")
+    df = tutorial_data(shared_data)
+    imp = mm.mice(df, m=1, maxit=1, method=tutorial_method(gender="2l.pmm"),
+                  predictor_matrix=tutorial_predictor_matrix(df), seed=7)
+    c = imp.complete(1)
+    assert not c.isna().any().any() and set(c.gender_ij.unique()) <= {0.0, 1.0}
+
+
 def test_pan_specification_runs(shared_data):
     # pool_reference.R: 2l.pan / 2l.bin / 2lonly.mean, codes 1 and 2
     _require("2l.pan", "2l.bin")

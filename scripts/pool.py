@@ -1,7 +1,8 @@
 # ruff: noqa: F821  (Snakemake injects the `snakemake` object)
 # Rubin's rules over the fits of one model to the imputed data sets, from the
 # analysis stage's tables: the pooled table (mice::pool + summary for the fixed
-# effects, mitml's pooled variance components) and mitml::testEstimates.
+# effects, mitml's pooled variance components) and mitml::testEstimates; then the
+# model's truth / CCA / MI comparison.
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
@@ -11,19 +12,22 @@ from types import SimpleNamespace  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
+from mlmice.compare import closer_sentences, compare_estimates  # noqa: E402
 from mlmice.pooling import pooled_table, test_estimates  # noqa: E402
 
 warnings.simplefilter("always")
 warnings.showwarning = lambda msg, cat, *a, **k: print(f"{cat.__name__}: {msg}", file=sys.stderr)
 
 
-def imputations(path):
-    frame = pd.read_parquet(path)
+def imputations(frame):
     return frame[frame["dataset"] == "imputation"]
 
 
-estimates, vcov = imputations(snakemake.input.estimates), imputations(snakemake.input.vcov)
-varcorr, info = imputations(snakemake.input.varcorr), imputations(snakemake.input.fits)
+all_estimates = pd.read_parquet(snakemake.input.estimates)
+all_varcorr = pd.read_parquet(snakemake.input.varcorr)
+estimates, varcorr = imputations(all_estimates), imputations(all_varcorr)
+vcov = imputations(pd.read_parquet(snakemake.input.vcov))
+info = imputations(pd.read_parquet(snakemake.input.fits))
 
 # the stored fits, as the objects mlmice.pool reads: fixef, vcov, varcorr, dfcom
 fits = []
@@ -43,3 +47,8 @@ pooled.to_parquet(snakemake.output.pooled, index=False)
 mitml = test_estimates(fits, extra_pars=True)
 print(mitml, file=sys.stderr)
 mitml.to_frame().to_parquet(snakemake.output.mitml, index=False)
+
+table = compare_estimates(all_estimates, all_varcorr, pooled, mitml.to_frame(),
+                          model=snakemake.wildcards.model)
+print("\n".join(closer_sentences(table)), file=sys.stderr)
+table.to_parquet(snakemake.output.compare, index=False)

@@ -41,7 +41,9 @@ for method in ("D1", "D3"):
             if method == "D1":
                 row["note"] = "parameters tested: " + ", ".join(result.parameters)
         except ValueError as exc:
-            row["note"] = f"not computed: {exc}"
+            same = "same fixed effects" in str(exc)
+            row["note"] = ("not defined: the models have the same fixed effects (they differ "
+                           "in random effects only)" if same else f"not computed: {exc}")
     print(row, file=sys.stderr)
     rows.append(row)
 

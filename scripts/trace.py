@@ -22,7 +22,7 @@ trace = trace_frame(pd.concat(traces, ignore_index=True))
 events = pd.concat([pd.read_parquet(p).assign(chain=chain_of(p)) for p in snakemake.input.events],
                    ignore_index=True)
 events = events.reindex(columns=["chain", "iteration", "variable", "event"])
-table = rhat(trace)
+table = rhat(trace, threshold=float(snakemake.params.threshold))
 print(f"R-hat flags: {sorted(set(table.loc[table['flag'], 'variable']))}", file=sys.stderr)
 
 trace.to_parquet(snakemake.output.trace, index=False)

@@ -194,6 +194,13 @@ def test_data_contract_artifacts(pipeline):
 
     compare = pd.read_parquet(res / "compare" / "estimates.parquet")
     assert list(compare.columns) == COMPARE_COLUMNS
+    per_model = [pd.read_parquet(res / "compare" / "models" / f"{m['name']}.parquet")
+                 for m in MODELS]
+    pd.testing.assert_frame_equal(compare, pd.concat(per_model, ignore_index=True))
+    truth = pd.read_parquet(res / "analysis" / "predictors" / "estimates.parquet").query(
+        "dataset == 'truth' and effect == 'fixed'")
+    fixed = compare.query("model == 'predictors' and kind == 'fixed'")
+    np.testing.assert_array_equal(fixed["truth"], truth["estimate"])
     assert set(compare["model"]) == {m["name"] for m in MODELS}
     assert set(compare["closer"]) <= {"MI", "CCA", "equal"}
 
@@ -256,8 +263,8 @@ def test_changed_formula_reruns_only_that_model(pipeline):
     config["studies"][STUDY]["models"][1]["formula"] += " + assessment_ij"
     jobs = _dry_run(pipeline, config)
     assert _rules(jobs) == {"analyze": 1, "pool": 1, "test_models": 1, "compare": 1,
-                            "compare_all": 1, "report": 1}
-    models = {w.get("model") for r, w in jobs if r in ("analyze", "pool", "compare")}
+                            "report": 1}
+    models = {w.get("model") for r, w in jobs if r in ("analyze", "pool", "test_models")}
     assert models == {"predictors"}
 
 

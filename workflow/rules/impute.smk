@@ -69,6 +69,8 @@ rule trace:
         ),
     log:
         "logs/trace/{study}.log",
+    params:
+        threshold=lambda wildcards: imputation(wildcards.study)["rhat_threshold"],
     conda:
         "../../envs/mlmice.yaml"
     script:

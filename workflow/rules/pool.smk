@@ -1,10 +1,14 @@
-# Stage 5, pooling and comparison, per model:
-#   results/{study}/pooled/{model}.parquet         mice::pool + summary (tidy columns)
-#   results/{study}/pooled/mitml/{model}.parquet   mitml::testEstimates(extra.pars = TRUE)
-#   results/{study}/tests/{model}.parquet          D1 and D3 of {model} against the model
-#                                                  before it in the sequence
-#   results/{study}/compare/models/{model}.parquet        truth, CCA and MI side by side
-#   results/{study}/compare/estimates.parquet      all models; + estimates.png
+# Stage 5, pooling and comparison:
+#   results/{study}/pooled/{model}.parquet          mice::pool + summary for the fixed
+#                                                   effects, mitml's pooled variance
+#                                                   components (kind = extra_par)
+#   results/{study}/pooled/mitml/{model}.parquet    mitml::testEstimates(extra.pars = TRUE)
+#   results/{study}/compare/models/{model}.parquet  truth, CCA and MI side by side
+#   results/{study}/tests/{model}.parquet           D1 and D3 of {model} against the model
+#                                                   before it in the sequence
+#   results/{study}/compare/estimates.parquet       all models; + estimates.png
+# The per-model comparison is written by the pool job (it needs the same inputs
+# and no fit), which saves one job start per model.
 
 
 rule pool:
@@ -16,6 +20,7 @@ rule pool:
     output:
         pooled="results/{study}/pooled/{model}.parquet",
         mitml="results/{study}/pooled/mitml/{model}.parquet",
+        compare="results/{study}/compare/models/{model}.parquet",
     log:
         "logs/pool/{study}/{model}.log",
     conda:
@@ -44,22 +49,6 @@ rule test_models:
 
 rule compare:
     input:
-        estimates="results/{study}/analysis/{model}/estimates.parquet",
-        varcorr="results/{study}/analysis/{model}/varcorr.parquet",
-        pooled="results/{study}/pooled/{model}.parquet",
-        mitml="results/{study}/pooled/mitml/{model}.parquet",
-    output:
-        compare="results/{study}/compare/models/{model}.parquet",
-    log:
-        "logs/compare/{study}/{model}.log",
-    conda:
-        "../../envs/mlmice.yaml"
-    script:
-        "../../scripts/compare.py"
-
-
-rule compare_all:
-    input:
         tables=lambda wildcards: expand("results/{study}/compare/models/{model}.parquet",
                                         study=wildcards.study,
                                         model=model_names(wildcards.study)),
@@ -71,8 +60,8 @@ rule compare_all:
             category="6. Truth, CCA and MI",
         ),
     log:
-        "logs/compare_all/{study}.log",
+        "logs/compare/{study}.log",
     conda:
         "../../envs/mlmice.yaml"
     script:
-        "../../scripts/compare_all.py"
+        "../../scripts/compare.py"

@@ -156,6 +156,7 @@ def report_params(wildcards):
             "models": [{"name": m["name"], "formula": " ".join(m["formula"].split()),
                         "reml": m["reml"]} for m in models(study)],
             "m": imp["m"], "maxit": imp["maxit"], "seed": imp["seed"],
+            "rhat_threshold": imp["rhat_threshold"],
             "has_truth": has_complete(study)}
 
 

@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402
 from mlmice.impute.sampler import Mids  # noqa: E402
 from mlmice.impute.state import ChainState  # noqa: E402
 from mlmice.io import read_parquet  # noqa: E402
-from mlmice.lm import lm  # noqa: E402
+from mlmice.linear_model import lm  # noqa: E402
 from mlmice.mixed import lmer  # noqa: E402
 
 formula, reml = snakemake.params.model["formula"], snakemake.params.model["reml"]

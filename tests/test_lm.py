@@ -1,4 +1,4 @@
-"""mlmice.lm against R's lm (and statsmodels OLS).
+"""mlmice.lm (module mlmice.linear_model) against R's lm (and statsmodels OLS).
 
 References: ../shared/reference/lme4_popular.json (``lm(popularity_ij ~ 1)``,
 lme4_reference.R) and tests/r/lm_reference.json (tests/r/lm_reference.R).
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
-from mlmice.lm import lm, ols
+from mlmice.linear_model import lm, ols
 
 HERE = Path(__file__).resolve().parent
 LM_REF = json.loads((HERE / "r" / "lm_reference.json").read_text())

@@ -29,3 +29,15 @@ def test_check_scalar_messages():
         check_scalar(1.5, "m", kind=int, min_val=1)
     with pytest.raises(ValueError, match="seed == -1"):
         check_random_state(-1)
+
+
+def test_exports_are_never_shadowed_by_submodules():
+    # ``import mlmice.<sub>`` binds <sub> on the package; a public function with
+    # the same name as a module would then be replaced by the module.
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.walk_packages(mlmice.__path__, prefix="mlmice."):
+        importlib.import_module(info.name)
+    for name in mlmice._EXPORTS:
+        assert callable(getattr(mlmice, name)), f"mlmice.{name} is shadowed by a submodule"

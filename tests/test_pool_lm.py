@@ -58,7 +58,7 @@ def test_statsmodels_ols_fits(completed, ref):
 
 
 def test_mlmice_lm_fits(completed, ref):
-    lm = pytest.importorskip("mlmice.lm").lm
+    lm = pytest.importorskip("mlmice.linear_model").lm
     _check([lm("popularity_ij ~ 1", d) for d in completed], ref)
 
 
@@ -87,7 +87,7 @@ def test_d3_with_mlmice_lm_fits_matches_mitml_and_mice(completed):
     import json
     from pathlib import Path
 
-    lm = pytest.importorskip("mlmice.lm").lm
+    lm = pytest.importorskip("mlmice.linear_model").lm
     with open(Path(__file__).parent / "r" / "pool_tests.json") as fh:
         comp = next(c for c in json.load(fh)["comparisons"]
                     if c["model"] == "lm_extraversion" and c["null_model"] == "null_single")

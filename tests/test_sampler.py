@@ -293,7 +293,7 @@ def test_argument_errors():
 
 @pytest.mark.filterwarnings("ignore:boundary \\(singular\\) fit")
 def test_fit_returns_one_fit_per_imputation_that_pool_accepts():
-    from mlmice.lm import lm
+    from mlmice.linear_model import lm
     from mlmice.mixed import lmer
     from mlmice.pooling.pooled import pool
 

@@ -32,7 +32,7 @@ _EXPORTS: dict[str, str] = {
     # models
     "lmer": "mlmice.mixed",
     "glmer": "mlmice.mixed",
-    "lm": "mlmice.lm",
+    "lm": "mlmice.linear_model",
     # imputation
     "mice": "mlmice.impute",
     "make_method": "mlmice.impute",
@@ -44,7 +44,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 _SUBMODULES = {"plots", "diagnostics", "io", "simulate", "amputation", "formula", "mixed", "impute",
-               "pooling"}
+               "linear_model", "pooling"}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

@@ -13,6 +13,12 @@ _EXPORTS = {
     "Mids": "mlmice.impute.sampler",
     "make_method": "mlmice.impute.spec",
     "make_predictor_matrix": "mlmice.impute.spec",
+    "validate_spec": "mlmice.impute.spec",
+    "ImputationSpec": "mlmice.impute.spec",
+    "SpecError": "mlmice.impute.spec",
+    "run_chain": "mlmice.impute.sampler",
+    "continue_chain": "mlmice.impute.sampler",
+    "ChainState": "mlmice.impute.state",
 }
 
 __all__ = sorted(_EXPORTS)

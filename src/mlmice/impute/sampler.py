@@ -600,7 +600,7 @@ class Mids:
                     from mlmice.mixed import lmer
                     fits.append(lmer(formula, data=data, reml=reml))
                 else:
-                    from mlmice.lm import lm
+                    from mlmice.linear_model import lm
                     fits.append(lm(formula, data=data))
             except (ImportError, AttributeError) as exc:
                 raise ImportError(f"fitting {formula!r} needs mlmice's model functions, which "

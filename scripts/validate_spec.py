@@ -1,6 +1,7 @@
 # ruff: noqa: F821  (Snakemake injects the `snakemake` object)
 # Check the imputation model against the data before any chain starts; write the
 # data the chains impute (with the passive variables added) and the specification.
+# (No figure here: this job is on the path to every chain, so it stays light.)
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
@@ -12,7 +13,6 @@ import pandas as pd  # noqa: E402
 from mlmice.impute.passive import is_passive, parse_passive  # noqa: E402
 from mlmice.impute.spec import validate_spec  # noqa: E402
 from mlmice.io import read_parquet, write_parquet  # noqa: E402
-from mlmice.plots import plot_pred  # noqa: E402
 
 cfg = snakemake.params.spec
 data = read_parquet(snakemake.input.data)
@@ -36,6 +36,3 @@ methods = pd.DataFrame({"variable": list(spec.method.index),
                         "method": [str(m) for m in spec.method],
                         "n_missing": data.isna().sum().reindex(spec.method.index).to_numpy()})
 methods.to_parquet(snakemake.output.methods, index=False)
-imputed = [v for v in spec.method.index if spec.method[v] != ""]
-plot_pred(spec.predictor_matrix.loc[imputed], method=spec.method,
-          path=snakemake.output.predictor_matrix)

@@ -14,11 +14,6 @@ rule validate_spec:
         data="results/{study}/impute/data.parquet",
         spec="results/{study}/impute/spec.json",
         methods="results/{study}/impute/methods.parquet",
-        predictor_matrix=report(
-            "results/{study}/impute/predictor_matrix.png",
-            caption="../report/predictor_matrix.rst",
-            category="2. Imputation model",
-        ),
     log:
         "logs/validate_spec/{study}.log",
     params:

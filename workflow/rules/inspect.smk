@@ -1,12 +1,15 @@
 # Stage 2, inspection of the incomplete data (the tutorial's section 3):
-# missing-data pattern, correlations of the observed values, influx/outflux.
+# missing-data pattern, correlations of the observed values, influx/outflux, and
+# the predictor matrix of the validated imputation model.
 #   results/{study}/inspect/{pattern,corr,flux}.png
 #   results/{study}/inspect/{missing,md_pattern,flux}.parquet
+#   results/{study}/impute/predictor_matrix.png
 
 
 rule inspect:
     input:
         data="results/{study}/data/incomplete.parquet",
+        spec="results/{study}/impute/spec.json",
     output:
         missing="results/{study}/inspect/missing.parquet",
         md_pattern="results/{study}/inspect/md_pattern.parquet",
@@ -25,6 +28,11 @@ rule inspect:
             "results/{study}/inspect/flux.png",
             caption="../report/flux.rst",
             category="1. Data and missingness",
+        ),
+        predictor_matrix=report(
+            "results/{study}/impute/predictor_matrix.png",
+            caption="../report/predictor_matrix.rst",
+            category="2. Imputation model",
         ),
     log:
         "logs/inspect/{study}.log",

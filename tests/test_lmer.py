@@ -342,3 +342,24 @@ def test_no_fixed_effects_reml_equals_ml():
     assert ml.fixef.empty and ml.vcov.shape == (0, 0)
     assert_allclose(reml.loglik, ml.loglik, rtol=1e-12)
     assert_allclose(reml.theta, ml.theta, rtol=1e-6)
+
+
+@pytest.mark.parametrize("theta0", [None, [0.0]])
+def test_random_intercept_reaches_the_one_dimensional_optimum(theta0):
+    # theta_11 = 0 is a stationary point of the sign-symmetric deviance; a start
+    # there (or a first step landing there) must not end the optimisation
+    from scipy.optimize import minimize_scalar
+
+    rng = np.random.default_rng(24)
+    J, m = 38, 14
+    g = np.repeat(np.arange(J), m)
+    x = rng.normal(size=J * m)
+    y = 0.5 * x + 0.3 * rng.normal(size=J)[g] + rng.normal(size=J * m)
+    X = np.column_stack([np.ones_like(x), x])
+    model = LmerModel.from_arrays(X, np.ones((J * m, 1)), g)
+    fit = model.fit(y, reml=False, theta0=theta0)
+    best = minimize_scalar(lambda t: model.deviance([t], y, reml=False), bounds=(0, 5),
+                           method="bounded", options={"xatol": 1e-10})
+    assert best.x > 0.1
+    assert_allclose(fit.theta[0], best.x, rtol=1e-5)
+    assert fit.deviance <= best.fun + 1e-9

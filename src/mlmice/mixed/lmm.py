@@ -62,6 +62,28 @@ otherwise the scaled gradient :math:`\min(|H^{-1/2}g|, |g|)` must be below
 
 Standard errors are lme4's: :math:`\mathrm{vcov}(\hat\beta) =
 \hat\sigma^2 S^{-1} = (X^\top V^{-1}X)^{-1}` at the estimates.
+
+Building blocks (for imputation methods and pooling)
+----------------------------------------------------
+``LmerModel.from_arrays(X, Z, groups, n_groups=J)``
+    The structure from raw arrays (e.g. from
+    ``mlmice.impute.methods.base.two_level_design``), cross-products formed once.
+``model.fit(y, reml=True, theta0=None, check_conv=True, warn=True)``
+    Fit a response; ``theta0=previous.theta`` warm-starts a refit, and
+    ``check_conv=False`` skips lme4's checks (and the Newton polish) in inner loops.
+``lmer_arrays(X, Z, groups, y, ...)``
+    Both in one call.
+Result arrays
+    ``beta``, ``vcov_beta`` (:math:`\hat\sigma^2 S^{-1}`), ``sigma``, ``theta``,
+    ``b`` (conditional modes per term, ``(J, q)``), ``cond_cov[group]``
+    (lme4's condVar, ``(J, q, q)``; clusters without rows get the prior
+    :math:`\sigma^2\Lambda\Lambda^\top`), ``covariance_terms()`` (the random
+    effects' covariance matrices), ``fitted``, ``residuals``.
+``model.deviance(theta, y, reml=...)``, ``model.deviance_gradient(...)``
+    The profiled deviance (lme4's ``devfun``) and its gradient.
+``loglik_at(formula, data, beta=, theta= | covs=, sigma=)``
+    The log-likelihood at given parameters (mitml's D3); also
+    ``result.loglik_at(fixef=, covariances=, sigma2=)``.
 """
 
 from __future__ import annotations
@@ -94,6 +116,7 @@ SINGULAR_TOL = 1e-4      # lme4: check.conv.singular tol
 GRAD_TOL = 2e-3          # lme4: check.conv.grad tol
 HESS_TOL = 1e-6          # lme4: check.conv.hess tol
 DERIV_DELTA = 1e-4       # lme4: deriv12 delta
+_CANCEL = 1e-4           # recompute r2 from residuals when r2 < _CANCEL * y'y
 
 
 # --------------------------------------------------------------------------- structure
@@ -366,7 +389,7 @@ class LmerModel:
             Zty = np.asarray(self._G @ (self._Z * yt[:, None]))
         else:
             Zty = np.asarray(self._Z.T @ yt)[None, :]
-        return Zty, self.X.T @ yt, float(yt @ yt), beta_ols
+        return Zty, self.X.T @ yt, float(yt @ yt), beta_ols, yt
 
     def lam(self, theta: np.ndarray) -> np.ndarray:
         """The per-cluster (or full) relative covariance factor Lambda(theta)."""
@@ -381,7 +404,7 @@ class LmerModel:
         ``full`` also returns :math:`S^{-1}` (needed for REML gradients and the
         final vcov).
         """
-        Zty, Xty, yty, _ = yp
+        Zty, Xty, yty, _, yt = yp
         C, D = self._C, self._D
         J, q, p = C.shape[0], self.q, self.p
         L = self.lam(theta)
@@ -410,9 +433,16 @@ class LmerModel:
         else:
             beta = np.linalg.solve(S, c)
         r2 = yty - float((v * g).sum()) - float(c @ beta)
+        u = g - G @ beta                              # (J, q)
+        e = None
+        if not r2 > _CANCEL * yty:
+            # r2 = y'y - ... lost more than ~4 digits to cancellation (the random
+            # effects explain nearly all of y): use the residuals themselves, O(nq),
+            # as lme4 does (pwrss = |y - mu|^2 + |u|^2)
+            e = self._residuals(yt, beta, u, L)
+            r2 = float(e @ e) + float((u * u).sum())
         if not r2 > 0:
             r2 = np.finfo(float).tiny
-        u = g - G @ beta                              # (J, q)
         m = self.n - p if reml else self.n
         dev = logdet_a + m * (1.0 + _LOG2PI + np.log(r2 / m))
         if reml:
@@ -421,8 +451,11 @@ class LmerModel:
         if grad:
             H = sol[:, :, p + 1:]                     # A^{-1} Lambda' C_j
             K = H.sum(axis=0)
-            Lu = u @ L.T
-            w = Zty - D @ beta - np.matmul(C, Lu[:, :, None])[:, :, 0]   # Z_j' e_j
+            if e is None:
+                Lu = u @ L.T
+                w = Zty - D @ beta - np.matmul(C, Lu[:, :, None])[:, :, 0]   # Z_j' e_j
+            else:
+                w = self._zt(e)
             W = w.T @ u
             rr, cc = self._rows, self._cols
             gpos = 2.0 * K[cc, rr] - (2.0 * m / r2) * W[rr, cc]
@@ -437,6 +470,21 @@ class LmerModel:
         return _Eval(theta=np.array(theta, dtype=float), deviance=float(dev), grad=gr,
                      beta=beta, u=u, r2=r2, logdet_a=logdet_a, logdet_s=logdet_s, sinv=sinv,
                      ainv=None, lam=L)
+
+    def _zt(self, e: np.ndarray) -> np.ndarray:
+        """Z_j' e_j per cluster, shape (J, q)."""
+        if self.single:
+            return np.asarray(self._G @ (self._Z * e[:, None]))
+        return np.asarray(self._Z.T @ e)[None, :]
+
+    def _residuals(self, yt, beta, u, L) -> np.ndarray:
+        """y - X beta - Z Lambda u (on the OLS-residualised response)."""
+        b = u @ L.T
+        if self.single:
+            zb = np.einsum("nq,nq->n", self._Z, b[self.terms[0].codes])
+        else:
+            zb = self._Z @ b[0]
+        return yt - self.X @ beta - zb
 
     def deviance(self, theta, y, *, reml: bool = True) -> float:
         """Profiled deviance (ML) or REML criterion at ``theta`` for response ``y``.
@@ -515,6 +563,7 @@ class LmerModel:
         # theta_ii = 0, where the gradient vanishes by this symmetry, although
         # the optimum is inside.
         res = bfgs(fun, x0, gtol=1e-9, ftol=1e-15, maxiter=1000)
+        res = self._escape_zero_diagonal(res, fun, yp, reml)
         theta = self.canonical_theta(np.asarray(res.x, dtype=float))
         ev = self._evaluate(theta, yp, reml, grad=True, full=True)
         messages: list[str] = []
@@ -546,6 +595,35 @@ class LmerModel:
                                                             n_eval=n_eval, nit=res.nit),
                           converged=converged, singular=singular, messages=messages,
                           hessian=hessian, formula=formula)
+
+    def _escape_zero_diagonal(self, res, fun, yp, reml: bool, max_restarts: int = 3):
+        """Leave a spurious stationary point on a zero diagonal entry of Lambda.
+
+        With the sign symmetry, :math:`\\theta_{ii} = 0` has a zero derivative in
+        :math:`\\theta_{ii}` whether or not it is the optimum. When the optimiser
+        ends there, trial values of :math:`\\theta_{ii}` (0.01 to 10) are tried
+        and the optimiser restarted from the best one that lowers the deviance.
+        A genuine boundary optimum (lme4's singular fit) survives this.
+        """
+        diag = np.flatnonzero(np.isfinite(self.lower))
+        for _ in range(max_restarts):
+            near = diag[np.abs(res.x[diag]) < 1e-3]
+            if near.size == 0:
+                return res
+            best_x, best_f = None, res.fun
+            for i in near:
+                for val in (0.01, 0.1, 0.5, 1.0, 3.0, 10.0):
+                    th = np.array(res.x, dtype=float)
+                    th[i] = val
+                    f = self._evaluate(th, yp, reml, grad=False).deviance
+                    if f < best_f - 1e-10 * max(1.0, abs(best_f)):
+                        best_x, best_f = th, f
+            if best_x is None:
+                return res
+            nfev = res.nfev
+            res = bfgs(fun, best_x, gtol=1e-9, ftol=1e-15, maxiter=1000)
+            res.nfev += nfev
+        return res
 
     def _fd_hessian(self, theta, yp, reml) -> np.ndarray:
         k = len(theta)
@@ -607,7 +685,7 @@ class LmerModel:
         if beta.shape != (self.p,):
             raise ValueError(f"beta must have {self.p} elements, got {beta.size}")
         e = y - self.X @ beta
-        Zte, _, ete, _ = self._y_parts_raw(e)
+        Zte, _, ete, _, _ = self._y_parts_raw(e)
         L = self.lam(theta)
         A = np.matmul(np.matmul(L.T, self._C), L) + self._eye
         v = Zte @ L
@@ -622,7 +700,7 @@ class LmerModel:
             Zte = np.asarray(self._G @ (self._Z * e[:, None]))
         else:
             Zte = np.asarray(self._Z.T @ e)[None, :]
-        return Zte, None, float(e @ e), None
+        return Zte, None, float(e @ e), None, e
 
     def theta_from_cov(self, covs, sigma: float) -> np.ndarray:
         """Theta from the terms' covariance matrices and the residual sd.

@@ -64,7 +64,9 @@ def bfgs(fun, x0, *, gtol: float = 1e-9, ftol: float = 1e-15, maxiter: int = 100
             Hinv = eye.copy()
             p = -g
             slope = float(g @ p)
-        t = 1.0 if not first else min(1.0, 1.0 / max(gmax, 1e-12))
+        # first step: at most 0.5 in the largest coordinate (a unit step could land
+        # exactly on a symmetry point such as theta_ii = 0, where the gradient vanishes)
+        t = 1.0 if not first else min(1.0, 0.5 / max(gmax, 1e-12))
         accepted = False
         for _ in range(60):
             xn = x + t * p

@@ -89,6 +89,7 @@ Result arrays
 from __future__ import annotations
 
 import warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -97,6 +98,7 @@ import pandas as pd
 from scipy import sparse
 
 from mlmice.design import ModelFrame, RandomBlock, check_random_blocks, model_frame
+from mlmice.mixed._blas import single_threaded_blas
 from mlmice.mixed.optim import bfgs
 from mlmice.mixed.results import (
     ConvergenceWarning,
@@ -492,12 +494,17 @@ class LmerModel:
         Equals lme4's ``devfun(theta)`` from ``lmer(..., devFunOnly = TRUE)``.
         """
         theta = self._check_theta(theta)
-        return self._evaluate(theta, self._y_parts(y), reml, grad=False).deviance
+        with self._blas_context():
+            return self._evaluate(theta, self._y_parts(y), reml, grad=False).deviance
 
     def deviance_gradient(self, theta, y, *, reml: bool = True) -> np.ndarray:
         """Analytic gradient of :meth:`deviance` with respect to theta."""
         theta = self._check_theta(theta)
-        return self._evaluate(theta, self._y_parts(y), reml, grad=True).grad
+        with self._blas_context():
+            return self._evaluate(theta, self._y_parts(y), reml, grad=True).grad
+
+    def _blas_context(self):
+        return nullcontext() if self.single else single_threaded_blas()
 
     def canonical_theta(self, theta: np.ndarray) -> np.ndarray:
         """Flip the sign of every Lambda column whose diagonal entry is negative.
@@ -546,6 +553,10 @@ class LmerModel:
         """
         if self.n <= self.p:
             raise ValueError(f"{self.n} observations for {self.p} fixed effects")
+        with self._blas_context():   # dense Q x Q algebra: see mlmice.mixed._blas
+            return self._fit(y, reml, theta0, check_conv, warn, formula)
+
+    def _fit(self, y, reml, theta0, check_conv, warn, formula) -> LmerResult:
         yp = self._y_parts(y)
         x0 = self.theta0.copy() if theta0 is None else self._check_theta(theta0).copy()
         n_eval = 0
@@ -588,7 +599,7 @@ class LmerModel:
         if warn:
             for msg in messages:
                 cls = SingularFitWarning if msg.startswith("boundary") else ConvergenceWarning
-                warnings.warn(msg, cls, stacklevel=3)
+                warnings.warn(msg, cls, stacklevel=4)
         return LmerResult(model=self, y=np.asarray(y, dtype=float), reml=reml, ev=ev,
                           beta_offset=yp[3], optimizer=dict(message=str(res.message),
                                                             success=bool(res.success),

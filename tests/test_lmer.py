@@ -363,3 +363,21 @@ def test_random_intercept_reaches_the_one_dimensional_optimum(theta0):
     assert best.x > 0.1
     assert_allclose(fit.theta[0], best.x, rtol=1e-5)
     assert fit.deviance <= best.fun + 1e-9
+
+
+@pytest.mark.shared
+def test_factor_gender_gets_r_name_and_same_fit(shared_data, popular):
+    # popular.RData stores gender as a factor boy/girl: R's coefficient is gender_ijgirl
+    pyreadr = pytest.importorskip("pyreadr")
+    raw = pyreadr.read_r(str(shared_data / "popular.RData"))["popular"]
+    f = "popularity_ij ~ gender_ij + extraversion_ij + (1 | cluster_id)"
+    fac = lmer(f, raw, reml=False)
+    num = lmer(f, popular["truth"], reml=False)
+    assert list(fac.fixef.index) == ["(Intercept)", "gender_ijgirl", "extraversion_ij"]
+    assert_allclose(fac.fixef.to_numpy(), num.fixef.to_numpy(), rtol=1e-10)
+    assert_allclose(fac.loglik, num.loglik, rtol=1e-12)
+
+
+def test_reml_must_be_bool(toy):
+    with pytest.raises(TypeError, match="reml must be True or False"):
+        lmer("y ~ x + (1 | g)", toy, reml="FALSE")

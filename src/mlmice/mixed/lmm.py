@@ -551,6 +551,8 @@ class LmerModel:
         -------
         LmerResult
         """
+        if not isinstance(reml, (bool, np.bool_)):
+            raise TypeError(f"reml must be True or False, got {reml!r}")
         if self.n <= self.p:
             raise ValueError(f"{self.n} observations for {self.p} fixed effects")
         with self._blas_context():   # dense Q x Q algebra: see mlmice.mixed._blas
@@ -1129,6 +1131,8 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, theta0=None,
         Formula without random terms (use :func:`mlmice.lm`), unknown
         variables, non-numeric response, too few levels, no complete rows.
     """
+    if not isinstance(reml, (bool, np.bool_)):
+        raise TypeError(f"reml must be True or False, got {reml!r}")
     mf = model_frame(formula, data, factors=factors)
     if not mf.random:
         raise ValueError(f"formula {formula!r} has no random-effects terms; use mlmice.lm")

@@ -381,3 +381,25 @@ def test_factor_gender_gets_r_name_and_same_fit(shared_data, popular):
 def test_reml_must_be_bool(toy):
     with pytest.raises(TypeError, match="reml must be True or False"):
         lmer("y ~ x + (1 | g)", toy, reml="FALSE")
+
+
+NESTED = json.loads((HERE / "r" / "lme4_nested.json").read_text())
+
+
+@pytest.mark.parametrize("criterion", ["ml", "reml"])
+@pytest.mark.parametrize("model", list(NESTED["formulas"]))
+def test_several_grouping_factors_against_lme4(criterion, model):
+    # R (tests/r/lme4_nested.R): lmer(y ~ x + (1 | school) + (1 | school:class), d,
+    # REML = ..., control = <tight nloptwrap>); lme4 puts school:class (120 levels) first
+    data = pd.read_csv(HERE / "r" / "lme4_nested.csv")
+    ref = NESTED[criterion][model]
+    fit = lmer(NESTED["formulas"][model], data, reml=criterion == "reml")
+    assert fit.nobs == ref["n"] and fit.n_dropped == len(data) - ref["n"]
+    assert_allclose(fit.fixef.to_numpy(), list(ref["fixef"].values()), rtol=1e-6)
+    assert_allclose(fit.se.to_numpy(), list(ref["se"].values()), rtol=1e-6)
+    vc = pd.DataFrame(ref["varcomp"])
+    assert list(fit.varcorr["grp"]) == list(vc["grp"])
+    assert_allclose(fit.varcorr["vcov"], vc["vcov"], rtol=1e-5)
+    assert_allclose(fit.theta, ref["theta"], rtol=1e-5)
+    assert_allclose(fit.loglik, ref["loglik"], atol=1e-6)
+    assert fit.ngroups == ref["ngrps"]

@@ -91,6 +91,7 @@ def test_no_response():
         ("y ~ a +", "end of formula"),
         ("y a", "no '~'"),
         ("y ~ 2", "'2'"),
+        ("y ~ .", "'.' (all other columns)"),
     ],
 )
 def test_unsupported_constructs_are_quoted(text, quoted):

@@ -363,6 +363,9 @@ class _Expander:
                 return [], -1, []
             raise FormulaError(f"numeric term {deparse(node)!r} in formula {self.text!r}; "
                                "only 0 and 1 are allowed (use I(...) for constants)")
+        if k == "name" and node.value == ".":
+            raise FormulaError(f"'.' (all other columns) is not supported in formula "
+                               f"{self.text!r}; name the variables")
         if k == "name" or k == "call":
             if k == "call" and node.value in ("offset", "poly", "ns", "bs", "factor",
                                               "as.factor", "scale", "C", "strata"):

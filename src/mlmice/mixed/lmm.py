@@ -41,7 +41,9 @@ block diagonal with one :math:`q \times q` block per cluster,
 :math:`O(Jq^3 + Jq^2p + p^3)`, independent of :math:`n`, done with batched
 NumPy operations over the stacked :math:`(J, q, q)` blocks. Several grouping
 factors (crossed or nested) use the same algebra with a single dense
-:math:`Q \times Q` block (correct; meant for moderate :math:`Q`).
+:math:`Q \times Q` block, :math:`Q = \sum_k J_k q_k`: correct, tested against
+lme4, but :math:`O(Q^3)` per evaluation, so meant for :math:`Q` up to a few
+hundred (lme4 uses a sparse Cholesky factor there).
 
 Gradient. The analytic gradient of the profiled deviance is used by the
 optimiser (L-BFGS-B with the bounds of :math:`\theta`): with
@@ -97,7 +99,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from mlmice.design import ModelFrame, RandomBlock, check_random_blocks, model_frame
+from mlmice.design import ModelFrame, RandomBlock, model_frame
 from mlmice.mixed._blas import single_threaded_blas
 from mlmice.mixed.optim import bfgs
 from mlmice.mixed.results import (
@@ -198,7 +200,6 @@ class _Eval:
     logdet_a: float
     logdet_s: float
     sinv: np.ndarray       # S^{-1}
-    ainv: np.ndarray | None  # (J, q, q)
     lam: np.ndarray        # (q, q)
 
 
@@ -471,7 +472,7 @@ class LmerModel:
             gr = np.bincount(self._tidx, weights=gpos, minlength=self.ntheta)
         return _Eval(theta=np.array(theta, dtype=float), deviance=float(dev), grad=gr,
                      beta=beta, u=u, r2=r2, logdet_a=logdet_a, logdet_s=logdet_s, sinv=sinv,
-                     ainv=None, lam=L)
+                     lam=L)
 
     def _zt(self, e: np.ndarray) -> np.ndarray:
         """Z_j' e_j per cluster, shape (J, q)."""
@@ -1136,7 +1137,6 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, theta0=None,
     mf = model_frame(formula, data, factors=factors)
     if not mf.random:
         raise ValueError(f"formula {formula!r} has no random-effects terms; use mlmice.lm")
-    check_random_blocks(mf.random, mf.nobs)
     model = LmerModel.from_frame(mf)
     res = model.fit(mf.y, reml=reml, theta0=theta0, check_conv=check_conv, formula=str(formula))
     res.n_dropped = mf.n_dropped

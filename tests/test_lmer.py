@@ -403,3 +403,12 @@ def test_several_grouping_factors_against_lme4(criterion, model):
     assert_allclose(fit.theta, ref["theta"], rtol=1e-5)
     assert_allclose(fit.loglik, ref["loglik"], atol=1e-6)
     assert fit.ngroups == ref["ngrps"]
+
+
+def test_degenerate_responses_get_clear_errors():
+    g = np.repeat(np.arange(5), 4)
+    df = pd.DataFrame({"y": np.ones(20), "x": np.arange(20.0), "g": g})
+    with pytest.raises(ValueError, match="zero residual variance"):
+        lmer("y ~ x + (1 | g)", df)
+    with pytest.raises(ValueError, match="constant within clusters"):
+        lmer("y ~ (1 | g)", df.assign(y=np.repeat([1.0, 2, 3, 4, 5], 4)))

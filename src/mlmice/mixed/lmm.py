@@ -388,6 +388,10 @@ class LmerModel:
         else:
             beta_ols = np.zeros(0)
             yt = y
+        if not float(yt @ yt) > 1e-20 * max(float(y @ y), 1e-300):
+            raise ValueError("the response is a linear function of the fixed effects (zero "
+                             "residual variance, e.g. a constant response): a mixed model "
+                             "cannot be fitted")
         if self.single:
             Zty = np.asarray(self._G @ (self._Z * yt[:, None]))
         else:
@@ -556,8 +560,15 @@ class LmerModel:
             raise TypeError(f"reml must be True or False, got {reml!r}")
         if self.n <= self.p:
             raise ValueError(f"{self.n} observations for {self.p} fixed effects")
-        with self._blas_context():   # dense Q x Q algebra: see mlmice.mixed._blas
-            return self._fit(y, reml, theta0, check_conv, warn, formula)
+        with self._blas_context(), np.errstate(over="ignore", invalid="ignore",
+                                               divide="ignore"):
+            try:   # dense Q x Q algebra: see mlmice.mixed._blas
+                return self._fit(y, reml, theta0, check_conv, warn, formula)
+            except np.linalg.LinAlgError as err:
+                raise ValueError(
+                    "the mixed model could not be fitted: a matrix became singular during "
+                    f"the optimisation ({err}); the residual variance may be zero (is the "
+                    "response constant within clusters?)") from err
 
     def _fit(self, y, reml, theta0, check_conv, warn, formula) -> LmerResult:
         yp = self._y_parts(y)

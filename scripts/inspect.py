@@ -11,6 +11,7 @@ import pandas as pd  # noqa: E402
 
 from mlmice.diagnostics import flux, md_pattern  # noqa: E402
 from mlmice.io import read_parquet  # noqa: E402
+from mlmice.observed import plot_observed  # noqa: E402
 from mlmice.plots import plot_corr, plot_flux, plot_pattern, plot_pred  # noqa: E402
 
 data = read_parquet(snakemake.input.data)
@@ -28,6 +29,7 @@ md_pattern(df).reset_index().astype({"count": str}).to_parquet(snakemake.output.
                                                                 index=False)
 flux(df).reset_index().to_parquet(snakemake.output.flux, index=False)
 
+plot_observed(df, path=snakemake.output.observed_plot)
 plot_pattern(df, path=snakemake.output.pattern_plot)
 plot_corr(df, path=snakemake.output.corr_plot)
 plot_flux(df, path=snakemake.output.flux_plot)

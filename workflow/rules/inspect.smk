@@ -1,7 +1,7 @@
 # Stage 2, inspection of the incomplete data (the tutorial's section 3):
-# missing-data pattern, correlations of the observed values, influx/outflux, and
-# the predictor matrix of the validated imputation model.
-#   results/{study}/inspect/{pattern,corr,flux}.png
+# observed-value distributions, missing-data pattern, correlations of the observed
+# values, influx/outflux, and the predictor matrix of the validated imputation model.
+#   results/{study}/inspect/{observed,pattern,corr,flux}.png
 #   results/{study}/inspect/{missing,md_pattern,flux}.parquet
 #   results/{study}/impute/predictor_matrix.png
 
@@ -14,6 +14,11 @@ rule inspect:
         missing="results/{study}/inspect/missing.parquet",
         md_pattern="results/{study}/inspect/md_pattern.parquet",
         flux="results/{study}/inspect/flux.parquet",
+        observed_plot=report(
+            "results/{study}/inspect/observed.png",
+            caption="../report/observed.rst",
+            category="1. Data and missingness",
+        ),
         pattern_plot=report(
             "results/{study}/inspect/pattern.png",
             caption="../report/pattern.rst",

@@ -131,8 +131,8 @@ def report_inputs(wildcards):
     out = {
         "notebook": REPORT_NOTEBOOK,
         "inspect": [f"results/{study}/inspect/{f}" for f in
-                    ("missing.parquet", "md_pattern.parquet", "flux.parquet", "pattern.png",
-                     "corr.png", "flux.png")],
+                    ("missing.parquet", "md_pattern.parquet", "flux.parquet", "observed.png",
+                     "pattern.png", "corr.png", "flux.png")],
         "spec": [f"results/{study}/impute/methods.parquet",
                  f"results/{study}/impute/predictor_matrix.png"],
         "diagnostics": [f"results/{study}/diagnostics/{f}" for f in

@@ -1,0 +1,37 @@
+"""mlmice.observed.plot_observed: the observed-value distributions figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mlmice as mm
+from mlmice.observed import plot_observed
+
+
+@pytest.fixture(scope="module")
+def data():
+    df = mm.simulate_popularity(n_clusters=8, cluster_size=5, seed=4).data
+    df.loc[[0, 3, 9], "popularity_ij"] = np.nan
+    return df
+
+
+def test_panels_bars_and_histograms(tmp_path, data):
+    variables = ["popularity_ij", "gender_ij", "extraversion_ij", "experience_j"]
+    fig = plot_observed(data, variables=variables, path=tmp_path / "o.png")
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title().split(":")[0] for ax in visible] == variables
+    assert visible[0].get_title() == "popularity_ij: 37 observed, 3 missing"
+    # gender: two bars of proportions summing to 1, labelled with the value labels
+    heights = [p.get_height() for p in visible[1].patches]
+    assert len(heights) == 2 and sum(heights) == pytest.approx(1.0)
+    assert [t.get_text() for t in visible[1].get_xticklabels()] == ["boy", "girl"]
+    assert (tmp_path / "o.png").stat().st_size > 1000
+
+
+def test_errors_name_the_variable(data):
+    with pytest.raises(ValueError, match="'nope' is not a column"):
+        plot_observed(data, variables=["nope"])
+    empty = data.assign(popularity_ij=np.nan)
+    with pytest.raises(ValueError, match="'popularity_ij' is never observed"):
+        plot_observed(empty, variables=["popularity_ij"])

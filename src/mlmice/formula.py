@@ -108,7 +108,7 @@ class _Parser:
 
     def expect(self, value: str):
         kind, val, pos = self.take()
-        if val != value or kind == "end" and value:
+        if val != value or kind == "end":
             raise FormulaError(f"cannot parse formula {self.text!r}: expected {value!r} at "
                                f"position {pos}, found {val or 'end of formula'!r}")
 

@@ -47,3 +47,25 @@ def load_reference(shared_reference):
             return json.load(fh)
 
     return _load
+
+
+@pytest.fixture(scope="session")
+def popular_complete(shared_data):
+    """The tutorial's complete ``popular.RData`` (gender 0 = boy, 1 = girl).
+
+    Shared by the whole session: tests that change it must copy it first.
+    """
+    from mlmice.tutorial import read_popular
+
+    return read_popular(shared_data / "popular.RData")
+
+
+@pytest.fixture(scope="session")
+def popular_mar(shared_data):
+    """The tutorial's incomplete ``popular_MAR.RData`` (gender 1/2 -> 0 = boy, 1 = girl).
+
+    Shared by the whole session: tests that change it must copy it first.
+    """
+    from mlmice.tutorial import read_popular
+
+    return read_popular(shared_data / "popular_MAR.RData")

@@ -33,14 +33,6 @@ def ref():
         return json.load(fh)
 
 
-@pytest.fixture(scope="module")
-def popular_mar(shared_data):
-    pyreadr = pytest.importorskip("pyreadr")
-    df = pyreadr.read_r(shared_data / "popular_MAR.RData")["popular_MAR"]
-    df["gender_ij"] = df["gender_ij"] - 1.0
-    return df
-
-
 def synthetic_trace(*, n_iter: int, m: int, drift: float, seed: int,
                     variables=("x", "y")) -> pd.DataFrame:
     """Chains of iid normal statistics plus a linear drift per iteration."""

@@ -42,12 +42,9 @@ RS = "gender_ij ~ popularity_ij + (1 + popularity_ij | cluster_id)"
 
 
 @pytest.fixture(scope="module")
-def popular(shared_data):
-    from mlmice.io import read_data
-
-    df = read_data(shared_data / "popular.RData", cluster="cluster_id")
-    assert set(np.unique(df["gender_ij"])) == {0.0, 1.0}
-    return df
+def popular(popular_complete):
+    assert set(np.unique(popular_complete["gender_ij"])) == {0.0, 1.0}
+    return popular_complete
 
 
 @pytest.fixture(scope="module")

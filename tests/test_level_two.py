@@ -73,11 +73,11 @@ def test_2lonly_mean_uses_mean_over_observed_clusters():
     assert any("5 cluster(s) with w missing in every row" in e for e in res.events)
 
 
-def test_tutorial_experience_partial_cluster(shared_data):
+def test_tutorial_experience_partial_cluster(popular_mar):
     # R's 2lonly.pmm stops here ("clusters with partially missing level-2 data: 1")
     import mlmice as mm
 
-    df = mm.read_data(shared_data / "popular_MAR.RData", cluster="cluster_id")
+    df = popular_mar
     meth = {"experience_j": "2lonly.pmm", "popularity_ij": "pmm", "gender_ij": "pmm",
             "extraversion_ij": "pmm", "assessment_ij": "pmm"}
     pred = mm.make_predictor_matrix(df, cluster="cluster_id")

@@ -25,14 +25,6 @@ matplotlib.use("Agg")     # mlmice.plots never uses pyplot; this keeps any test 
 # -- fixtures ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def popular_mar(shared_data):
-    pyreadr = pytest.importorskip("pyreadr")
-    df = pyreadr.read_r(shared_data / "popular_MAR.RData")["popular_MAR"]
-    df["gender_ij"] = df["gender_ij"] - 1.0
-    return df
-
-
-@pytest.fixture(scope="module")
 def completed_long(shared_reference):
     long = pd.read_csv(shared_reference / "mice_completed_long.csv")
     long[".id"] = long[".id"] - 1          # R's .id is 1-based; ours is the row position

@@ -230,7 +230,7 @@ def test_recovery_with_mice_and_pooled_glmer():
     assert abs(mean_var - full.varcorr["vcov"].iloc[0]) < 3 * 0.2
 
 
-def test_tutorial_gender_model_on_amputed_complete_data(shared_data):
+def test_tutorial_gender_model_on_amputed_complete_data(popular_complete):
     # The tutorial's imputation model for gender (popularity with a random
     # slope, extraversion, experience, assessment; codes 2/1/1/1) on the
     # complete popularity data with 30 % of gender made missing at random
@@ -240,9 +240,7 @@ def test_tutorial_gender_model_on_amputed_complete_data(shared_data):
     # SD 0.02 for 592 values, plus posterior spread), and the imputations agree
     # with the true values more often than those of single-level logreg (0.77
     # vs 0.72 on average; the classes differ a lot in their share of girls).
-    from mlmice.io import read_data
-
-    df = read_data(shared_data / "popular.RData", cluster="cluster_id")
+    df = popular_complete
     rng = np.random.default_rng(42)
     truth = df["gender_ij"].to_numpy()
     ext = df["extraversion_ij"].to_numpy()

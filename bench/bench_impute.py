@@ -23,7 +23,10 @@ Usage::
 
 The machine is shared: CPU seconds are the fair comparison with R's CPU
 seconds; elapsed seconds are inflated by other jobs (the load average is
-printed).
+printed). BLAS runs on one thread (``OPENBLAS_NUM_THREADS``,
+``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` default to 1 before NumPy is
+imported; one thread halved the CPU seconds measured on the 2-core machine).
+Set them before running to measure otherwise; the header prints them.
 """
 
 from __future__ import annotations
@@ -36,44 +39,23 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before NumPy is imported: single-core timings
 
-import mlmice as mm
-from mlmice.impute.sampler import mice
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import mlmice as mm  # noqa: E402
+from mlmice.impute.sampler import mice  # noqa: E402
+from mlmice.tutorial import (  # noqa: E402
+    read_popular,
+    tutorial_method,
+    tutorial_predictor_matrix,
+    with_interaction,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MLMICE_SHARED", REPO.parent / "shared"))
-
-PASSIVE = "~ I(extraversion_ij * experience_j)"
-
-
-def tutorial_method(level1="2l.pmm", level2="2lonly.pmm", gender="2l.bin"):
-    return {"popularity_ij": level1, "gender_ij": gender, "extraversion_ij": level1,
-            "assessment_ij": level1, "experience_j": level2, "extraversion_experience": PASSIVE}
-
-
-def tutorial_pred(df, codes34=True):
-    pred = mm.make_predictor_matrix(df)
-    pred["cluster_id"] = -2
-    pred["unit_id"] = 0
-    pred["extraversion_experience"] = 0
-    pred.loc["extraversion_experience"] = 0
-    pop = ["gender_ij", "extraversion_ij", "experience_j", "assessment_ij",
-           "extraversion_experience"]
-    pred.loc["popularity_ij", pop] = [3, 4, 1, 1, 1] if codes34 else [1, 2, 1, 1, 1]
-    pred.loc[["gender_ij", "extraversion_ij", "experience_j"], "popularity_ij"] = 2
-    pred.loc["assessment_ij", "popularity_ij"] = 4 if codes34 else 2
-    for name in df.columns:
-        pred.loc[name, name] = 0
-    return pred
-
-
-def with_passive(df):
-    df = df.copy()
-    df["extraversion_experience"] = df["extraversion_ij"] * df["experience_j"]
-    return df
-
 
 def simulated(n_rows, seed=1):
     """Simulated popularity data with the tutorial's missing fractions (MCAR)."""
@@ -87,7 +69,7 @@ def simulated(n_rows, seed=1):
     gone = rng.choice(np.arange(1, n_clusters + 1), size=max(n_clusters // 100, 1),
                       replace=False)
     df.loc[df.cluster_id.isin(gone), "experience_j"] = np.nan
-    return with_passive(df)
+    return with_interaction(df)
 
 
 def timed(label, fn, reps):
@@ -116,16 +98,20 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     r_summary = json.loads((SHARED / "reference" / "r_timings.json").read_text())["summary"]
-    df = with_passive(mm.read_data(SHARED / "data" / "popular_MAR.RData", cluster="cluster_id"))
+    df = with_interaction(read_popular(SHARED / "data" / "popular_MAR.RData"))
     jobs = {
         "tutorial (2l.pmm, 2l.bin, 2lonly.pmm, codes 3/4)": (
-            tutorial_method(), tutorial_pred(df), "tutorial_spec_2l.lmer_2l.bin_2lonly.mean"),
+            tutorial_method(), tutorial_predictor_matrix(df),
+            "tutorial_spec_2l.lmer_2l.bin_2lonly.mean"),
         "pan (2l.pan, 2l.bin, 2lonly.mean, codes 1/2)": (
-            tutorial_method("2l.pan", "2lonly.mean"), tutorial_pred(df, codes34=False),
+            tutorial_method(level1="2l.pan", level2="2lonly.mean"),
+            tutorial_predictor_matrix(df, codes34=False),
             "pan_spec_2l.pan_2l.bin_2lonly.mean"),
     }
     print(f"mlmice.mice on popular_MAR: m = {args.m}, maxit = {args.maxit}, n_jobs = 1, "
-          f"{args.reps} runs each; machine shared ({os.cpu_count()} cores)")
+          f"{args.reps} runs each; machine shared ({os.cpu_count()} cores); BLAS threads: "
+          f"OPENBLAS {os.environ['OPENBLAS_NUM_THREADS']}, OMP {os.environ['OMP_NUM_THREADS']}, "
+          f"MKL {os.environ['MKL_NUM_THREADS']}")
     summary = {}
     for label, (meth, pred, r_key) in jobs.items():
         rows = timed(label, lambda meth=meth, pred=pred: mice(
@@ -146,7 +132,7 @@ def main(argv=None):
               "tutorial specification)")
         for n in args.sizes:
             data = simulated(n)
-            pred = tutorial_pred(data)
+            pred = tutorial_predictor_matrix(data)
             c0, t0 = time.process_time(), time.perf_counter()
             mice(data, m=1, maxit=args.scaling_maxit, method=tutorial_method(),
                  predictor_matrix=pred, seed=1)
@@ -161,7 +147,7 @@ def main(argv=None):
         for m in args.ms:
             t0 = time.perf_counter()
             mice(df, m=m, maxit=args.scaling_maxit, method=tutorial_method(),
-                 predictor_matrix=tutorial_pred(df), seed=1, n_jobs=2)
+                 predictor_matrix=tutorial_predictor_matrix(df), seed=1, n_jobs=2)
             wall = time.perf_counter() - t0
             scaling_m.append({"m": m, "elapsed_s": wall, "per_chain_s": wall / m})
             print(f"  m = {m:>3}: {wall:8.2f} s elapsed ({wall / m:.2f} s per chain)", flush=True)

@@ -51,6 +51,7 @@ __all__ = [
     "rank_rhat",
     "rhat",
     "trace_frame",
+    "trace_variables",
 ]
 
 TRACE_COLUMNS = ("iteration", "chain", "variable", "mean", "sd")
@@ -116,6 +117,26 @@ def trace_frame(imp) -> pd.DataFrame:
     out["_order"] = out["variable"].map(first_seen)
     out = out.sort_values(["_order", "chain", "iteration"], kind="stable")
     return out.drop(columns="_order").reset_index(drop=True)
+
+
+def trace_variables(trace: pd.DataFrame, variables: str | Sequence[str] | None) -> list[str]:
+    """The variables of a :func:`trace_frame` to use, checked against the trace.
+
+    ``None`` selects all (in the trace's order); a string is one variable.
+
+    Raises
+    ------
+    KeyError
+        Naming the variables absent from the trace and those it has.
+    """
+    available = list(dict.fromkeys(trace["variable"]))
+    if variables is None:
+        return available
+    variables = [variables] if isinstance(variables, str) else list(variables)
+    unknown = [v for v in variables if v not in available]
+    if unknown:
+        raise KeyError(f"variables {unknown} are not in the trace (it has {available})")
+    return variables
 
 
 def imputed_long(imp, *, where: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -507,14 +528,7 @@ def rhat(imp, *, window=None, variables: Sequence[str] | None = None,
         raise ValueError(f"threshold == {threshold}, must be a number >= 1")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha == {alpha}, must be in (0, 1)")
-    available = list(dict.fromkeys(trace["variable"]))
-    if variables is None:
-        variables = available
-    else:
-        variables = [variables] if isinstance(variables, str) else list(variables)
-        unknown = [v for v in variables if v not in available]
-        if unknown:
-            raise KeyError(f"variables {unknown} are not in the trace (it has {available})")
+    variables = trace_variables(trace, variables)
     trace = trace[_window_mask(trace["iteration"].to_numpy(), window)]
     rows = []
     for var in variables:

@@ -13,7 +13,7 @@ from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from mlmice.diagnostics import STATISTICS, rhat, trace_frame
+from mlmice.diagnostics import STATISTICS, rhat, trace_frame, trace_variables
 from mlmice.plots._style import finish, new_figure
 
 _STAT_LABEL = {"mean": "mean", "sd": "sd"}
@@ -58,14 +58,7 @@ def plot_trace(imp, variables: Sequence[str] | None = None, *, show_rhat: bool =
     matplotlib.figure.Figure
     """
     trace = trace_frame(imp)
-    available = list(dict.fromkeys(trace["variable"]))
-    if variables is None:
-        variables = available
-    else:
-        variables = [variables] if isinstance(variables, str) else list(variables)
-        unknown = [v for v in variables if v not in available]
-        if unknown:
-            raise KeyError(f"variables {unknown} are not in the trace (it has {available})")
+    variables = trace_variables(trace, variables)
     if not variables:
         raise ValueError("the trace has no variables to plot")
     chains = sorted(trace["chain"].unique())

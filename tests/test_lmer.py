@@ -412,3 +412,27 @@ def test_degenerate_responses_get_clear_errors():
         lmer("y ~ x + (1 | g)", df)
     with pytest.raises(ValueError, match="constant within clusters"):
         lmer("y ~ (1 | g)", df.assign(y=np.repeat([1.0, 2, 3, 4, 5], 4)))
+
+
+@pytest.mark.parametrize("reml", [False, True])
+@pytest.mark.parametrize("formula", [
+    "y ~ x + (1 | school) + (1 | school:class)",
+    "y ~ x + (1 + x | school) + (1 | school:class)",
+    "y ~ 0 + (1 + x | school:class) + (1 | school)",
+])
+def test_schur_evaluation_equals_dense(formula, reml):
+    # several grouping factors: the Schur-complement evaluation against the dense one
+    data = pd.read_csv(HERE / "r" / "lme4_nested.csv")
+    mf = model_frame(formula, data)
+    mod = LmerModel.from_frame(mf)
+    assert mod.schur
+    yp = mod._y_parts(mf.y)
+    theta = mod.theta0 + np.random.default_rng(1).random(mod.ntheta) * 0.5
+    a = mod._evaluate_schur(theta, yp, reml, grad=True, full=True)
+    mod.schur = False
+    b = mod._evaluate(theta, yp, reml, grad=True, full=True)
+    assert_allclose(a.deviance, b.deviance, rtol=1e-12)
+    assert_allclose(a.grad, b.grad, rtol=1e-9, atol=1e-9)
+    assert_allclose(a.beta, b.beta, rtol=1e-10, atol=1e-12)
+    assert_allclose(a.u, b.u, rtol=1e-9, atol=1e-12)
+    assert_allclose(a.sinv, b.sinv, rtol=1e-9, atol=1e-14)

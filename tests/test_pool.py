@@ -322,3 +322,23 @@ def test_terms_are_matched_by_name_not_position():
     got = pool(estimates=q, covariances=cov, dfcom=30).pooled.set_index("term")
     assert got.loc["a", "ubar"] == pytest.approx(0.1)
     assert got.loc["b", "ubar"] == pytest.approx(0.2)
+
+
+def test_covariance_matrices_from_varcorr_rows():
+    from mlmice.pooling.varcomp import covariance_matrices, misc_parameters
+
+    vc = pd.DataFrame({"grp": ["g", "g", "g", "h", "Residual"],
+                       "var1": ["(Intercept)", "x", "(Intercept)", "(Intercept)", None],
+                       "var2": [None, None, "x", None, None],
+                       "vcov": [2.0, 0.5, -0.3, 1.5, 4.0]})
+    covs, residual = covariance_matrices(vc)
+    assert residual == 4.0 and list(covs) == ["g", "h"]
+    assert_allclose(covs["g"].to_numpy(), [[2.0, -0.3], [-0.3, 0.5]])
+    assert list(covs["g"].index) == ["(Intercept)", "x"]
+    fit = types.SimpleNamespace(varcorr=vc)
+    assert misc_parameters(fit).to_dict() == {
+        "Intercept~~Intercept|g": 2.0, "x~~x|g": 0.5, "Intercept~~x|g": -0.3,
+        "Intercept~~Intercept|h": 1.5, "Residual~~Residual": 4.0}
+    bad = vc.assign(var2=[None, None, "z", None, None])
+    with pytest.raises(ValueError, match=r"covariance \(Intercept\)~~z of group 'g' names \['z'\]"):
+        covariance_matrices(bad)

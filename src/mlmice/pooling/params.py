@@ -22,6 +22,7 @@ import pandas as pd
 
 from mlmice.pooling.extract import fit_estimates
 from mlmice.pooling.loglik import lmm_loglik
+from mlmice.pooling.varcomp import covariance_matrices
 
 
 @dataclass(frozen=True)
@@ -64,37 +65,11 @@ def _frame_of(fit, *, imputation: int):
                     "cannot evaluate its log-likelihood at the pooled parameters (D3)")
 
 
-def _is_missing(x) -> bool:
-    return not isinstance(x, str) and pd.isna(x)
-
-
-def _covariances(fit) -> tuple[dict, float | None]:
-    """Random-effects covariance matrices by group and the residual variance from ``.varcorr``."""
-    vc = getattr(fit, "varcorr", None)
-    if vc is None:
-        return {}, None
-    covs: dict[str, pd.DataFrame] = {}
-    residual = None
-    for grp in pd.unique(vc["grp"]):
-        rows = vc[vc["grp"] == grp]
-        if str(grp) == "Residual":
-            residual = float(rows["vcov"].iloc[0])
-            continue
-        var_rows = rows[[_is_missing(v) for v in rows["var2"]]]
-        names = [str(v) for v in var_rows["var1"]]
-        mat = pd.DataFrame(np.diag(var_rows["vcov"].to_numpy(dtype=float)), index=names,
-                           columns=names)
-        for v1, v2, val in zip(rows["var1"], rows["var2"], rows["vcov"], strict=True):
-            if not _is_missing(v2):
-                mat.loc[str(v1), str(v2)] = mat.loc[str(v2), str(v1)] = float(val)
-        covs[str(grp)] = mat
-    return covs, residual
-
-
 def likelihood_parameters(fit, *, imputation: int = 1) -> LikelihoodParameters:
     """The parameters of one fit as ``mitml:::.getArgsLL`` reads them."""
     beta = fit_estimates(fit, imputation=imputation)
-    covs, residual = _covariances(fit)
+    vc = getattr(fit, "varcorr", None)
+    covs, residual = ({}, None) if vc is None else covariance_matrices(vc)
     family = getattr(fit, "family", None)
     if (covs and residual is None) or (isinstance(family, str) and family != "gaussian"):
         raise TypeError(f"fit of imputation {imputation} ({type(fit).__name__}) is not a linear "

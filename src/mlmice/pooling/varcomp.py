@@ -33,8 +33,53 @@ def _label(var: str) -> str:
 
 
 def _missing(x) -> bool:
-    return x is None or (isinstance(x, float) and np.isnan(x)) or x is pd.NA or (
-        not isinstance(x, str) and pd.isna(x))
+    return not isinstance(x, str) and pd.isna(x)
+
+
+def covariance_matrices(vc: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], float | None]:
+    """Random-effects covariance matrices and residual variance from ``.varcorr`` rows.
+
+    Parameters
+    ----------
+    vc : pandas.DataFrame
+        Rows of R's ``as.data.frame(VarCorr(fit))``: columns ``grp``,
+        ``var1``, ``var2`` (missing for a variance), ``vcov``.
+
+    Returns
+    -------
+    covariances : dict of str -> pandas.DataFrame
+        Per grouping factor, in order of appearance, the covariance matrix
+        with rows and columns named by effect in the order of its variances;
+        covariances not listed are 0 (uncorrelated terms).
+    residual : float or None
+        The ``Residual`` row's variance, if there is one.
+
+    Raises
+    ------
+    ValueError
+        When a covariance row names an effect that has no variance row.
+    """
+    covs: dict[str, pd.DataFrame] = {}
+    residual = None
+    for grp in pd.unique(vc["grp"]):
+        rows = vc[vc["grp"] == grp]
+        if str(grp) == "Residual":
+            residual = float(rows["vcov"].iloc[0])
+            continue
+        var_rows = rows[[_missing(v) for v in rows["var2"]]]
+        names = [str(v) for v in var_rows["var1"]]
+        mat = pd.DataFrame(np.diag(var_rows["vcov"].to_numpy(dtype=float)), index=names,
+                           columns=names)
+        for v1, v2, val in zip(rows["var1"], rows["var2"], rows["vcov"], strict=True):
+            if _missing(v2):
+                continue
+            unknown = [str(v) for v in (v1, v2) if str(v) not in names]
+            if unknown:
+                raise ValueError(f"varcorr: covariance {v1}~~{v2} of group {grp!r} names "
+                                 f"{unknown} without a variance row")
+            mat.loc[str(v1), str(v2)] = mat.loc[str(v2), str(v1)] = float(val)
+        covs[str(grp)] = mat
+    return covs, residual
 
 
 def misc_parameters(fit, *, imputation: int = 1) -> pd.Series:
@@ -67,28 +112,16 @@ def misc_parameters(fit, *, imputation: int = 1) -> pd.Series:
     if not isinstance(vc, pd.DataFrame) or any(c not in vc.columns for c in REQUIRED):
         raise TypeError(f"'.varcorr' of imputation {imputation} must be a DataFrame with "
                         f"columns {list(REQUIRED)} (R's as.data.frame(VarCorr(fit)))")
+    covs, residual = covariance_matrices(vc)
+    groups = list(covs)
     out: dict[str, float] = {}
-    groups: list[str] = []
-    residual = None
-    for grp in pd.unique(vc["grp"]):
-        rows = vc[vc["grp"] == grp]
-        if str(grp) == "Residual":
-            residual = float(rows["vcov"].iloc[0])
-            continue
-        groups.append(str(grp))
-        is_var = [_missing(v2) for v2 in rows["var2"]]
-        var_rows = rows[is_var]
-        names = [str(v) for v in var_rows["var1"]]
-        for nm, val in zip(names, var_rows["vcov"], strict=True):
-            out[f"{_label(nm)}~~{_label(nm)}|{grp}"] = float(val)
-        cov = {}
-        for v1, v2, val in zip(rows["var1"], rows["var2"], rows["vcov"], strict=True):
-            if not _missing(v2):
-                cov[(str(v1), str(v2))] = cov[(str(v2), str(v1))] = float(val)
+    for grp, mat in covs.items():
+        names = list(mat.index)
+        for nm in names:
+            out[f"{_label(nm)}~~{_label(nm)}|{grp}"] = float(mat.loc[nm, nm])
         for j in range(len(names)):
             for i in range(j):
-                val = cov.get((names[i], names[j]), 0.0)
-                out[f"{_label(names[i])}~~{_label(names[j])}|{grp}"] = val
+                out[f"{_label(names[i])}~~{_label(names[j])}|{grp}"] = float(mat.iloc[i, j])
     if residual is not None:
         out["Residual~~Residual"] = residual
         if len(groups) == 1:

@@ -231,3 +231,20 @@ def test_passive_feedback_is_warned_and_logged(df):
                    seed=1)
     ev = imp.logged_events
     assert ev[ev.iteration == 0].variable.tolist() == ["x", "y"]
+
+
+def test_defaults_take_cluster_and_id_from_read_data_roles():
+    # a frame from read_data / simulate_popularity records its roles: the
+    # cluster becomes -2 and the id is neither imputed nor a predictor
+    import mlmice as mm
+
+    data = mm.simulate_popularity(n_clusters=10, cluster_size=5, seed=1).data
+    inc = mm.ampute(data, prop=0.3, mech="MCAR", seed=1).amp
+    pred = mm.make_predictor_matrix(inc)
+    meth = mm.make_method(inc)
+    assert (pred["unit_id"] == 0).all() and (pred.loc["unit_id"] == 0).all()
+    assert pred.loc["popularity_ij", "cluster_id"] == -2
+    assert meth["unit_id"] == "" and meth["cluster_id"] == ""
+    # explicit arguments win over the recorded roles
+    pred2 = mm.make_predictor_matrix(inc, id="assessment_ij")
+    assert (pred2["assessment_ij"] == 0).all() and pred2.loc["popularity_ij", "unit_id"] == 1

@@ -68,27 +68,33 @@ def is_binary(series: pd.Series) -> bool:
     return obs.size > 0 and bool(np.all((obs == 0) | (obs == 1)))
 
 
-def make_method(df: pd.DataFrame, *, cluster: str | None = None) -> pd.Series:
+def make_method(df: pd.DataFrame, *, cluster: str | None = None,
+                id: str | None = None) -> pd.Series:
     """Default imputation methods, as ``mice::make.method``.
 
-    ``""`` for complete columns and for the cluster variable, ``"logreg"`` for
-    binary (0/1) columns, ``"pmm"`` for other numeric columns.
+    ``""`` for complete columns, the cluster variable and the id variable,
+    ``"logreg"`` for binary (0/1) columns, ``"pmm"`` for other numeric columns.
 
     Parameters
     ----------
     df : DataFrame
     cluster : str, optional
-        Name of the cluster variable (never imputed).
+        Name of the cluster variable (never imputed). Defaults to the cluster
+        recorded by :func:`mlmice.read_data` in ``df.attrs["roles"]``.
+    id : str, optional
+        Name of a row-identifier variable (never imputed); defaults to the
+        recorded id.
 
     Returns
     -------
     Series of str indexed by column name.
     """
+    cluster, id = _default_roles(df, cluster, id)
     _check_frame(df, cluster)
     out = {}
     for name in df.columns:
         series = df[name]
-        if name == cluster or not series.isna().any():
+        if name in (cluster, id) or not series.isna().any():
             out[name] = ""
         elif not _is_numeric(series):
             raise SpecError(f"{name}: cannot choose an imputation method for a non-numeric "
@@ -101,31 +107,55 @@ def make_method(df: pd.DataFrame, *, cluster: str | None = None) -> pd.Series:
     return pd.Series(out, dtype=object, name="method")
 
 
-def make_predictor_matrix(df: pd.DataFrame, *, cluster: str | None = None) -> pd.DataFrame:
+def make_predictor_matrix(df: pd.DataFrame, *, cluster: str | None = None,
+                          id: str | None = None) -> pd.DataFrame:
     """Default predictor matrix, as ``mice::make.predictorMatrix``.
 
     Every variable predicts every other one (code 1), the diagonal is 0.
     With ``cluster`` the cluster column is coded -2 and its own row is 0.
-    Non-numeric columns are not used as predictors (0).
+    Non-numeric columns and the ``id`` variable are not used as predictors
+    (0); mice leaves an id in and the user has to zero it, as the tutorial does.
+
+    Parameters
+    ----------
+    df : DataFrame
+    cluster, id : str, optional
+        Cluster and row-identifier variables; default to the roles recorded by
+        :func:`mlmice.read_data` in ``df.attrs["roles"]``.
 
     Returns
     -------
     DataFrame of int, rows = targets, columns = predictors (both all columns).
     """
+    cluster, id = _default_roles(df, cluster, id)
     _check_frame(df, cluster)
     names = list(df.columns)
     pred = pd.DataFrame(1, index=names, columns=names, dtype=int)
     for name in names:
-        if not _is_numeric(df[name]):
+        if not _is_numeric(df[name]) or name == id:
             pred[name] = 0
     if cluster is not None:
         pred[cluster] = -2
         pred.loc[cluster, :] = 0
+    if id is not None:
+        pred.loc[id, :] = 0
     for name in names:
         pred.loc[name, name] = 0
     pred.index.name = "target"
     pred.columns.name = "predictor"
     return pred
+
+
+def _default_roles(df, cluster, id):
+    """Cluster and id from the arguments, else from ``df.attrs["roles"]`` (read_data)."""
+    roles = getattr(df, "attrs", {}).get("roles") or {}
+    if cluster is None:
+        cluster = roles.get("cluster")
+    if id is None:
+        id = roles.get("id")
+    if id is not None and id not in getattr(df, "columns", ()):
+        raise SpecError(f"id variable {id!r} is not a column of the data")
+    return cluster, id
 
 
 def _check_frame(df, cluster):

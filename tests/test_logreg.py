@@ -42,7 +42,7 @@ def test_augmentation_and_fit_match_mice(name):
     #    family = quasibinomial(), weights = aug$w[aug$ry]); summary.glm(fit)$cov.unscaled
     c = _case(name)
     y, ry, x = np.array(c["y"], float), np.array(c["ry"]), np.array(c["x"], float)
-    xa, ya, wa = augment_binary(y, ry, x)
+    xa, ya, wa = augment_binary(x)
     np.testing.assert_allclose(xa, np.array(c["x_aug"]), rtol=1e-12)
     np.testing.assert_array_equal(ya, c["y_aug"])
     np.testing.assert_allclose(wa, c["w_aug"], rtol=1e-12)

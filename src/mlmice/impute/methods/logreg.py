@@ -84,16 +84,16 @@ def independent_columns(X: np.ndarray, *, tol: float = 1e-7) -> np.ndarray:
     return np.array(chosen, dtype=int)
 
 
-def augment_binary(y: np.ndarray, ry: np.ndarray, x: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def augment_binary(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pseudo-observations of White, Daniel and Royston (2010) for a binary target.
+
+    As ``mice:::augment(y, ry, x, wy)`` for a 0/1 target: the categories are
+    always 0 and 1, and the predictor means and sds are taken over all rows,
+    so neither ``y`` nor ``ry`` is needed.
 
     Parameters
     ----------
-    y : ndarray (n,) current 0/1 values (observed and previously imputed);
-        kept for mice's signature, the categories are always 0 and 1
-    ry : ndarray of bool (n,)
-    x : ndarray (n, p) predictors (no intercept)
+    x : ndarray (n, p) predictors (no intercept), all rows
 
     Returns
     -------
@@ -158,7 +158,7 @@ class LogReg(ImputationMethod):
         xfit, yfit, wfit = X[ry], yobs, np.ones(yobs.size)
         do_augment = bool(data.options.get("augment", True))
         if do_augment and X.shape[1] > 1 and int((~ry).sum()) != 1:
-            xa, ya, wa = augment_binary(y, ry, X[:, 1:])
+            xa, ya, wa = augment_binary(X[:, 1:])
             xfit = np.vstack([xfit, np.column_stack([np.ones(ya.size), xa])])
             yfit = np.concatenate([yfit, ya])
             wfit = np.concatenate([wfit, wa])

@@ -135,8 +135,7 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
             raise ValueError(f"data file {str(path)!r} is empty") from None
     elif suffix == ".parquet":
         raw = read_parquet(path)
-        value_labels = {v: {k: lab for k, lab in m.items()}
-                        for v, m in raw.attrs.get("labels", {}).items()}
+        value_labels = {v: dict(m) for v, m in raw.attrs.get("labels", {}).items()}
     else:
         raise ValueError(f"data file {str(path)!r}: unknown file type {path.suffix!r}; "
                          f"supported: {', '.join(SUPPORTED)}")

@@ -111,10 +111,6 @@ class PopularityParams:
                              [self.tau_cov, self.tau_slope]], index=names, columns=names)
 
     @property
-    def residual_var(self) -> float:
-        return self.sigma2
-
-    @property
     def varcorr(self) -> pd.DataFrame:
         """Variance components like R's ``as.data.frame(VarCorr(fit))``."""
         sd0, sd1 = np.sqrt(self.tau_intercept), np.sqrt(self.tau_slope)

@@ -74,6 +74,8 @@ from mlmice._validation import check_random_state, check_scalar
 
 __all__ = ["AmputeResult", "ampute", "default_patterns", "default_weights"]
 
+builtin_type = type  # ampute's argument ``type`` (mice's name) shadows the builtin
+
 MECHANISMS = ("MCAR", "MAR", "MNAR")
 TYPES = ("RIGHT", "LEFT", "MID", "TAIL")
 
@@ -133,9 +135,12 @@ def default_patterns(variables: Sequence[str]) -> pd.DataFrame:
 
 def default_weights(patterns: pd.DataFrame, mech: str) -> pd.DataFrame:
     """Equal weights: MAR/MCAR on the observed variables, MNAR on the amputed ones."""
-    p = patterns.to_numpy()
-    w = (p == 0).astype(float) if mech == "MNAR" else (p == 1).astype(float)
-    return pd.DataFrame(w, index=patterns.index, columns=patterns.columns)
+    return pd.DataFrame(_equal_weights(patterns.to_numpy(), mech), index=patterns.index,
+                        columns=patterns.columns)
+
+
+def _equal_weights(pat: np.ndarray, mech: str) -> np.ndarray:
+    return (pat == 0).astype(float) if mech == "MNAR" else (pat == 1).astype(float)
 
 
 def ampute(data: pd.DataFrame, prop: float = 0.5, patterns=None, freq=None, mech: str = "MAR",
@@ -258,9 +263,6 @@ def ampute(data: pd.DataFrame, prop: float = 0.5, patterns=None, freq=None, mech
                         amputed=amputed, level2_clusters=gone)
 
 
-builtin_type = type
-
-
 # --------------------------------------------------------------------------- the core
 
 
@@ -374,7 +376,7 @@ def _ampute_level2(amp, data, spec, variables, cluster, ccodes, labels, offsets_
                              f"({cluster}): values {lo[c]:g} and {hi[c]:g}")
         pat = np.ones((1, len(cols)), dtype=int)
         pat[0, -1] = 0
-        w = (pat == 0).astype(float) if mech == "MNAR" else (pat == 1).astype(float)
+        w = _equal_weights(pat, mech)
         offs = np.zeros(n_clusters) if offsets_c is None else offsets_c
         am, _, _ = _ampute_units(means, np.zeros(n_clusters, dtype=int), pat, w, mech, [typ],
                                  spec[var], offs, rng, std=std)

@@ -403,6 +403,11 @@ def test_several_grouping_factors_against_lme4(criterion, model):
     assert_allclose(fit.theta, ref["theta"], rtol=1e-5)
     assert_allclose(fit.loglik, ref["loglik"], atol=1e-6)
     assert fit.ngroups == ref["ngrps"]
+    # R: ranef(m, condVar = TRUE): first three levels; postVar of the second level
+    for grp, modes in ref["ranef"].items():
+        assert_allclose(fit.ranef[grp].to_numpy()[:3], modes, rtol=1e-4, atol=1e-7)
+        cv = np.atleast_2d(ref["condvar"][grp])
+        assert_allclose(fit.cond_cov[grp][1], cv, rtol=1e-4, atol=1e-9)
 
 
 def test_degenerate_responses_get_clear_errors():
@@ -436,3 +441,31 @@ def test_schur_evaluation_equals_dense(formula, reml):
     assert_allclose(a.beta, b.beta, rtol=1e-10, atol=1e-12)
     assert_allclose(a.u, b.u, rtol=1e-9, atol=1e-12)
     assert_allclose(a.sinv, b.sinv, rtol=1e-9, atol=1e-14)
+
+
+@pytest.mark.parametrize("formula", [
+    "y ~ x + (1 + x | school) + (1 | school:class)",
+    "y ~ x + (1 | school:class) + (0 + x | school) + (1 | school)",
+])
+def test_schur_building_blocks_equal_dense(formula):
+    data = pd.read_csv(HERE / "r" / "lme4_nested.csv")
+    mf = model_frame(formula, data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SingularFitWarning)
+        fit = LmerModel.from_frame(mf).fit(mf.y, reml=False)
+    mod = fit.model
+    idx = fit._factor_index()
+    beta = fit.beta * 1.05
+    values = {}
+    for schur in (True, False):
+        mod.schur = schur
+        values[schur] = (
+            {g: mod.ainv_blocks(fit.theta, i) for g, i in idx.items()},
+            mod.loglik_at(mf.y, beta, fit.theta, fit.sigma * 1.1),
+            mod.lam_times(fit.theta, fit.u),
+        )
+    mod.schur = True
+    for g in idx:
+        assert_allclose(values[True][0][g], values[False][0][g], rtol=1e-9, atol=1e-13)
+    assert_allclose(values[True][1], values[False][1], rtol=1e-12)
+    assert_allclose(values[True][2], values[False][2], rtol=1e-12, atol=1e-15)

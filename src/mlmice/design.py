@@ -170,26 +170,28 @@ def _group_codes(data: pd.DataFrame, names: tuple[str, ...]) -> tuple[np.ndarray
             codes, lev = _factor_levels(s, None)
         else:
             lev_arr, codes = np.unique(s.to_numpy(), return_inverse=True)
+            if (lev_arr.dtype.kind == "f" and lev_arr.size
+                    and np.all(np.isfinite(lev_arr)) and np.all(lev_arr == np.round(lev_arr))):
+                lev_arr = lev_arr.astype(np.int64)   # cluster ids stored as floats: 1, not 1.0
             lev = list(lev_arr)
         parts.append((np.asarray(codes, dtype=np.int64), lev))
     if len(parts) == 1:
         codes, lev = parts[0]
         return codes, np.asarray(lev, dtype=object)
-    # interaction: R's a:b levels vary the first factor fastest; drop unused
+    # interaction: R's factor a:b orders its levels with the first factor varying
+    # slowest ("a1:b1", "a1:b2", ..., "a2:b1"); unused combinations are dropped
     combo = np.zeros(len(data), dtype=np.int64)
-    mult = 1
     for codes, lev in parts:
-        combo = combo + codes * mult
-        mult *= len(lev)
+        combo = combo * len(lev) + codes
     uniq, codes = np.unique(combo, return_inverse=True)
     labels = []
     for u in uniq:
         rem = int(u)
         items = []
-        for _, lev in parts:
+        for _, lev in reversed(parts):
             items.append(str(lev[rem % len(lev)]))
             rem //= len(lev)
-        labels.append(":".join(items))
+        labels.append(":".join(reversed(items)))
     return codes.astype(np.int64), np.asarray(labels, dtype=object)
 
 

@@ -23,7 +23,9 @@ fit1 <- function(f, reml) {
   vc <- as.data.frame(VarCorr(m))
   list(n = nobs(m), fixef = as.list(fixef(m)), se = as.list(sqrt(diag(as.matrix(vcov(m))))),
        varcomp = lapply(seq_len(nrow(vc)), function(i) list(grp = vc$grp[i], var1 = vc$var1[i], var2 = vc$var2[i], vcov = vc$vcov[i], sdcor = vc$sdcor[i])),
-       theta = unname(getME(m, "theta")), loglik = as.numeric(logLik(m)), ngrps = as.list(ngrps(m)))
+       theta = unname(getME(m, "theta")), loglik = as.numeric(logLik(m)), ngrps = as.list(ngrps(m)),
+       ranef = lapply(re <- ranef(m, condVar = TRUE), function(r) as.matrix(r[1:3, , drop = FALSE])),
+       condvar = lapply(re, function(r) { pv <- attr(r, "postVar"); if (is.list(pv)) pv <- pv[[1]]; pv[, , 2] }))
 }
 res <- list(software = paste("R", getRversion(), "lme4", packageVersion("lme4")),
             formulas = lapply(models, function(f) paste(deparse(f, width.cutoff = 500), collapse = "")),

@@ -121,7 +121,7 @@ GRAD_TOL = 2e-3          # lme4: check.conv.grad tol
 HESS_TOL = 1e-6          # lme4: check.conv.hess tol
 DERIV_DELTA = 1e-4       # lme4: deriv12 delta
 _CANCEL = 1e-4           # recompute r2 from residuals when r2 < _CANCEL * y'y
-SCHUR_MIN_Q = 0          # several grouping factors: Schur-complement path from this Q
+DENSE_MAX_Q = 2000       # several grouping factors: keep a dense Z'Z only up to this Q
 
 
 # --------------------------------------------------------------------------- structure
@@ -370,12 +370,14 @@ class LmerModel:
             self.n_clusters = 1
             self._G = None
             self._Z = Zs
-            self._C = (Zs.T @ Zs).toarray()[None, :, :]
+            self._Csp = (Zs.T @ Zs).tocsr()
+            # the dense Q x Q form is kept only for small Q (reference evaluation)
+            self._C = self._Csp.toarray()[None, :, :] if self.q <= DENSE_MAX_Q else None
             self._D = np.asarray(Zs.T @ X)[None, :, :]
         self._XtX = X.T @ X
-        self._eye = np.eye(self.q)
-        self.schur = (not self.single) and self.q >= SCHUR_MIN_Q
-        if not self.single:
+        self._eye = np.eye(self.q) if (self.single or self.q <= DENSE_MAX_Q) else None
+        self.schur = not self.single
+        if self.schur:
             self._build_schur()
 
     def _build_schur(self) -> None:
@@ -386,16 +388,30 @@ class LmerModel:
         size :math:`Q_2`.
         """
         t1 = self.terms[0]
-        J1, q1, p = t1.n_levels, t1.q, self.p
+        J1, q1, p, n = t1.n_levels, t1.q, self.p, self.n
         Q1 = J1 * q1
-        C, D = self._C[0], self._D[0]
-        idx = np.arange(J1)
-        self._s_dims = (J1, q1, Q1, self.q - Q1)
-        self._s_C11 = np.ascontiguousarray(C[:Q1, :Q1].reshape(J1, q1, J1, q1)[idx, :, idx, :])
-        self._s_C21 = np.ascontiguousarray(C[Q1:, :Q1].reshape(-1, J1, q1))
-        self._s_C22 = np.ascontiguousarray(C[Q1:, Q1:])
+        Q2 = self.q - Q1
+        D = self._D[0]
+        Z1 = t1.Z
+        G1 = _one_hot(t1.codes, J1)
+        Z2 = self._Z[:, Q1:]
+        self._s_dims = (J1, q1, Q1, Q2)
+        self._s_C11 = np.asarray(G1 @ (Z1[:, :, None] * Z1[:, None, :]).reshape(n, q1 * q1)
+                                 ).reshape(J1, q1, q1)
+        C21 = np.empty((Q2, J1, q1))
+        for a in range(q1):   # Z_2' (Z_1 column a spread over the levels of term 1)
+            Za = sparse.csc_matrix((Z1[:, a], (np.arange(n), t1.codes)), shape=(n, J1))
+            C21[:, :, a] = (Z2.T @ Za).toarray()
+        self._s_C21 = C21
+        self._s_C22 = (Z2.T @ Z2).toarray()
         self._s_D1 = np.ascontiguousarray(D[:Q1].reshape(J1, q1, p))
         self._s_D2 = np.ascontiguousarray(D[Q1:])
+        sel2 = self._rows >= Q1
+        self._s_L2_rows = self._rows[sel2] - Q1
+        self._s_L2_cols = self._cols[sel2] - Q1
+        self._s_L2_tidx = self._tidx[sel2]
+        r1, c1 = t1.template()
+        self._s_L1_pos = (r1, c1, self.theta_slices[0])
         # positions of theta entries: in a diagonal block of term 1, or in the dense part
         rr, cc = self._rows, self._cols
         in1 = rr < Q1
@@ -427,6 +443,36 @@ class LmerModel:
         else:
             Zty = np.asarray(self._Z.T @ yt)[None, :]
         return Zty, self.X.T @ yt, float(yt @ yt), beta_ols, yt
+
+    def _lam_parts(self, theta) -> tuple[np.ndarray, np.ndarray]:
+        """Schur path: Lambda's block of the first term (q1 x q1) and its dense part (Q2 x Q2)."""
+        theta = np.asarray(theta, dtype=float)
+        J1, q1, Q1, Q2 = self._s_dims
+        r1, c1, sl = self._s_L1_pos
+        L1 = np.zeros((q1, q1))
+        L1[r1, c1] = theta[sl]
+        L2 = np.zeros((Q2, Q2))
+        L2[self._s_L2_rows, self._s_L2_cols] = theta[self._s_L2_tidx]
+        return L1, L2
+
+    def lam_times(self, theta, u: np.ndarray) -> np.ndarray:
+        """:math:`\\Lambda_\\theta u` for spherical effects ``u`` in the model's layout.
+
+        ``u`` of shape (J, q) (one grouping factor) or (1, Q) (several); with
+        several grouping factors also (Q, k) for k vectors at once.
+        """
+        if not self.schur:
+            L = self.lam(theta)
+            return u @ L.T if u.ndim == 2 and u.shape[-1] == self.q else L @ u
+        J1, q1, Q1, Q2 = self._s_dims
+        L1, L2 = self._lam_parts(theta)
+        if u.ndim == 2 and u.shape == (1, self.q):
+            v = u[0]
+            return np.concatenate([(v[:Q1].reshape(J1, q1) @ L1.T).ravel(),
+                                   L2 @ v[Q1:]])[None, :]
+        k = u.shape[1]
+        top = np.matmul(L1, u[:Q1].reshape(J1, q1, k)).reshape(Q1, k)
+        return np.concatenate([top, L2 @ u[Q1:]])
 
     def lam(self, theta: np.ndarray) -> np.ndarray:
         """The per-cluster (or full) relative covariance factor Lambda(theta)."""
@@ -478,7 +524,7 @@ class LmerModel:
             # r2 = y'y - ... lost more than ~4 digits to cancellation (the random
             # effects explain nearly all of y): use the residuals themselves, O(nq),
             # as lme4 does (pwrss = |y - mu|^2 + |u|^2)
-            e = self._residuals(yt, beta, u, L)
+            e = self._residuals(yt, beta, u, theta)
             r2 = float(e @ e) + float((u * u).sum())
         if not r2 > 0:
             r2 = np.finfo(float).tiny
@@ -528,8 +574,8 @@ class LmerModel:
         p = self.p
         C11, C21, C22, D1, D2 = (self._s_C11, self._s_C21, self._s_C22, self._s_D1,
                                  self._s_D2)
-        L = self.lam(theta)
-        L1, L2 = L[:q1, :q1], L[Q1:, Q1:]
+        L1, L2 = self._lam_parts(theta)
+        L = None
         LtC11 = np.matmul(L1.T, C11)                            # (J1, q1, q1)
         A11 = np.matmul(LtC11, L1)
         A11 += np.eye(q1)
@@ -577,7 +623,7 @@ class LmerModel:
         u = g - G @ beta                                        # (Q,)
         e = None
         if not r2 > _CANCEL * yty:
-            e = self._residuals(yt, beta, u[None, :], L)
+            e = self._residuals(yt, beta, u[None, :], theta)
             r2 = float(e @ e) + float(u @ u)
         if not r2 > 0:
             r2 = np.finfo(float).tiny
@@ -601,15 +647,16 @@ class LmerModel:
             kpos[in1] = K1[j, c1, r1]
             kpos[~in1] = K22[c2i, r2i]
             if e is None:
-                w = Zty[0] - self._D[0] @ beta - self._C[0] @ (L @ u)    # Z'e
+                w = (Zty[0] - self._D[0] @ beta
+                     - self._Csp @ self.lam_times(theta, u[None, :])[0])   # Z'e
             else:
                 w = self._zt(e)[0]
             rr, cc = self._rows, self._cols
             gpos = 2.0 * kpos - (2.0 * m / r2) * w[rr] * u[cc]
             if reml and p:
                 Gs = G @ sinv                                   # (Q, p)
-                LG = L @ G                                      # Lambda A^{-1} B
-                M = LG.T @ self._C[0]                           # (p, Q): G' Lambda' Z'Z
+                LG = self.lam_times(theta, G)                   # Lambda A^{-1} B
+                M = np.asarray(self._Csp @ LG).T                # (p, Q): G' Lambda' Z'Z
                 P = np.einsum("ip,pi->i", Gs[cc], M[:, rr])
                 Rm = np.einsum("ip,ip->i", self._D[0][rr], Gs[cc])
                 gpos = gpos + 2.0 * P - 2.0 * Rm
@@ -624,9 +671,9 @@ class LmerModel:
             return np.asarray(self._G @ (self._Z * e[:, None]))
         return np.asarray(self._Z.T @ e)[None, :]
 
-    def _residuals(self, yt, beta, u, L) -> np.ndarray:
+    def _residuals(self, yt, beta, u, theta) -> np.ndarray:
         """y - X beta - Z Lambda u (on the OLS-residualised response)."""
-        b = u @ L.T
+        b = self.lam_times(theta, u)
         if self.single:
             zb = np.einsum("nq,nq->n", self._Z, b[self.terms[0].codes])
         else:
@@ -851,6 +898,17 @@ class LmerModel:
             raise ValueError(f"beta must have {self.p} elements, got {beta.size}")
         e = y - self.X @ beta
         Zte, _, ete, _, _ = self._y_parts_raw(e)
+        if self.schur:
+            J1, q1, Q1, Q2 = self._s_dims
+            sf = self._schur_factor(theta)
+            v1 = Zte[0, :Q1].reshape(J1, q1) @ sf["L1"]       # L1' z_j
+            v2 = sf["L2"].T @ Zte[0, Q1:]
+            # A^{-1} = blockdiag(A11^{-1}, 0) + W T^{-1} W', W = [F; -I]
+            quad = float(np.einsum("ja,jab,jb->", v1, sf["A11inv"], v1))
+            z = sf["F"].reshape(Q1, Q2).T @ v1.reshape(Q1) - v2
+            r2 = ete - quad - float(z @ sf["Tinv"] @ z)
+            return float(-0.5 * (self.n * np.log(2 * np.pi * sigma**2) + sf["logdet"]
+                                 + r2 / sigma**2))
         L = self.lam(theta)
         A = np.matmul(np.matmul(L.T, self._C), L) + self._eye
         v = Zte @ L
@@ -859,6 +917,55 @@ class LmerModel:
         g = np.linalg.solve(A, v[:, :, None])[:, :, 0]
         r2 = ete - float((v * g).sum())
         return float(-0.5 * (self.n * np.log(2 * np.pi * sigma**2) + logdet_a + r2 / sigma**2))
+
+    def _schur_factor(self, theta) -> dict:
+        """Schur pieces of :math:`A = \\Lambda^\\top Z^\\top Z\\Lambda + I` (several factors).
+
+        Returns ``L1``, ``L2``, ``A11inv`` (J1, q1, q1), ``F`` = A11^{-1} A12
+        (J1, q1, Q2), ``Tinv`` (the inverse Schur complement) and ``logdet``.
+        """
+        J1, q1, Q1, Q2 = self._s_dims
+        L1, L2 = self._lam_parts(theta)
+        A11 = np.matmul(np.matmul(L1.T, self._s_C11), L1) + np.eye(q1)
+        A21 = np.tensordot(L2.T, self._s_C21 @ L1, axes=(1, 0))
+        A22 = L2.T @ self._s_C22 @ L2 + np.eye(Q2)
+        rhs = np.concatenate([A21.transpose(1, 2, 0), np.broadcast_to(np.eye(q1),
+                                                                      (J1, q1, q1))], axis=2)
+        logdet11, sol = _block_solve(A11, rhs)
+        F = sol[:, :, :Q2]
+        T = A22 - A21.reshape(Q2, Q1) @ F.reshape(Q1, Q2)
+        cT = np.linalg.cholesky(T)
+        ciT = np.linalg.inv(cT)
+        return {"L1": L1, "L2": L2, "A11inv": sol[:, :, Q2:], "F": F, "Tinv": ciT.T @ ciT,
+                "logdet": logdet11 + 2.0 * float(np.log(np.diag(cT)).sum())}
+
+    def ainv_blocks(self, theta, idx: np.ndarray) -> np.ndarray:
+        """Blocks of :math:`A^{-1}` at positions ``idx`` (n_blocks, k) of the spherical effects.
+
+        Returns ``(n_blocks, k, k)``: ``A^{-1}[idx[b], idx[b]]`` for each b. One
+        grouping factor: ``idx`` must be the positions of whole clusters.
+        """
+        idx = np.asarray(idx)
+        if self.single:
+            L = self.lam(theta)
+            A = np.matmul(np.matmul(L.T, self._C), L) + self._eye
+            return np.linalg.inv(A)
+        if not self.schur:   # dense reference path
+            L = self.lam(theta)
+            Ainv = np.linalg.inv(L.T @ self._C[0] @ L + self._eye)
+            return Ainv[idx[:, :, None], idx[:, None, :]]
+        J1, q1, Q1, Q2 = self._s_dims
+        sf = self._schur_factor(theta)
+        in1 = idx < Q1
+        j = np.where(in1, idx // q1, 0)
+        a = np.where(in1, idx % q1, 0)
+        V = np.where(in1[:, :, None], sf["F"][j, a, :], 0.0)          # (nb, k, Q2)
+        part2 = np.flatnonzero(~in1.ravel())
+        V.reshape(-1, Q2)[part2, idx.ravel()[part2] - Q1] = -1.0
+        out = np.matmul(np.matmul(V, sf["Tinv"]), V.transpose(0, 2, 1))
+        same = in1[:, :, None] & in1[:, None, :] & (j[:, :, None] == j[:, None, :])
+        d0 = sf["A11inv"][j[:, :, None], a[:, :, None], a[:, None, :]]
+        return out + np.where(same, d0, 0.0)
 
     def _y_parts_raw(self, e):
         if self.single:
@@ -1018,13 +1125,6 @@ class LmerResult:
         return self.sigma**2 * self.ev.sinv
 
     @cached_property
-    def _ainv(self) -> np.ndarray:
-        m = self.model
-        L = self.ev.lam
-        A = np.matmul(np.matmul(L.T, m._C), L) + m._eye
-        return np.linalg.inv(A)
-
-    @cached_property
     def u(self) -> np.ndarray:
         """Spherical random effects (J, q) (single factor) or (1, Q)."""
         return self.ev.u
@@ -1033,7 +1133,7 @@ class LmerResult:
     def b(self) -> list[np.ndarray]:
         """Conditional modes per term, each of shape (n_levels, q_k)."""
         m = self.model
-        bfull = self.ev.u @ self.ev.lam.T      # (J, q)
+        bfull = m.lam_times(self.theta, self.ev.u)      # (J, q) or (1, Q)
         out = []
         for t, off in zip(m.terms, m.u_offsets, strict=True):
             if m.single:
@@ -1052,13 +1152,25 @@ class LmerResult:
         As in lme4, the uncertainty of the fixed effects is not included.
         """
         m = self.model
-        L = self.ev.lam
-        full = self.sigma**2 * np.matmul(np.matmul(L, self._ainv), L.T)   # (J, q, q)
+        s2 = self.sigma**2
         if m.single:
-            return {m.terms[0].group: full}
+            L = m.lam(self.theta)
+            ainv = m.ainv_blocks(self.theta, None)
+            return {m.terms[0].group: s2 * np.matmul(np.matmul(L, ainv), L.T)}
         out: dict[str, np.ndarray] = {}
         for grp, idx in self._factor_index().items():
-            out[grp] = full[0][idx[:, :, None], idx[:, None, :]]
+            # Lambda restricted to one level of this factor: its terms' blocks
+            terms = [(t, sl) for t, sl in zip(m.terms, m.theta_slices, strict=True)
+                     if t.group == grp]
+            k = idx.shape[1]
+            Lf = np.zeros((k, k))
+            off = 0
+            for t, sl in terms:
+                r, c = t.template()
+                Lf[off + r, off + c] = self.theta[sl]
+                off += t.q
+            ainv = m.ainv_blocks(self.theta, idx)
+            out[grp] = s2 * np.matmul(np.matmul(Lf, ainv), Lf.T)
         return out
 
     def _factor_index(self) -> dict[str, np.ndarray]:

@@ -39,14 +39,24 @@ block diagonal with one :math:`q \times q` block per cluster,
 :math:`Z_j^\top Z_j`, :math:`Z_j^\top X_j`, :math:`X^\top X` are formed once
 (:math:`O(nq^2 + nqp)`); one deviance evaluation then costs
 :math:`O(Jq^3 + Jq^2p + p^3)`, independent of :math:`n`, done with batched
-NumPy operations over the stacked :math:`(J, q, q)` blocks. Several grouping
-factors (crossed or nested) use the same algebra with a single dense
-:math:`Q \times Q` block, :math:`Q = \sum_k J_k q_k`: correct, tested against
-lme4, but :math:`O(Q^3)` per evaluation, so meant for :math:`Q` up to a few
-hundred (lme4 uses a sparse Cholesky factor there).
+NumPy operations over the stacked :math:`(J, q, q)` blocks.
+
+Several grouping factors (crossed or nested: ``(1 | school) + (1 | school:class)``)
+keep the first term's block-diagonal part (lme4's order puts the factor with
+most levels first) and eliminate it by the Schur complement
+:math:`T = A_{22} - A_{21}A_{11}^{-1}A_{12}`, dense only in the other terms'
+:math:`Q_2` effects: :math:`O(J_1 q_1^2 Q_2 + J_1 q_1 Q_2^2 + Q_2^3)` per
+evaluation, with :math:`Z^\top Z` kept sparse (lme4 uses a sparse Cholesky
+factor there; this is exact and fast while :math:`Q_2` stays in the hundreds).
+
+Optimiser. The deviance depends on :math:`\Lambda` only through
+:math:`\Lambda\Lambda^\top`, which does not change when a column of a term's
+factor changes sign; so :math:`\theta` is optimised without bounds (BFGS,
+:mod:`mlmice.mixed.optim`) and each column's sign fixed afterwards, and a stop
+on the symmetry point :math:`\theta_{ii} = 0` is escaped by trial values.
 
 Gradient. The analytic gradient of the profiled deviance is used by the
-optimiser (L-BFGS-B with the bounds of :math:`\theta`): with
+optimiser: with
 :math:`E_i = \partial\Lambda/\partial\theta_i`,
 :math:`\partial\log|A| = 2\,\mathrm{tr}(A^{-1}\Lambda^\top Z^\top Z E_i)`; by the
 envelope theorem :math:`\partial r^2 = -2\, e^\top Z E_i u` at the PLS solution;
@@ -121,7 +131,7 @@ GRAD_TOL = 2e-3          # lme4: check.conv.grad tol
 HESS_TOL = 1e-6          # lme4: check.conv.hess tol
 DERIV_DELTA = 1e-4       # lme4: deriv12 delta
 _CANCEL = 1e-4           # recompute r2 from residuals when r2 < _CANCEL * y'y
-DENSE_MAX_Q = 2000       # several grouping factors: keep a dense Z'Z only up to this Q
+DENSE_MAX_Q = 500        # several grouping factors: keep a dense Z'Z only up to this Q
 
 
 # --------------------------------------------------------------------------- structure

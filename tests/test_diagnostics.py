@@ -174,3 +174,15 @@ def test_imputed_long_from_r_csv(shared_reference, popular_mar):
     assert where.shape == popular_mar.shape
     with pytest.raises(ValueError, match="where= is required"):
         imputed_long(long)
+
+
+def test_trace_variables_selects_in_the_given_order():
+    from mlmice.diagnostics import trace_variables
+
+    tr = trace_frame(synthetic_trace(n_iter=3, m=2, drift=0.0, seed=5, variables=("b", "a")))
+    assert trace_variables(tr, None) == ["b", "a"]          # the trace's order
+    assert trace_variables(tr, "a") == ["a"]
+    assert trace_variables(tr, ("a", "b")) == ["a", "b"]
+    with pytest.raises(KeyError, match=r"variables \['c'\] are not in the trace \(it has "
+                                       r"\['b', 'a'\]\)"):
+        trace_variables(tr, ["a", "c"])

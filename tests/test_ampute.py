@@ -192,6 +192,8 @@ def test_errors_name_the_argument(sim):
         ampute(sim, freq=[1, 2])
     with pytest.raises(ValueError, match=r"weights\[0\]: variable 'nope'"):
         ampute(sim, patterns=[["popularity_ij"]], weights=[{"nope": 1}])
+    with pytest.raises(ValueError, match="weights: pattern 1 has inf for 'assessment_ij'"):
+        ampute(sim, patterns=[["popularity_ij"]], weights=[{"assessment_ij": np.inf}])
     inc = sim.copy()
     inc.loc[3, "gender_ij"] = np.nan
     with pytest.raises(ValueError, match=r"complete to amputate; missing values in \{'gender_ij'"):

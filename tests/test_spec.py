@@ -248,3 +248,9 @@ def test_defaults_take_cluster_and_id_from_read_data_roles():
     # explicit arguments win over the recorded roles
     pred2 = mm.make_predictor_matrix(inc, id="assessment_ij")
     assert (pred2["assessment_ij"] == 0).all() and pred2.loc["popularity_ij", "unit_id"] == 1
+
+
+def test_error_non_string_column_names_are_named(df):
+    renamed = df.rename(columns={"full": 7})
+    with pytest.raises(SpecError, match=r"column names must be strings; got \[7\]"):
+        validate_spec(renamed, cluster="g")

@@ -501,7 +501,9 @@ def _weight_frame(weights, pat, mech) -> pd.DataFrame:
     if w.shape != pat.shape:
         raise ValueError(f"weights has shape {w.shape}, patterns has {pat.shape}")
     if not np.all(np.isfinite(w)):
-        raise ValueError("weights contains non-finite values")
+        i, j = np.argwhere(~np.isfinite(w))[0]
+        raise ValueError(f"weights: pattern {i + 1} has {w[i, j]} for {cols[j]!r}; weights "
+                         "must be finite")
     return pd.DataFrame(w, index=pat.index, columns=cols)
 
 

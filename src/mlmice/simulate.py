@@ -91,8 +91,9 @@ class PopularityParams:
             raise ValueError(f"alpha has {len(self.alpha)} values, needs 4")
         cov = self.random_cov.to_numpy()
         if np.any(np.linalg.eigvalsh(cov) < 0):
-            raise ValueError("tau_intercept, tau_slope, tau_cov do not form a positive "
-                             "semi-definite covariance matrix")
+            raise ValueError(f"tau_intercept == {self.tau_intercept}, tau_slope == "
+                             f"{self.tau_slope}, tau_cov == {self.tau_cov} do not form a "
+                             "positive semi-definite covariance matrix")
         for name in ("sigma2", "extraversion_var_between", "extraversion_var_within",
                      "assessment_var_between", "assessment_var_within"):
             check_scalar(getattr(self, name), name, min_val=0.0)

@@ -359,7 +359,8 @@ def validate_spec(df: pd.DataFrame, method=None, predictor_matrix=None, *,
     _check_frame(df, cluster)
     names = [str(c) for c in df.columns]
     if names != list(df.columns):
-        raise SpecError("column names must be strings")
+        bad = [c for c in df.columns if not isinstance(c, str)]
+        raise SpecError(f"column names must be strings; got {bad}")
     if method is None:
         method = make_method(df, cluster=cluster)
     method = _as_method_series(method, names)

@@ -69,3 +69,27 @@ def popular_mar(shared_data):
     from mlmice.tutorial import read_popular
 
     return read_popular(shared_data / "popular_MAR.RData")
+
+
+@pytest.fixture(scope="session")
+def mice_completed_long(shared_reference):
+    """R mice's five completed data sets of popular_MAR (``pool_reference.R``), long form.
+
+    Columns ``.imp`` (1..5), ``.id`` (0-based row position, R's minus one), then
+    the data. Shared by the whole session: copy before changing.
+    """
+    import pandas as pd
+
+    long = pd.read_csv(shared_reference / "mice_completed_long.csv")
+    long[".id"] = long[".id"] - 1          # R's .id is 1-based; ours is the row position
+    return long
+
+
+@pytest.fixture(scope="session")
+def mice_completed(shared_reference):
+    """The same five completed data sets as a list of DataFrames (imputation 1 first)."""
+    import pandas as pd
+
+    long = pd.read_csv(shared_reference / "mice_completed_long.csv")
+    return [g.drop(columns=[".imp", ".id"]).reset_index(drop=True)
+            for _, g in long.groupby(".imp", sort=True)]

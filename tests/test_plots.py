@@ -18,6 +18,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from mlmice import plots
 from mlmice.diagnostics import flux, md_pattern, rhat
+from mlmice.tutorial import tutorial_method, tutorial_predictor_matrix, with_interaction
 
 matplotlib.use("Agg")     # mlmice.plots never uses pyplot; this keeps any test GUI-free
 
@@ -25,32 +26,11 @@ matplotlib.use("Agg")     # mlmice.plots never uses pyplot; this keeps any test 
 # -- fixtures ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def completed_long(shared_reference):
-    long = pd.read_csv(shared_reference / "mice_completed_long.csv")
-    long[".id"] = long[".id"] - 1          # R's .id is 1-based; ours is the row position
-    return long
-
-
-@pytest.fixture(scope="module")
 def tutorial_model(popular_mar):
-    """The tutorial's predictor matrix and methods (as ../shared/reference/pool_reference.R)."""
-    names = [*popular_mar.columns, "extraversion_experience"]
-    pred = pd.DataFrame(1, index=names, columns=names)
-    pred.loc[:, "cluster_id"] = -2
-    pred.loc[:, "unit_id"] = 0
-    pred.loc[:, "extraversion_experience"] = 0
-    pred.loc["popularity_ij", ["gender_ij", "extraversion_ij", "experience_j", "assessment_ij",
-                               "extraversion_experience"]] = [1, 2, 1, 1, 1]
-    for v in ("gender_ij", "extraversion_ij", "experience_j", "assessment_ij"):
-        pred.loc[v, "popularity_ij"] = 2
-    for v in names:
-        pred.loc[v, v] = 0
-    meth = pd.Series("", index=names)
-    meth[["popularity_ij", "extraversion_ij", "assessment_ij"]] = "2l.pan"
-    meth["gender_ij"] = "2l.bin"
-    meth["experience_j"] = "2lonly.mean"
-    meth["extraversion_experience"] = "~ I(extraversion_ij * experience_j)"
-    return pred, meth
+    """The pan variant of the tutorial's model (as ../shared/reference/pool_reference.R)."""
+    pred = tutorial_predictor_matrix(with_interaction(popular_mar), codes34=False)
+    meth = pd.Series(tutorial_method(level1="2l.pan", level2="2lonly.mean"))
+    return pred, meth.reindex(pred.index, fill_value="")
 
 
 def synthetic_trace(*, n_iter: int, m: int, variables, seed: int = 1,
@@ -262,9 +242,9 @@ def test_plot_trace_mids_like_and_errors():
 
 # -- plot_imputed -------------------------------------------------------------
 
-def test_plot_imputed_strip(completed_long, popular_mar, tmp_path):
+def test_plot_imputed_strip(mice_completed_long, popular_mar, tmp_path):
     where = popular_mar.isna()
-    fig = plots.plot_imputed(completed_long, "popularity_ij", kind="strip", where=where,
+    fig = plots.plot_imputed(mice_completed_long, "popularity_ij", kind="strip", where=where,
                              path=tmp_path / "strip.png")
     check_png(tmp_path / "strip.png", fig)
     ax = panel(fig, "imputed:popularity_ij")
@@ -280,7 +260,7 @@ def test_plot_imputed_strip(completed_long, popular_mar, tmp_path):
     assert_array_equal(np.bincount(position), [0, 214, 214, 214, 214, 214])
     missing = where["popularity_ij"].to_numpy()
     for i in range(1, 6):
-        want = completed_long.loc[completed_long[".imp"] == i, "popularity_ij"].to_numpy()
+        want = mice_completed_long.loc[mice_completed_long[".imp"] == i, "popularity_ij"].to_numpy()
         assert_array_equal(offsets[position == i, 1], want[missing])
     colours = {tuple(np.round(c.get_facecolor()[0][:3], 3)) for c in (obs, imp)}
     assert colours == {tuple(np.round(matplotlib.colors.to_rgb(c), 3))
@@ -288,9 +268,9 @@ def test_plot_imputed_strip(completed_long, popular_mar, tmp_path):
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["observed", "imputed"]
 
 
-def test_plot_imputed_density_and_hist(completed_long, popular_mar, tmp_path):
+def test_plot_imputed_density_and_hist(mice_completed_long, popular_mar, tmp_path):
     where = popular_mar.isna()
-    fig = plots.plot_imputed(completed_long, "extraversion_ij", kind="density", where=where,
+    fig = plots.plot_imputed(mice_completed_long, "extraversion_ij", kind="density", where=where,
                              path=tmp_path / "density.png")
     check_png(tmp_path / "density.png", fig)
     ax = panel(fig, "imputed:extraversion_ij")
@@ -301,7 +281,7 @@ def test_plot_imputed_density_and_hist(completed_long, popular_mar, tmp_path):
     assert np.trapezoid(observed_line.get_ydata(), observed_line.get_xdata()) == \
         pytest.approx(1.0, abs=0.02)
 
-    fig = plots.plot_imputed(completed_long, "extraversion_ij", kind="hist", where=where,
+    fig = plots.plot_imputed(mice_completed_long, "extraversion_ij", kind="hist", where=where,
                              path=tmp_path / "hist.png")
     check_png(tmp_path / "hist.png", fig)
     ax = panel(fig, "imputed:extraversion_ij")
@@ -312,10 +292,10 @@ def test_plot_imputed_density_and_hist(completed_long, popular_mar, tmp_path):
     assert heights["imputed"] == pytest.approx(502)         # mean count per imputation
 
 
-def test_plot_imputed_by_cluster(completed_long, popular_mar, tmp_path):
+def test_plot_imputed_by_cluster(mice_completed_long, popular_mar, tmp_path):
     where = popular_mar.isna()
     for kind in ("hist", "density", "strip"):
-        fig = plots.plot_imputed(completed_long, "popularity_ij", kind=kind, by_cluster=True,
+        fig = plots.plot_imputed(mice_completed_long, "popularity_ij", kind=kind, by_cluster=True,
                                  where=where, cluster="cluster_id", n_clusters=4,
                                  path=tmp_path / f"cluster_{kind}.png")
         check_png(tmp_path / f"cluster_{kind}.png", fig)
@@ -333,8 +313,8 @@ def test_plot_imputed_by_cluster(completed_long, popular_mar, tmp_path):
     assert len(imp.get_offsets()) == 5 * n_mis
 
 
-def test_plot_imputed_mids_like_and_errors(completed_long, popular_mar):
-    long = completed_long
+def test_plot_imputed_mids_like_and_errors(mice_completed_long, popular_mar):
+    long = mice_completed_long
     where = popular_mar.isna()
 
     class FakeMids:
@@ -375,14 +355,14 @@ def test_plot_imputed_mids_like_and_errors(completed_long, popular_mar):
         plots.plot_imputed(text, "gender_ij", where=where)
 
 
-def test_plot_imputed_binary_strip_jitters_within_levels(completed_long, popular_mar):
-    fig = plots.plot_imputed(completed_long, "gender_ij", where=popular_mar.isna(), seed=3)
+def test_plot_imputed_binary_strip_jitters_within_levels(mice_completed_long, popular_mar):
+    fig = plots.plot_imputed(mice_completed_long, "gender_ij", where=popular_mar.isna(), seed=3)
     ax = panel(fig, "imputed:gender_ij")
     obs = next(c for c in ax.collections if c.get_gid() == "observed").get_offsets()[:, 1]
     assert_array_equal(np.rint(obs), popular_mar["gender_ij"].dropna().to_numpy())
     assert np.all(np.abs(obs - np.rint(obs)) <= 0.12) and np.ptp(obs - np.rint(obs)) > 0.1
     assert [t.get_text() for t in ax.get_yticklabels()] == ["0", "1"]
-    again = plots.plot_imputed(completed_long, "gender_ij", where=popular_mar.isna(), seed=3)
+    again = plots.plot_imputed(mice_completed_long, "gender_ij", where=popular_mar.isna(), seed=3)
     assert_array_equal(next(c for c in panel(again, "imputed:gender_ij").collections
                             if c.get_gid() == "observed").get_offsets()[:, 1], obs)
 

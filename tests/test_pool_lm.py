@@ -21,13 +21,6 @@ from mlmice.pooling import pool, test_estimates, test_models
 
 
 @pytest.fixture(scope="module")
-def completed(shared_reference):
-    long = pd.read_csv(shared_reference / "mice_completed_long.csv")
-    return [g.drop(columns=[".imp", ".id"]).reset_index(drop=True)
-            for _, g in long.groupby(".imp", sort=True)]
-
-
-@pytest.fixture(scope="module")
 def ref(load_reference):
     return load_reference("pool_popular.json")["models"]["null_single"]
 
@@ -47,27 +40,27 @@ def _check(fits, ref):
                     ref["mitml_extra_pars"]["Residual~~Residual"], rtol=1e-9)
 
 
-def test_statsmodels_ols_fits(completed, ref):
+def test_statsmodels_ols_fits(mice_completed, ref):
     import statsmodels.api as sm
 
     fits = []
-    for d in completed:
+    for d in mice_completed:
         y = d["popularity_ij"]
         fits.append(sm.OLS(y, pd.DataFrame({"(Intercept)": np.ones(len(y))})).fit())
     _check(fits, ref)
 
 
-def test_mlmice_lm_fits(completed, ref):
+def test_mlmice_lm_fits(mice_completed, ref):
     lm = pytest.importorskip("mlmice.linear_model").lm
-    _check([lm("popularity_ij ~ 1", d) for d in completed], ref)
+    _check([lm("popularity_ij ~ 1", d) for d in mice_completed], ref)
 
 
-def test_d2_likelihood_between_ols_fits(completed):
+def test_d2_likelihood_between_ols_fits(mice_completed):
     # statsmodels' llf is read as the log-likelihood; k = 1 parameter
     import statsmodels.api as sm
 
     full, null = [], []
-    for d in completed:
+    for d in mice_completed:
         y = d["popularity_ij"]
         x = pd.DataFrame({"(Intercept)": np.ones(len(y)), "extraversion_ij": d["extraversion_ij"]})
         full.append(sm.OLS(y, x).fit())
@@ -80,7 +73,7 @@ def test_d2_likelihood_between_ols_fits(completed):
     assert lr.statistic == pytest.approx(wald.statistic, rel=0.1)
 
 
-def test_d3_with_mlmice_lm_fits_matches_mitml_and_mice(completed):
+def test_d3_with_mlmice_lm_fits_matches_mitml_and_mice(mice_completed):
     # R (tests/r/pool_tests.R): testModels(fit1, fit0, method = "D3") and
     # mice::D3(fit1, fit0) for lm(popularity_ij ~ extraversion_ij) vs lm(popularity_ij ~ 1);
     # OLS is closed-form, so agreement is to rounding
@@ -91,8 +84,8 @@ def test_d3_with_mlmice_lm_fits_matches_mitml_and_mice(completed):
     with open(Path(__file__).parent / "r" / "pool_tests.json") as fh:
         comp = next(c for c in json.load(fh)["comparisons"]
                     if c["model"] == "lm_extraversion" and c["null_model"] == "null_single")
-    full = [lm("popularity_ij ~ extraversion_ij", d) for d in completed]
-    null = [lm("popularity_ij ~ 1", d) for d in completed]
+    full = [lm("popularity_ij ~ extraversion_ij", d) for d in mice_completed]
+    null = [lm("popularity_ij ~ 1", d) for d in mice_completed]
     for conv, r in [("mitml", comp["mitml"]["D3"]), ("mice", comp["mice"]["D3"])]:
         t = test_models(full, null, method="D3", convention=conv).test.iloc[0]
         assert t["df1"] == r["df1"]

@@ -54,15 +54,12 @@ def tests_ref():
 
 
 @pytest.fixture(scope="module")
-def fits(shared_reference, formulas):
-    long = pd.read_csv(shared_reference / "mice_completed_long.csv")
-    data = [g.drop(columns=[".imp", ".id"]).reset_index(drop=True)
-            for _, g in long.groupby(".imp", sort=True)]
+def fits(mice_completed, formulas):
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in MODELS:
-            out[name] = [lmm.lmer(formulas[name], d, reml=False) for d in data]
+            out[name] = [lmm.lmer(formulas[name], d, reml=False) for d in mice_completed]
     return out
 
 

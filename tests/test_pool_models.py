@@ -46,13 +46,6 @@ def ref():
         return json.load(fh)
 
 
-@pytest.fixture(scope="module")
-def completed(shared_reference):
-    long = pd.read_csv(shared_reference / "mice_completed_long.csv")
-    return [g.drop(columns=[".imp", ".id"]).reset_index(drop=True)
-            for _, g in long.groupby(".imp", sort=True)]
-
-
 def _varcorr(rows) -> pd.DataFrame:
     rows = {k: (v if isinstance(v, list) else [v]) for k, v in rows.items()}
     return pd.DataFrame(rows)
@@ -123,13 +116,13 @@ def test_d2_likelihood_matches_mitml(ref, model, null):
 
 @pytest.mark.parametrize("name", ["null_single", "lm_extraversion", "intercept_only",
                                   "predictors", "random_slope", "interaction"])
-def test_loglik_at_pooled_parameters_matches_mitml(ref, completed, name):
+def test_loglik_at_pooled_parameters_matches_mitml(ref, mice_completed, name):
     """Our marginal log-likelihood at mitml's pooled parameters equals lme4's devfun2.
 
     R: mitml:::.evaluateUserLogLik(fits)$LL.pooled (lme4::devfun2 on the ML fit
     with the pooled fixed effects as offset; .logLik_lm for lm).
     """
-    fits = _r_fits(ref, name, completed)
+    fits = _r_fits(ref, name, mice_completed)
     pooled = pooled_likelihood_parameters(
         [likelihood_parameters(f, imputation=i) for i, f in enumerate(fits, 1)])
     got = [fit_loglik_at(f, pooled, imputation=i) for i, f in enumerate(fits, 1)]
@@ -141,10 +134,10 @@ def test_loglik_at_pooled_parameters_matches_mitml(ref, completed, name):
 
 
 @pytest.mark.parametrize("model,null", PAIRS)
-def test_d3_matches_mitml(ref, completed, model, null):
+def test_d3_matches_mitml(ref, mice_completed, model, null):
     c = _comparison(ref, model, null)
     # R: testModels(fit1, fit0, method = "D3")
-    res = test_models(_r_fits(ref, model, completed), _r_fits(ref, null, completed),
+    res = test_models(_r_fits(ref, model, mice_completed), _r_fits(ref, null, mice_completed),
                       method="D3")
     _check(res, c["mitml"]["D3"])
     assert list(res.loglik.columns) == ["imputation", "model", "null_model", "model_pooled",
@@ -152,11 +145,11 @@ def test_d3_matches_mitml(ref, completed, model, null):
 
 
 @pytest.mark.parametrize("model,null", PAIRS)
-def test_d3_mice_convention_matches_mice(ref, completed, model, null):
+def test_d3_mice_convention_matches_mice(ref, mice_completed, model, null):
     c = _comparison(ref, model, null)
     r = c["mice"]["D3"]
-    full = _r_fits(ref, model, completed)
-    reduced = _r_fits(ref, null, completed)
+    full = _r_fits(ref, model, mice_completed)
+    reduced = _r_fits(ref, null, mice_completed)
     if r["F"] is None:
         # same fixed effects: mice's k = 0 and R returns NaN; we say why
         with pytest.raises(ValueError, match="counts fixed effects only"):
@@ -176,10 +169,10 @@ def test_d3_mice_convention_matches_mice(ref, completed, model, null):
     assert "mice::D3" in repr(res)
 
 
-def test_d3_negative_riv_and_positive_option(ref, completed):
+def test_d3_negative_riv_and_positive_option(ref, mice_completed):
     # random slope vs random intercept: RIV < 0 (df2 = 8349 in R); ariv="positive" floors it
-    full = _r_fits(ref, "random_slope", completed)
-    null = _r_fits(ref, "predictors", completed)
+    full = _r_fits(ref, "random_slope", mice_completed)
+    null = _r_fits(ref, "predictors", mice_completed)
     res = test_models(full, null, method="D3")
     assert res.test["RIV"].iloc[0] < 0
     pos = test_models(full, null, method="D3", ariv="positive")
@@ -312,9 +305,9 @@ def test_d3_refuses_models_without_residual_variance(ref):
     assert test_models(fits, null, method="D1").test["df1"].iloc[0] == 3
 
 
-def test_likelihood_tests_need_the_same_rows(ref, completed):
-    full = _r_fits(ref, "predictors", completed)
-    null = _r_fits(ref, "intercept_only", completed)
+def test_likelihood_tests_need_the_same_rows(ref, mice_completed):
+    full = _r_fits(ref, "predictors", mice_completed)
+    null = _r_fits(ref, "intercept_only", mice_completed)
     null[2].nobs = 1990
     with pytest.raises(ValueError, match="imputation 3: model was fitted to 2000 rows but "
                                          "null_model to 1990"):
@@ -323,9 +316,9 @@ def test_likelihood_tests_need_the_same_rows(ref, completed):
         test_models(full, null, method="D2", use="likelihood")
 
 
-def test_likelihood_tests_refuse_reml_fits(ref, completed):
-    full = _r_fits(ref, "predictors", completed)
-    null = _r_fits(ref, "intercept_only", completed)
+def test_likelihood_tests_refuse_reml_fits(ref, mice_completed):
+    full = _r_fits(ref, "predictors", mice_completed)
+    null = _r_fits(ref, "intercept_only", mice_completed)
     full[1].reml = True
     with pytest.raises(ValueError, match="imputation 2 is a REML fit"):
         test_models(full, null, method="D3")

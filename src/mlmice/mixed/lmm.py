@@ -604,7 +604,7 @@ class LmerModel:
         s1 = sol1[:, :, Q2:Q2 + p + 1]                         # A11^{-1} [B1 | v1]
         A21f = A21.reshape(Q2, Q1)
         T = A22 - A21f @ F.reshape(Q1, Q2)
-        cT = np.linalg.cholesky(T)
+        cT = np.linalg.cholesky(0.5 * (T + T.T))
         logdet_a = logdet11 + 2.0 * float(np.log(np.diag(cT)).sum())
         ciT = np.linalg.inv(cT)
         Tinv = ciT.T @ ciT
@@ -775,7 +775,12 @@ class LmerModel:
         def fun(th):
             nonlocal n_eval
             n_eval += 1
-            ev = self._evaluate(th, yp, reml, grad=True)
+            try:
+                ev = self._evaluate(th, yp, reml, grad=True)
+            except np.linalg.LinAlgError:
+                # a trial point so extreme that a factorisation fails numerically:
+                # report it as infinitely bad so that the line search steps back
+                return np.inf, np.zeros_like(th)
             return ev.deviance, ev.grad
 
         # The deviance depends on Lambda only through Lambda Lambda', which is
@@ -837,7 +842,10 @@ class LmerModel:
                 for val in (0.01, 0.1, 0.5, 1.0, 3.0, 10.0):
                     th = np.array(res.x, dtype=float)
                     th[i] = val
-                    f = self._evaluate(th, yp, reml, grad=False).deviance
+                    try:
+                        f = self._evaluate(th, yp, reml, grad=False).deviance
+                    except np.linalg.LinAlgError:
+                        continue
                     if f < best_f - 1e-10 * max(1.0, abs(best_f)):
                         best_x, best_f = th, f
             if best_x is None:
@@ -880,7 +888,10 @@ class LmerModel:
             except np.linalg.LinAlgError:
                 break
             new_theta = np.maximum(ev.theta - step, self.lower)
-            new = self._evaluate(new_theta, yp, reml, grad=True, full=True)
+            try:
+                new = self._evaluate(new_theta, yp, reml, grad=True, full=True)
+            except np.linalg.LinAlgError:
+                break
             n_eval += 1
             if new.deviance <= ev.deviance + 1e-12 * abs(ev.deviance):
                 ev = new

@@ -34,12 +34,11 @@ section 2.5 (evaluation against the complete data).
 from __future__ import annotations
 
 import os
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
-from mlmice.pooling.varcomp import misc_parameters
+from mlmice.pooling.varcomp import varcorr_parameters
 
 __all__ = ["COMPARE_COLUMNS", "closer_sentences", "compare_estimates", "plot_compare"]
 
@@ -62,7 +61,7 @@ def _variances(varcorr: pd.DataFrame, dataset: str) -> pd.Series:
     if rows.empty:
         return pd.Series(dtype=float)
     vc = rows[["grp", "var1", "var2", "vcov"]].astype({"vcov": float}).reset_index(drop=True)
-    return misc_parameters(SimpleNamespace(varcorr=vc))
+    return varcorr_parameters(vc)
 
 
 def compare_estimates(estimates: pd.DataFrame, varcorr: pd.DataFrame, pooled: pd.DataFrame,

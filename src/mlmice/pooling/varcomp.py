@@ -112,6 +112,24 @@ def misc_parameters(fit, *, imputation: int = 1) -> pd.Series:
     if not isinstance(vc, pd.DataFrame) or any(c not in vc.columns for c in REQUIRED):
         raise TypeError(f"'.varcorr' of imputation {imputation} must be a DataFrame with "
                         f"columns {list(REQUIRED)} (R's as.data.frame(VarCorr(fit)))")
+    return varcorr_parameters(vc)
+
+
+def varcorr_parameters(vc: pd.DataFrame) -> pd.Series:
+    """mitml's names and values for the rows of a ``.varcorr`` frame (see the module docstring).
+
+    Parameters
+    ----------
+    vc : pandas.DataFrame
+        Columns ``grp``, ``var1``, ``var2``, ``vcov`` (R's
+        ``as.data.frame(VarCorr(fit))``).
+
+    Returns
+    -------
+    pandas.Series
+        Variances, covariances, residual variance and (one grouping factor
+        with a random intercept) the ICC, in mitml's order.
+    """
     covs, residual = covariance_matrices(vc)
     groups = list(covs)
     out: dict[str, float] = {}

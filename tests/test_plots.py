@@ -35,13 +35,16 @@ def tutorial_model(popular_mar):
 
 def synthetic_trace(*, n_iter: int, m: int, variables, seed: int = 1,
                     drift: float = 0.0) -> pd.DataFrame:
+    """Per variable, then chain: mean = drift * iteration + N(0, 1), sd = N(1, 0.1^2)."""
     rng = np.random.default_rng(seed)
+    variables = list(variables)
     it = np.arange(1, n_iter + 1)
-    frames = [pd.DataFrame({"iteration": it, "chain": c, "variable": v,
-                            "mean": drift * it + rng.normal(size=n_iter),
-                            "sd": 1 + rng.normal(0, 0.1, n_iter)})
-              for v in variables for c in range(1, m + 1)]
-    return pd.concat(frames, ignore_index=True)
+    z = rng.standard_normal((len(variables) * m, 2, n_iter))   # the mean's draws, then the sd's
+    return pd.DataFrame({"iteration": np.tile(it, len(variables) * m),
+                         "chain": np.tile(np.repeat(np.arange(1, m + 1), n_iter), len(variables)),
+                         "variable": np.repeat(variables, m * n_iter),
+                         "mean": (drift * it + z[:, 0, :]).ravel(),
+                         "sd": (1 + 0.1 * z[:, 1, :]).ravel()})
 
 
 def check_png(path, fig):

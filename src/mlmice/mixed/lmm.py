@@ -1096,8 +1096,13 @@ class LmerResult:
 
     Raw arrays (cheap, for inner loops): ``beta``, ``theta``, ``sigma``,
     ``vcov_beta``, ``b`` (per term, ``(n_levels, q)``), ``cond_cov`` (per
-    grouping factor, ``(n_levels, q, q)``). Pandas views (R names): ``fixef``,
-    ``se``, ``vcov``, ``varcorr``, ``ranef``, ``tidy()``.
+    grouping factor, ``(n_levels, q, q)``), ``fitted``, ``residuals``.
+    Pandas views (R names): ``fixef``, ``se``, ``vcov``, ``varcorr``,
+    ``ranef``, ``tidy()``. Fit statistics: ``loglik``, ``deviance``, ``aic``,
+    ``bic``, ``nobs``, ``ngroups``, ``df_residual``/``dfcom``, ``converged``,
+    ``singular``, ``messages`` (lme4's convergence messages), ``optimizer``.
+    From :func:`lmer`: ``formula``, ``n_dropped``, ``index`` (rows used) and
+    ``extras["model_frame"]`` (the :class:`~mlmice.design.ModelFrame`).
     """
 
     model: LmerModel

@@ -11,11 +11,14 @@ logs the event.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 import mlmice as mm
 from mlmice.impute.methods.base import available_methods
+from mlmice.mixed.results import SingularFitWarning
 from mlmice.tutorial import MODELS, tutorial_method, tutorial_predictor_matrix, with_interaction
 
 LEVEL1 = ["popularity_ij", "gender_ij", "extraversion_ij", "assessment_ij"]
@@ -133,3 +136,30 @@ def test_both_tutorial_files_read_to_one_gender_coding(popular_complete, popular
     seen = popular_mar["gender_ij"].notna().to_numpy()
     agree = (popular_mar["gender_ij"] == popular_complete["gender_ij"]).to_numpy()[seen]
     assert agree.mean() == 1.0
+
+
+def test_tutorial_module_on_simulated_data():
+    # no ../shared needed: the specification and the five models on the embedded data
+    df = with_interaction(mm.simulate_popularity(n_clusters=30, cluster_size=10, seed=4).data)
+    pred = tutorial_predictor_matrix(df)
+    assert pred.loc["popularity_ij", ["gender_ij", "extraversion_ij", "experience_j",
+                                      "assessment_ij", "extraversion_experience"]].tolist() == [
+        3, 4, 1, 1, 1]
+    assert (pred.loc["extraversion_experience"] == 0).all()
+    assert (pred["unit_id"] == 0).all()
+    assert (pred.drop(index=["cluster_id", "extraversion_experience"])["cluster_id"] == -2).all()
+    assert (np.diag(pred.to_numpy()) == 0).all()
+    low = tutorial_predictor_matrix(df, codes34=False)
+    assert set(np.unique(low.to_numpy())) == {-2, 0, 1, 2}
+    meth = tutorial_method()
+    assert meth["extraversion_experience"] == "~ I(extraversion_ij * experience_j)"
+    assert list(MODELS) == ["null_single", "intercept_only", "predictors", "random_slope",
+                            "interaction"]
+    with pytest.raises(TypeError):
+        MODELS["extra"] = "y ~ 1"                       # read-only
+    for name, formula in MODELS.items():
+        with warnings.catch_warnings():   # 300 pupils: the tiny slope variance may be singular
+            warnings.simplefilter("ignore", SingularFitWarning)
+            fit = (mm.lm(formula, df) if name == "null_single"
+                   else mm.lmer(formula, df, reml=False))
+        assert np.isfinite(fit.loglik), name

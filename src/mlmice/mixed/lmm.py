@@ -1284,8 +1284,13 @@ class LmerResult:
 
     @property
     def df_residual(self) -> int:
-        """n - p, the complete-data degrees of freedom mice uses (``dfcom``)."""
-        return self.model.n - self.model.p
+        """lme4's ``df.residual(fit)``: n minus all parameters (:attr:`df`).
+
+        This is the complete-data df that ``mice::pool`` uses (``dfcom``, via
+        broom.mixed's ``glance(fit)$df.residual``): 1992 for the tutorial's
+        random-slope model on 2000 pupils, not n - p = 1996.
+        """
+        return self.nobs - self.df
 
     @property
     def dfcom(self) -> int:

@@ -41,3 +41,19 @@ def test_exports_are_never_shadowed_by_submodules():
         importlib.import_module(info.name)
     for name in mlmice._EXPORTS:
         assert callable(getattr(mlmice, name)), f"mlmice.{name} is shadowed by a submodule"
+
+
+def test_distribution_helpers_equal_scipy_stats():
+    from scipy import stats
+
+    from mlmice import _distributions as d
+
+    x = np.array([-40.0, -3.0, -0.5, 0.0, 1.2, 8.0, 40.0])
+    q = np.array([1e-12, 0.025, 0.5, 0.975, 1 - 1e-9])
+    for df in (1.0, 3.7, 50.0, 1e6, np.inf):
+        np.testing.assert_array_equal(d.t_sf(x, df), stats.t.sf(x, df))
+        np.testing.assert_array_equal(d.t_ppf(q, df), stats.t.ppf(q, df))
+    for dfn, dfd in ((1, 20.5), (3, 67.4), (2, 1e5)):
+        np.testing.assert_array_equal(d.f_sf(np.abs(x), dfn, dfd), stats.f.sf(np.abs(x), dfn, dfd))
+    np.testing.assert_array_equal(d.norm_sf(x), stats.norm.sf(x))
+    np.testing.assert_array_equal(d.norm_ppf(q), stats.norm.ppf(q))

@@ -41,7 +41,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
+
+from mlmice._distributions import t_sf
 
 __all__ = [
     "autocorrelation_lag1",
@@ -334,7 +336,9 @@ def _split_chains(x: np.ndarray) -> np.ndarray:
 
 def _z_scale(x: np.ndarray) -> np.ndarray:
     """Rank-normalise all draws jointly: Phi^-1((rank - 3/8) / (S + 1/4))."""
-    ranks = stats.rankdata(x, method="average", axis=None).reshape(x.shape)
+    from scipy.stats import rankdata  # lazily: scipy.stats is slow to import
+
+    ranks = rankdata(x, method="average", axis=None).reshape(x.shape)
     return special.ndtri((ranks - 0.375) / (x.size + 0.25))
 
 
@@ -430,7 +434,7 @@ def _trend_test(x: np.ndarray, iterations: np.ndarray) -> tuple[float, float]:
     if se == 0:
         return mean_slope, (1.0 if mean_slope == 0 else 0.0)
     tstat = mean_slope / se
-    return mean_slope, float(2.0 * stats.t.sf(abs(tstat), df=n_chains - 1))
+    return mean_slope, float(2.0 * t_sf(abs(tstat), n_chains - 1))
 
 
 def _window_mask(iterations: np.ndarray, window) -> np.ndarray:

@@ -24,8 +24,9 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, stats
+from scipy import linalg
 
+from mlmice._distributions import t_ppf, t_sf
 from mlmice.design import model_frame
 
 __all__ = ["LmResult", "lm", "ols"]
@@ -145,9 +146,9 @@ class LmResult:
         df = self.df_residual
         out = pd.DataFrame({"effect": "fixed", "group": None, "term": self.x_names,
                             "estimate": est, "std_error": se, "statistic": t,
-                            "p_value": 2 * stats.t.sf(np.abs(t), df)})
+                            "p_value": 2 * t_sf(np.abs(t), df)})
         if conf_int:
-            q = stats.t.ppf((1 + conf_level) / 2, df)
+            q = t_ppf((1 + conf_level) / 2, df)
             out["conf_low"] = est - q * se
             out["conf_high"] = est + q * se
         out["group"] = out["group"].astype(object)

@@ -86,9 +86,10 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, sparse, stats
+from scipy import linalg, sparse
 from scipy.special import expit, log_expit
 
+from mlmice._distributions import norm_sf
 from mlmice._validation import check_scalar
 from mlmice.design import ModelFrame, model_frame
 from mlmice.mixed.optim import bfgs
@@ -846,7 +847,7 @@ class GlmerResult:
         the Wald z test, as broom.mixed reports for glmer), then ran_pars."""
         out = tidy_frame(self.fixef, self.se, ran_pars_frame(self.covariance_terms(), None),
                          conf_int=conf_int, conf_level=conf_level)
-        pv = 2.0 * stats.norm.sf(np.abs(out["statistic"].to_numpy(dtype=float)))
+        pv = 2.0 * norm_sf(np.abs(out["statistic"].to_numpy(dtype=float)))
         out.insert(out.columns.get_loc("statistic") + 1, "p_value", pv)
         return out
 

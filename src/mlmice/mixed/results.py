@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from mlmice._distributions import norm_ppf
 
 __all__ = ["ConvergenceWarning", "SingularFitWarning", "CovarianceTerm", "varcorr_frame",
            "ran_pars_frame", "tidy_frame", "unique_group_names"]
@@ -135,7 +136,7 @@ def tidy_frame(fixef: pd.Series, se: pd.Series, ran_pars: pd.DataFrame | None, *
         "std_error": s, "statistic": est / s,
     })
     if conf_int:
-        z = stats.norm.ppf((1 + conf_level) / 2)
+        z = norm_ppf((1 + conf_level) / 2)
         fixed["conf_low"] = est - z * s
         fixed["conf_high"] = est + z * s
     parts = [fixed]

@@ -86,8 +86,8 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from mlmice._distributions import f_sf
 from mlmice.pooling.extract import as_fit_list, fit_dfcom, stack_fits
 from mlmice.pooling.params import (
     check_ml,
@@ -129,7 +129,7 @@ class TestModels:
     def __init__(self, *, statistic: float, df1: float, df2: float, riv: float, method: str,
                  use: str, m: int, df_com: float | None, parameters: list[str],
                  loglik: pd.DataFrame | None = None, convention: str = "mitml"):
-        p_value = float(stats.f.sf(statistic, df1, df2))
+        p_value = float(f_sf(statistic, df1, df2))
         self.test = pd.DataFrame([[statistic, df1, df2, p_value, riv]],
                                  columns=MITML_COLUMNS, index=["1 vs 2"])
         self.method = method

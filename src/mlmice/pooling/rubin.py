@@ -51,7 +51,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from mlmice._distributions import t_ppf, t_sf
 
 #: mice's floor on lambda inside the Barnard-Rubin df (``mice:::barnard.rubin``).
 MICE_LAMBDA_FLOOR = 1e-4
@@ -150,12 +151,12 @@ def t_p_value(statistic: np.ndarray, df: np.ndarray) -> np.ndarray:
     relative precision (mitml's ``2 * (1 - pt(...))`` rounds them to 0).
     An infinite ``df`` gives the normal distribution.
     """
-    return 2.0 * stats.t.sf(np.abs(statistic), df)
+    return 2.0 * t_sf(np.abs(statistic), df)
 
 
 def t_interval(estimate, std_error, df, conf_level: float) -> tuple[np.ndarray, np.ndarray]:
     """``estimate -/+ qt((1 + conf_level) / 2, df) * std_error`` (mice's confint)."""
     a = (1.0 - conf_level) / 2.0
-    low = estimate + stats.t.ppf(a, df) * std_error
-    high = estimate + stats.t.ppf(1.0 - a, df) * std_error
+    low = estimate + t_ppf(a, df) * std_error
+    high = estimate + t_ppf(1.0 - a, df) * std_error
     return np.asarray(low, dtype=float), np.asarray(high, dtype=float)

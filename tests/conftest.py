@@ -14,6 +14,12 @@ from pathlib import Path
 
 import pytest
 
+# Small dense problems dominate the suite; threaded BLAS only oversubscribes
+# the cores (Snakemake jobs get the same setting from their `threads: 1`).
+# Set before any test module imports numpy.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MLMICE_SHARED", REPO.parent / "shared"))
 TESTS = Path(__file__).resolve().parent

@@ -44,7 +44,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 _SUBMODULES = {"plots", "diagnostics", "io", "simulate", "amputation", "formula", "mixed", "impute",
-               "linear_model", "pooling"}
+               "linear_model", "pooling", "tutorial"}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

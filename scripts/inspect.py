@@ -11,8 +11,13 @@ import pandas as pd  # noqa: E402
 
 from mlmice.diagnostics import flux, md_pattern  # noqa: E402
 from mlmice.io import read_parquet  # noqa: E402
-from mlmice.observed import plot_observed  # noqa: E402
-from mlmice.plots import plot_corr, plot_flux, plot_pattern, plot_pred  # noqa: E402
+from mlmice.plots import (  # noqa: E402
+    plot_corr,
+    plot_flux,
+    plot_observed,
+    plot_pattern,
+    plot_pred,
+)
 
 data = read_parquet(snakemake.input.data)
 variables = [v for v in data.columns if v not in snakemake.params.variables["exclude"]]

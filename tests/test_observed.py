@@ -1,4 +1,4 @@
-"""mlmice.observed.plot_observed: the observed-value distributions figure."""
+"""mlmice.plots.plot_observed: the observed-value distributions figure."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mlmice as mm
-from mlmice.observed import plot_observed
+from mlmice.plots import plot_observed
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ values red, as in R's ggmice.
 function                  what it shows (R equivalent)
 ========================  ================================================
 :func:`plot_pattern`      missing-data patterns (``ggmice::plot_pattern``)
+:func:`plot_observed`     distributions of the observed values
 :func:`plot_corr`         correlations of observed values (``plot_corr``)
 :func:`plot_flux`         influx against outflux (``plot_flux``)
 :func:`plot_pred`         the predictor matrix with methods (``plot_pred``)
@@ -22,6 +23,7 @@ from mlmice.plots.chains import plot_trace
 from mlmice.plots.data import plot_corr, plot_flux, plot_pattern
 from mlmice.plots.imputed import plot_imputed
 from mlmice.plots.model import plot_pred
+from mlmice.plots.observed import plot_observed
 
-__all__ = ["IMPUTED", "OBSERVED", "plot_corr", "plot_flux", "plot_imputed", "plot_pattern",
-           "plot_pred", "plot_trace"]
+__all__ = ["IMPUTED", "OBSERVED", "plot_corr", "plot_flux", "plot_imputed", "plot_observed",
+           "plot_pattern", "plot_pred", "plot_trace"]

@@ -27,14 +27,19 @@ import pandas as pd
 from scipy import linalg
 
 from mlmice._distributions import t_ppf, t_sf
+from mlmice._results import FitResultMixin
 from mlmice.design import model_frame
 
 __all__ = ["LmResult", "lm", "ols"]
 
 
 @dataclass
-class LmResult:
-    """A fitted linear model (what R's ``lm`` returns), same API as ``LmerResult``."""
+class LmResult(FitResultMixin):
+    """A fitted linear model (what R's ``lm`` returns), same API as ``LmerResult``.
+
+    ``fixef``, ``se``, ``vcov``, ``dfcom``, ``aic`` and ``bic`` come from
+    :class:`~mlmice._results.FitResultMixin`; ``df_residual`` is :math:`n - p`.
+    """
 
     beta: np.ndarray
     x_names: list[str]
@@ -66,10 +71,6 @@ class LmResult:
         return self.nobs - self.n_fixed
 
     @property
-    def dfcom(self) -> int:
-        return self.df_residual
-
-    @property
     def sigma(self) -> float:
         """Residual standard error ``sqrt(RSS / (n - p))`` (R's ``sigma(fit)``)."""
         return float(np.sqrt(self.rss / self.df_residual))
@@ -81,20 +82,6 @@ class LmResult:
     @cached_property
     def vcov_beta(self) -> np.ndarray:
         return self.sigma**2 * self.xtx_inv
-
-    @cached_property
-    def fixef(self) -> pd.Series:
-        """Coefficients by R term name (``coef(fit)``)."""
-        return pd.Series(self.beta, index=self.x_names, name="estimate")
-
-    @cached_property
-    def se(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self.vcov_beta)), index=self.x_names,
-                         name="std_error")
-
-    @cached_property
-    def vcov(self) -> pd.DataFrame:
-        return pd.DataFrame(self.vcov_beta, index=self.x_names, columns=self.x_names)
 
     @property
     def residuals(self) -> np.ndarray:
@@ -125,14 +112,6 @@ class LmResult:
     def deviance(self) -> float:
         """R's ``deviance(lm)``: the residual sum of squares."""
         return self.rss
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2 * self.df
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + np.log(self.nobs) * self.df
 
     def tidy(self, conf_int: bool = True, conf_level: float = 0.95) -> pd.DataFrame:
         """``broom::tidy(fit, conf.int = TRUE)`` plus ``effect``/``group`` columns.

@@ -96,10 +96,8 @@ from mlmice.mixed.optim import bfgs
 from mlmice.mixed.results import (
     ConvergenceWarning,
     CovarianceTerm,
+    MixedResultMixin,
     SingularFitWarning,
-    ran_pars_frame,
-    tidy_frame,
-    varcorr_frame,
 )
 
 __all__ = ["GlmerModel", "GlmerResult", "LogisticFit", "fit_logistic", "glmer"]
@@ -709,15 +707,18 @@ def _check_gradient_hessian(grad: np.ndarray, H: np.ndarray) -> list[str]:
 
 
 @dataclass
-class GlmerResult:
+class GlmerResult(MixedResultMixin):
     """A fitted logistic mixed model (what ``lme4::glmer(family = binomial)`` returns).
 
-    Shares the result API of :class:`~mlmice.mixed.lmm.LmerResult`: ``fixef``,
+    Shares the result API of :class:`~mlmice.mixed.lmm.LmerResult` (documented in
+    :mod:`mlmice._results`; the common part from
+    :class:`~mlmice.mixed.results.MixedResultMixin`): ``fixef``,
     ``se``, ``vcov``, ``varcorr`` (no residual row: a binomial model has
     none), ``loglik``, ``deviance`` (``-2 loglik``; R's ``deviance()`` of a
     glmer fit is the conditional deviance, here :attr:`conditional_deviance`),
     ``aic``, ``bic``, ``nobs``, ``ngroups``, ``df_residual``/``dfcom``,
-    ``converged``, ``formula`` and ``tidy()``.
+    ``converged``, ``formula`` and ``tidy()``. Standard errors come from the
+    Hessian of the deviance (lme4's default, ``vcov_beta``).
     """
 
     model: GlmerModel
@@ -738,29 +739,8 @@ class GlmerResult:
     index: pd.Index | None = None
 
     family = "binomial"
-
-    @property
-    def x_names(self) -> list[str]:
-        return self.model.x_names
-
-    @property
-    def nobs(self) -> int:
-        return self.model.n
-
-    @cached_property
-    def fixef(self) -> pd.Series:
-        """Fixed effects by R term name (``fixef(fit)``)."""
-        return pd.Series(self.beta, index=self.x_names, name="estimate")
-
-    @cached_property
-    def se(self) -> pd.Series:
-        """Standard errors (lme4's default: from the Hessian of the deviance)."""
-        return pd.Series(np.sqrt(np.diag(self.vcov_beta)), index=self.x_names,
-                         name="std_error")
-
-    @cached_property
-    def vcov(self) -> pd.DataFrame:
-        return pd.DataFrame(self.vcov_beta, index=self.x_names, columns=self.x_names)
+    #: a binomial model has no residual variance (no Residual row in varcorr or tidy)
+    _residual_sd = None
 
     @cached_property
     def cov_re(self) -> np.ndarray:
@@ -778,11 +758,6 @@ class GlmerResult:
             out.append(CovarianceTerm(group=name, names=m.z_names[sl], cov=self.cov_re[sl, sl]))
             off += size
         return out
-
-    @cached_property
-    def varcorr(self) -> pd.DataFrame:
-        """R's ``as.data.frame(VarCorr(fit))``: grp, var1, var2, vcov, sdcor."""
-        return varcorr_frame(self.covariance_terms(), None)
 
     @cached_property
     def ranef(self) -> pd.DataFrame:
@@ -806,20 +781,6 @@ class GlmerResult:
         return self.model.p + self.model.ntheta
 
     @property
-    def df_residual(self) -> int:
-        """lme4's ``df.residual(fit)``: n minus all parameters (:attr:`df`).
-
-        This is the complete-data df that ``mice::pool`` uses (``dfcom``, via
-        broom.mixed's ``glance(fit)$df.residual``): 1992 for the tutorial's
-        random-slope model on 2000 pupils, not n - p = 1996.
-        """
-        return self.nobs - self.df
-
-    @property
-    def dfcom(self) -> int:
-        return self.df_residual
-
-    @property
     def loglik(self) -> float:
         """Laplace (``nagq = 1``) or quadrature log-likelihood at the estimates."""
         return -0.5 * self.dev
@@ -834,19 +795,10 @@ class GlmerResult:
         """R's ``deviance(glmer_fit)``: the sum of deviance residuals at the conditional modes."""
         return float(_bernoulli_dev(self.model.y, self.mode.eta).sum())
 
-    @property
-    def aic(self) -> float:
-        return self.dev + 2 * self.df
-
-    @property
-    def bic(self) -> float:
-        return self.dev + np.log(self.nobs) * self.df
-
     def tidy(self, conf_int: bool = True, conf_level: float = 0.95) -> pd.DataFrame:
         """broom.mixed's ``tidy(fit, conf.int = TRUE)``: fixed effects (with ``p_value``,
         the Wald z test, as broom.mixed reports for glmer), then ran_pars."""
-        out = tidy_frame(self.fixef, self.se, ran_pars_frame(self.covariance_terms(), None),
-                         conf_int=conf_int, conf_level=conf_level)
+        out = super().tidy(conf_int=conf_int, conf_level=conf_level)
         pv = 2.0 * norm_sf(np.abs(out["statistic"].to_numpy(dtype=float)))
         out.insert(out.columns.get_loc("statistic") + 1, "p_value", pv)
         return out

@@ -115,11 +115,9 @@ from mlmice.mixed.optim import bfgs
 from mlmice.mixed.results import (
     ConvergenceWarning,
     CovarianceTerm,
+    MixedResultMixin,
     SingularFitWarning,
-    ran_pars_frame,
-    tidy_frame,
     unique_group_names,
-    varcorr_frame,
 )
 
 __all__ = ["LmerModel", "LmerResult", "lmer", "lmer_arrays", "loglik_at", "ConvergenceWarning",
@@ -1091,7 +1089,7 @@ def _term_from_block(b: RandomBlock) -> ReTerm:
 # --------------------------------------------------------------------------- results
 
 @dataclass
-class LmerResult:
+class LmerResult(MixedResultMixin):
     """A fitted linear mixed model (what ``lme4::lmer`` returns, in Python).
 
     Raw arrays (cheap, for inner loops): ``beta``, ``theta``, ``sigma``,
@@ -1101,6 +1099,9 @@ class LmerResult:
     ``ranef``, ``tidy()``. Fit statistics: ``loglik``, ``deviance``, ``aic``,
     ``bic``, ``nobs``, ``ngroups``, ``df_residual``/``dfcom``, ``converged``,
     ``singular``, ``messages`` (lme4's convergence messages), ``optimizer``.
+    The API shared with ``lm`` and ``glmer`` is documented once, in
+    :mod:`mlmice._results`; :class:`~mlmice.mixed.results.MixedResultMixin`
+    implements its common part.
     From :func:`lmer`: ``formula``, ``n_dropped``, ``index`` (rows used) and
     ``extras["model_frame"]`` (the :class:`~mlmice.design.ModelFrame`).
     """
@@ -1130,10 +1131,6 @@ class LmerResult:
     def beta(self) -> np.ndarray:
         """Fixed effects as an array."""
         return self.ev.beta + self.beta_offset
-
-    @property
-    def nobs(self) -> int:
-        return self.model.n
 
     @property
     def n_fixed(self) -> int:
@@ -1208,25 +1205,10 @@ class LmerResult:
             out.setdefault(t.group, []).append(pos)
         return {g: np.hstack(v) for g, v in out.items()}
 
-    # ---- R-named views
+    # ---- R-named views (fixef, se, vcov, varcorr, tidy(): MixedResultMixin)
     @property
-    def x_names(self) -> list[str]:
-        return self.model.x_names
-
-    @cached_property
-    def fixef(self) -> pd.Series:
-        """Fixed-effect estimates by R term name (``fixef(fit)``)."""
-        return pd.Series(self.beta, index=self.x_names, name="estimate")
-
-    @cached_property
-    def se(self) -> pd.Series:
-        """Standard errors ``sqrt(diag(vcov(fit)))``."""
-        return pd.Series(np.sqrt(np.diag(self.vcov_beta)), index=self.x_names, name="std_error")
-
-    @cached_property
-    def vcov(self) -> pd.DataFrame:
-        """Covariance matrix of the fixed effects (``vcov(fit)``)."""
-        return pd.DataFrame(self.vcov_beta, index=self.x_names, columns=self.x_names)
+    def _residual_sd(self) -> float:
+        return self.sigma
 
     def covariance_terms(self) -> list[CovarianceTerm]:
         """Per random term: :math:`\\sigma^2 \\Lambda_k \\Lambda_k^\\top` with names."""
@@ -1239,11 +1221,6 @@ class LmerResult:
             out.append(CovarianceTerm(group=name, names=list(t.names),
                                       cov=self.sigma**2 * Lk @ Lk.T))
         return out
-
-    @cached_property
-    def varcorr(self) -> pd.DataFrame:
-        """R's ``as.data.frame(VarCorr(fit))``: grp, var1, var2, vcov, sdcor."""
-        return varcorr_frame(self.covariance_terms(), self.sigma)
 
     @cached_property
     def ranef(self) -> dict[str, pd.DataFrame]:
@@ -1283,20 +1260,6 @@ class LmerResult:
         return self.model.p + self.model.ntheta + 1
 
     @property
-    def df_residual(self) -> int:
-        """lme4's ``df.residual(fit)``: n minus all parameters (:attr:`df`).
-
-        This is the complete-data df that ``mice::pool`` uses (``dfcom``, via
-        broom.mixed's ``glance(fit)$df.residual``): 1992 for the tutorial's
-        random-slope model on 2000 pupils, not n - p = 1996.
-        """
-        return self.nobs - self.df
-
-    @property
-    def dfcom(self) -> int:
-        return self.df_residual
-
-    @property
     def reml_criterion(self) -> float | None:
         """lme4's ``REMLcrit(fit)`` for REML fits, else None."""
         return self.ev.deviance if self.reml else None
@@ -1310,20 +1273,6 @@ class LmerResult:
     def loglik(self) -> float:
         """``logLik(fit)`` (the restricted log-likelihood for REML fits, as lme4)."""
         return -0.5 * self.ev.deviance
-
-    @property
-    def aic(self) -> float:
-        return self.deviance + 2 * self.df
-
-    @property
-    def bic(self) -> float:
-        return self.deviance + np.log(self.nobs) * self.df
-
-    def tidy(self, conf_int: bool = True, conf_level: float = 0.95) -> pd.DataFrame:
-        """broom.mixed's ``tidy(fit, conf.int = TRUE)``: fixed effects, then ran_pars."""
-        return tidy_frame(self.fixef, self.se, ran_pars_frame(self.covariance_terms(),
-                                                              self.sigma),
-                          conf_int=conf_int, conf_level=conf_level)
 
     def loglik_at(self, fixef=None, covariances=None, sigma2: float | None = None, *,
                   beta=None, theta=None, sigma: float | None = None) -> float:

@@ -1,8 +1,10 @@
 """Fit results of mixed models: variance components, tidy tables, warnings.
 
-Shared by :func:`mlmice.lmer` (this package's ``lmm`` module) and usable by
-``glmer``: the tables follow R's ``as.data.frame(VarCorr(fit))`` and
-``broom.mixed::tidy(fit, conf.int = TRUE)`` (columns in snake_case).
+Shared by :func:`mlmice.lmer` (this package's ``lmm`` module) and
+:func:`mlmice.glmer` (``glmm``): :class:`MixedResultMixin` gives both result
+classes the API of :mod:`mlmice._results` plus the tables, which follow R's
+``as.data.frame(VarCorr(fit))`` and ``broom.mixed::tidy(fit, conf.int = TRUE)``
+(columns in snake_case).
 
 Warnings are typed so that a user (or an imputation loop) can filter them::
 
@@ -14,14 +16,16 @@ Warnings are typed so that a user (or an imputation loop) can filter them::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
 from mlmice._distributions import norm_ppf
+from mlmice._results import FitResultMixin
 
-__all__ = ["ConvergenceWarning", "SingularFitWarning", "CovarianceTerm", "varcorr_frame",
-           "ran_pars_frame", "tidy_frame", "unique_group_names"]
+__all__ = ["ConvergenceWarning", "SingularFitWarning", "CovarianceTerm", "MixedResultMixin",
+           "varcorr_frame", "ran_pars_frame", "tidy_frame", "unique_group_names"]
 
 
 class ConvergenceWarning(UserWarning):
@@ -148,3 +152,45 @@ def tidy_frame(fixef: pd.Series, se: pd.Series, ran_pars: pd.DataFrame | None, *
     out = pd.concat(parts, ignore_index=True)
     out["group"] = out["group"].astype(object)
     return out
+
+
+class MixedResultMixin(FitResultMixin):
+    """The result API of an lme4 fit (``LmerResult``, ``GlmerResult``).
+
+    On top of :class:`~mlmice._results.FitResultMixin`: ``x_names`` and
+    ``nobs`` from the model (``model.x_names``, ``model.n``),
+    ``df_residual`` (lme4's ``df.residual``), ``varcorr`` and ``tidy()``.
+    A class using it provides ``model``, ``beta``, ``vcov_beta``, ``df``,
+    ``loglik``, ``covariance_terms()`` (list of :class:`CovarianceTerm`) and
+    ``_residual_sd``: the residual standard deviation, or None for a family
+    without a residual variance (binomial).
+    """
+
+    @property
+    def x_names(self) -> list[str]:
+        return self.model.x_names
+
+    @property
+    def nobs(self) -> int:
+        return self.model.n
+
+    @property
+    def df_residual(self) -> int:
+        """lme4's ``df.residual(fit)``: n minus all parameters (:attr:`df`).
+
+        This is the complete-data df that ``mice::pool`` uses (``dfcom``, via
+        broom.mixed's ``glance(fit)$df.residual``): 1992 for the tutorial's
+        random-slope model on 2000 pupils, not n - p = 1996.
+        """
+        return self.nobs - self.df
+
+    @cached_property
+    def varcorr(self) -> pd.DataFrame:
+        """R's ``as.data.frame(VarCorr(fit))``: grp, var1, var2, vcov, sdcor."""
+        return varcorr_frame(self.covariance_terms(), self._residual_sd)
+
+    def tidy(self, conf_int: bool = True, conf_level: float = 0.95) -> pd.DataFrame:
+        """broom.mixed's ``tidy(fit, conf.int = TRUE)``: fixed effects, then ran_pars."""
+        return tidy_frame(self.fixef, self.se,
+                          ran_pars_frame(self.covariance_terms(), self._residual_sd),
+                          conf_int=conf_int, conf_level=conf_level)

@@ -513,18 +513,7 @@ class LmerModel:
         Bf = B.reshape(J * q, p)
         S = self._XtX - Bf.T @ G.reshape(J * q, p)
         c = Xty - Bf.T @ g.reshape(J * q)
-        need_sinv = full or (reml and grad)
-        logdet_s, sinv = 0.0, None
-        if p == 0:
-            beta, sinv = np.zeros(0), np.zeros((0, 0))
-        elif need_sinv or reml:
-            cs = np.linalg.cholesky(S)
-            logdet_s = 2.0 * float(np.log(np.diag(cs)).sum())
-            ci = np.linalg.inv(cs)
-            sinv = ci.T @ ci
-            beta = sinv @ c
-        else:
-            beta = np.linalg.solve(S, c)
+        beta, sinv, logdet_s = _solve_fixed(S, c, want_inverse=full or reml)
         r2 = yty - float((v * g).sum()) - float(c @ beta)
         u = g - G @ beta                              # (J, q)
         e = None
@@ -534,12 +523,7 @@ class LmerModel:
             # as lme4 does (pwrss = |y - mu|^2 + |u|^2)
             e = self._residuals(yt, beta, u, theta)
             r2 = float(e @ e) + float((u * u).sum())
-        if not r2 > 0:
-            r2 = np.finfo(float).tiny
-        m = self.n - p if reml else self.n
-        dev = logdet_a + m * (1.0 + _LOG2PI + np.log(r2 / m))
-        if reml:
-            dev += logdet_s
+        dev, r2, m = self._profiled_deviance(r2, logdet_a, logdet_s, reml)
         gr = None
         if grad:
             H = sol[:, :, p + 1:]                     # A^{-1} Lambda' C_j
@@ -615,30 +599,14 @@ class LmerModel:
         v = np.concatenate([v1.reshape(Q1), v2])
         S = self._XtX - B.T @ G
         c = Xty - B.T @ g
-        need_sinv = full or (reml and grad)
-        logdet_s, sinv = 0.0, None
-        if p == 0:
-            beta, sinv = np.zeros(0), np.zeros((0, 0))
-        elif need_sinv or reml:
-            cs = np.linalg.cholesky(S)
-            logdet_s = 2.0 * float(np.log(np.diag(cs)).sum())
-            ci = np.linalg.inv(cs)
-            sinv = ci.T @ ci
-            beta = sinv @ c
-        else:
-            beta = np.linalg.solve(S, c)
+        beta, sinv, logdet_s = _solve_fixed(S, c, want_inverse=full or reml)
         r2 = yty - float(v @ g) - float(c @ beta)
         u = g - G @ beta                                        # (Q,)
         e = None
         if not r2 > _CANCEL * yty:
             e = self._residuals(yt, beta, u[None, :], theta)
             r2 = float(e @ e) + float(u @ u)
-        if not r2 > 0:
-            r2 = np.finfo(float).tiny
-        m = self.n - p if reml else self.n
-        dev = logdet_a + m * (1.0 + _LOG2PI + np.log(r2 / m))
-        if reml:
-            dev += logdet_s
+        dev, r2, m = self._profiled_deviance(r2, logdet_a, logdet_s, reml)
         gr = None
         if grad:
             in1 = self._s_in1
@@ -672,6 +640,22 @@ class LmerModel:
         return _Eval(theta=np.array(theta, dtype=float), deviance=float(dev), grad=gr,
                      beta=beta, u=u[None, :], r2=r2, logdet_a=logdet_a, logdet_s=logdet_s,
                      sinv=sinv, lam=L)
+
+    def _profiled_deviance(self, r2: float, logdet_a: float, logdet_s: float,
+                           reml: bool) -> tuple[float, float, int]:
+        r"""The deviance from its pieces (module docstring): ``(dev, r2, m)``.
+
+        :math:`d = \log|A| + m\,[1 + \log(2\pi r^2/m)]` (+ :math:`\log|S|` for
+        REML) with :math:`m = n` (ML) or :math:`n - p` (REML); ``r2`` is
+        returned floored at the smallest positive float (a perfect fit).
+        """
+        if not r2 > 0:
+            r2 = np.finfo(float).tiny
+        m = self.n - self.p if reml else self.n
+        dev = logdet_a + m * (1.0 + _LOG2PI + np.log(r2 / m))
+        if reml:
+            dev += logdet_s
+        return dev, r2, m
 
     def _zt(self, e: np.ndarray) -> np.ndarray:
         """Z_j' e_j per cluster, shape (J, q)."""
@@ -1011,6 +995,27 @@ class LmerModel:
             r, c = t.template()
             theta[sl] = Lk[r, c]
         return theta
+
+
+def _solve_fixed(S: np.ndarray, c: np.ndarray, *,
+                 want_inverse: bool) -> tuple[np.ndarray, np.ndarray | None, float]:
+    r"""The fixed effects :math:`\hat\beta = S^{-1}c` of the PLS solution.
+
+    Returns ``(beta, S^{-1}, log|S|)``.
+
+    With ``want_inverse`` (REML needs :math:`\log|S|`, the final fit
+    :math:`S^{-1}`) by the Cholesky factor of :math:`S`; otherwise a plain
+    solve, :math:`S^{-1}` None and :math:`\log|S|` 0. No fixed effects (p = 0):
+    empty arrays and 0.
+    """
+    if len(c) == 0:
+        return np.zeros(0), np.zeros((0, 0)), 0.0
+    if not want_inverse:
+        return np.linalg.solve(S, c), None, 0.0
+    cs = np.linalg.cholesky(S)
+    ci = np.linalg.inv(cs)
+    sinv = ci.T @ ci
+    return sinv @ c, sinv, 2.0 * float(np.log(np.diag(cs)).sum())
 
 
 def _block_solve(A: np.ndarray, rhs: np.ndarray) -> tuple[float, np.ndarray]:

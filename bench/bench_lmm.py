@@ -14,6 +14,10 @@ Usage::
     python bench/bench_lmm.py [--repeats 30] [--sm-repeats 5] [--no-scaling]
 
 Timings on a shared machine are inflated by other jobs; compare the ratios.
+BLAS runs on one thread (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` and
+``MKL_NUM_THREADS`` default to 1 before NumPy is imported, as in
+``bench_impute.py``); set them before running to measure otherwise. The
+header prints them.
 """
 
 from __future__ import annotations
@@ -25,24 +29,20 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before NumPy is imported: single-core timings
 
-import mlmice
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import mlmice  # noqa: E402
+from mlmice.tutorial import MODELS, read_popular  # noqa: E402
 
 SHARED = Path(os.environ.get("MLMICE_SHARED", Path(__file__).resolve().parents[1].parent
                              / "shared"))
 
-MODELS = {
-    "null_single": "popularity_ij ~ 1",
-    "intercept_only": "popularity_ij ~ (1 | cluster_id)",
-    "predictors": "popularity_ij ~ gender_ij + extraversion_ij + experience_j + (1 | cluster_id)",
-    "random_slope": "popularity_ij ~ gender_ij + extraversion_ij + experience_j"
-                    " + (1 + extraversion_ij | cluster_id)",
-    "interaction": "popularity_ij ~ gender_ij + extraversion_ij + experience_j"
-                   " + extraversion_ij:experience_j + (1 + extraversion_ij | cluster_id)",
-}
-# statsmodels: fixed part, re_formula (None = random intercept; "" = no random part)
+# statsmodels' version of MODELS: fixed part, re_formula (None = random intercept;
+# "" = no random part)
 SM = {
     "null_single": ("popularity_ij ~ 1", ""),
     "intercept_only": ("popularity_ij ~ 1", None),
@@ -52,14 +52,6 @@ SM = {
     "interaction": ("popularity_ij ~ gender_ij + extraversion_ij + experience_j"
                     " + extraversion_ij:experience_j", "~extraversion_ij"),
 }
-
-
-def load_popular() -> pd.DataFrame:
-    import pyreadr
-
-    df = pyreadr.read_r(str(SHARED / "data" / "popular.RData"))["popular"]
-    df["gender_ij"] = (df["gender_ij"] == "girl").astype(float)
-    return df
 
 
 def median_time(fn, repeats: int) -> tuple[float, object]:
@@ -94,7 +86,7 @@ def fit_statsmodels(name, df):
 
 
 def part1(repeats: int, sm_repeats: int) -> None:
-    df = load_popular()
+    df = read_popular(SHARED / "data" / "popular.RData")
     r_timing = json.loads((SHARED / "reference" / "r_timings.json").read_text())["summary"]
     r_one = r_timing["lmer_interaction_model_one_fit"]
     r_five = r_timing["analyse_and_pool_5_models_m5"]
@@ -145,6 +137,9 @@ def main() -> None:
     ap.add_argument("--sm-repeats", type=int, default=5)
     ap.add_argument("--no-scaling", action="store_true")
     args = ap.parse_args()
+    print(f"BLAS threads: OPENBLAS {os.environ['OPENBLAS_NUM_THREADS']}, "
+          f"OMP {os.environ['OMP_NUM_THREADS']}, MKL {os.environ['MKL_NUM_THREADS']}; "
+          f"load average {os.getloadavg()[0]:.2f}")
     part1(args.repeats, args.sm_repeats)
     if not args.no_scaling:
         part2()

@@ -23,30 +23,21 @@ from numpy.testing import assert_allclose
 from mlmice.design import model_frame
 from mlmice.mixed.lmm import LmerModel, lmer, loglik_at
 from mlmice.mixed.results import ConvergenceWarning, SingularFitWarning
+from mlmice.tutorial import MODELS
 
 HERE = Path(__file__).resolve().parent
 TIGHT = json.loads((HERE / "r" / "lme4_tight.json").read_text())
 REML = json.loads((HERE / "r" / "lme4_reml.json").read_text())
 
-TUTORIAL = {
-    "intercept_only": "popularity_ij ~ (1 | cluster_id)",
-    "predictors": "popularity_ij ~ gender_ij + extraversion_ij + experience_j + (1 | cluster_id)",
-    "random_slope": "popularity_ij ~ gender_ij + extraversion_ij + experience_j"
-                    " + (1 + extraversion_ij | cluster_id)",
-    "interaction": "popularity_ij ~ gender_ij + extraversion_ij + experience_j"
-                   " + extraversion_ij:experience_j + (1 + extraversion_ij | cluster_id)",
-}
+# the tutorial's four mixed models (its first model, "null_single", is an lm)
+TUTORIAL = {name: formula for name, formula in MODELS.items() if "|" in formula}
 SINGULAR = {"uncorrelated", "two_terms", "three_effects"}
 
 
 @pytest.fixture(scope="module")
-def popular(shared_data):
-    pyreadr = pytest.importorskip("pyreadr")
-    truth = pyreadr.read_r(str(shared_data / "popular.RData"))["popular"]
-    truth["gender_ij"] = (truth["gender_ij"] == "girl").astype(float)  # factor boy/girl
-    cc = pyreadr.read_r(str(shared_data / "popular_MAR.RData"))["popular_MAR"]
-    cc["gender_ij"] = cc["gender_ij"] - 1.0                              # stored 1/2
-    return {"truth": truth, "complete_case": cc}
+def popular(popular_complete, popular_mar):
+    # gender 0 = boy, 1 = girl in both (conftest's session fixtures, mlmice.tutorial.read_popular)
+    return {"truth": popular_complete, "complete_case": popular_mar}
 
 
 def _fit(formula, data, reml):

@@ -15,6 +15,7 @@ import mlmice.impute.methods.two_level_lmer  # noqa: F401
 import mlmice.impute.methods.two_level_norm  # noqa: F401
 import mlmice.impute.methods.two_level_pan  # noqa: F401
 import mlmice.impute.methods.two_level_pmm  # noqa: F401
+import mlmice.impute.methods.two_level_smc  # noqa: F401
 from mlmice.impute.methods.base import (
     ImputationError,
     ImputationMethod,

@@ -313,13 +313,13 @@ def test_statsmodels_mixedlm_as_second_oracle():
 
 
 def test_convergence_check_messages():
-    from mlmice.mixed.lmm import _check_gradient_hessian
+    from mlmice.mixed.results import convergence_messages
 
     H = np.array([[4.0, 0.0], [0.0, 1.0]])
-    assert _check_gradient_hessian(np.array([1e-6, 1e-6]), H) == []
-    msgs = _check_gradient_hessian(np.array([0.5, 1e-6]), H)
+    assert convergence_messages(np.array([1e-6, 1e-6]), H) == []
+    msgs = convergence_messages(np.array([0.5, 1e-6]), H)
     assert msgs and msgs[0].startswith("Model failed to converge with max|grad| = 0.25")
-    msgs = _check_gradient_hessian(np.zeros(2), np.array([[1.0, 0.0], [0.0, -1.0]]))
+    msgs = convergence_messages(np.zeros(2), np.array([[1.0, 0.0], [0.0, -1.0]]))
     assert any("negative eigenvalues" in m for m in msgs)
 
 

@@ -98,13 +98,12 @@ from mlmice.mixed.results import (
     CovarianceTerm,
     MixedResultMixin,
     SingularFitWarning,
+    convergence_messages,
 )
 
 __all__ = ["GlmerModel", "GlmerResult", "LogisticFit", "fit_logistic", "glmer"]
 
 SINGULAR_TOL = 1e-4   # lme4: check.conv.singular
-GRAD_TOL = 2e-3       # lme4: check.conv.grad (glmerControl)
-HESS_TOL = 1e-6       # lme4: check.conv.hess
 _PIRLS_TOL = 1e-11
 _PIRLS_MAXIT = 100
 
@@ -579,7 +578,7 @@ class GlmerModel:
         if singular:
             messages.append("boundary (singular) fit: see help('isSingular')")
         else:
-            messages.extend(_check_gradient_hessian(grad, hess))
+            messages.extend(convergence_messages(grad, hess, conditioning=False))
         converged = not any(m.startswith(("Model failed", "unable")) for m in messages)
         if warn:
             for msg in messages:
@@ -682,28 +681,6 @@ def _vcov_from_hessian(H: np.ndarray, k: int) -> np.ndarray:
         v = 2.0 * (inv[k:, k:] if block.shape == H.shape else inv)
         return 0.5 * (v + v.T)
     return np.full((H.shape[0] - k, H.shape[0] - k), np.nan)
-
-
-def _check_gradient_hessian(grad: np.ndarray, H: np.ndarray) -> list[str]:
-    """lme4's checkConv gradient test and checkHess messages."""
-    msgs = []
-    try:
-        R = np.linalg.cholesky(H).T
-        scgrad = np.linalg.solve(R, grad)
-    except np.linalg.LinAlgError:
-        scgrad = None
-    if scgrad is None or not np.all(np.isfinite(scgrad)):
-        msgs.append("unable to evaluate scaled gradient")
-    else:
-        mingrad = np.minimum(np.abs(scgrad), np.abs(grad))
-        if mingrad.max() > GRAD_TOL:
-            msgs.append(f"Model failed to converge with max|grad| = {mingrad.max():.6g} "
-                        f"(tol = {GRAD_TOL:g}, component {int(np.argmax(mingrad)) + 1})")
-    ev = np.linalg.eigvalsh(0.5 * (H + H.T))
-    if np.sum(ev < -HESS_TOL):
-        msgs.append(f"Model failed to converge: degenerate  Hessian with "
-                    f"{int(np.sum(ev < -HESS_TOL))} negative eigenvalues")
-    return msgs
 
 
 @dataclass

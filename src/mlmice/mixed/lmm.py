@@ -117,6 +117,7 @@ from mlmice.mixed.results import (
     CovarianceTerm,
     MixedResultMixin,
     SingularFitWarning,
+    convergence_messages,
     unique_group_names,
 )
 
@@ -125,8 +126,6 @@ __all__ = ["LmerModel", "LmerResult", "lmer", "lmer_arrays", "loglik_at", "Conve
 
 _LOG2PI = np.log(2 * np.pi)
 SINGULAR_TOL = 1e-4      # lme4: check.conv.singular tol
-GRAD_TOL = 2e-3          # lme4: check.conv.grad tol
-HESS_TOL = 1e-6          # lme4: check.conv.hess tol
 DERIV_DELTA = 1e-4       # lme4: deriv12 delta
 _CANCEL = 1e-4           # recompute r2 from residuals when r2 < _CANCEL * y'y
 DENSE_MAX_Q = 500        # several grouping factors: keep a dense Z'Z only up to this Q
@@ -788,7 +787,7 @@ class LmerModel:
             if singular:
                 messages.append("boundary (singular) fit: see help('isSingular')")
             else:
-                messages.extend(_check_gradient_hessian(ev.grad, hessian))
+                messages.extend(convergence_messages(ev.grad, hessian))
         if check_conv:
             converged = not any(m.startswith(("Model failed", "unable"))
                                 for m in messages)
@@ -1052,38 +1051,6 @@ def _safe_chol(cov: np.ndarray) -> np.ndarray:
         _, R = np.linalg.qr((V * np.sqrt(w)).T)
         Lc = R.T
         return Lc * np.sign(np.where(np.diag(Lc) == 0, 1, np.diag(Lc)))[None, :]
-
-
-def _check_gradient_hessian(grad: np.ndarray, H: np.ndarray) -> list[str]:
-    """lme4's checkConv (gradient) and checkHess messages."""
-    msgs = []
-    try:
-        R = np.linalg.cholesky(H).T              # R'R = H, as R's chol()
-        scgrad = np.linalg.solve(R, grad)
-    except np.linalg.LinAlgError:
-        scgrad = None
-    if scgrad is None or np.any(~np.isfinite(scgrad)):
-        msgs.append("unable to evaluate scaled gradient")
-    else:
-        mingrad = np.minimum(np.abs(scgrad), np.abs(grad))
-        if mingrad.max() > GRAD_TOL:
-            msgs.append(f"Model failed to converge with max|grad| = {mingrad.max():.6g} "
-                        f"(tol = {GRAD_TOL:g}, component {int(np.argmax(mingrad)) + 1})")
-    ev = np.linalg.eigvalsh(H)
-    neg = int(np.sum(ev < -HESS_TOL))
-    if neg:
-        msgs.append(f"Model failed to converge: degenerate  Hessian with {neg} negative "
-                    "eigenvalues")
-    elif np.any(np.abs(ev) < HESS_TOL):
-        msgs.append(" Hessian is numerically singular: parameters are not uniquely determined")
-    else:
-        if ev.max() * HESS_TOL > 1:
-            msgs.append("Model is nearly unidentifiable: very large eigenvalue\n"
-                        " - Rescale variables?")
-        if ev.min() / ev.max() < HESS_TOL:
-            msgs.append("Model is nearly unidentifiable: large eigenvalue ratio\n"
-                        " - Rescale variables?")
-    return msgs
 
 
 def _term_from_block(b: RandomBlock) -> ReTerm:

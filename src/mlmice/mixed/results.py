@@ -25,7 +25,11 @@ from mlmice._distributions import norm_ppf
 from mlmice._results import FitResultMixin
 
 __all__ = ["ConvergenceWarning", "SingularFitWarning", "CovarianceTerm", "MixedResultMixin",
-           "varcorr_frame", "ran_pars_frame", "tidy_frame", "unique_group_names"]
+           "convergence_messages", "varcorr_frame", "ran_pars_frame", "tidy_frame",
+           "unique_group_names"]
+
+GRAD_TOL = 2e-3          # lme4: check.conv.grad tol (lmerControl and glmerControl)
+HESS_TOL = 1e-6          # lme4: check.conv.hess tol
 
 
 class ConvergenceWarning(UserWarning):
@@ -34,6 +38,63 @@ class ConvergenceWarning(UserWarning):
 
 class SingularFitWarning(UserWarning):
     """A boundary (singular) fit: a variance is ~0 or a correlation is +-1 (lme4's isSingular)."""
+
+
+def convergence_messages(grad: np.ndarray, hessian: np.ndarray, *,
+                         conditioning: bool = True) -> list[str]:
+    r"""lme4's ``checkConv`` messages: the scaled-gradient test and ``checkHess``.
+
+    With the Cholesky factor :math:`R^\top R = H` of the Hessian of the
+    deviance, the scaled gradient is :math:`R^{-\top} g`; the fit fails the
+    check when ``max(min(|scaled|, |g|)) > GRAD_TOL``. Then the eigenvalues
+    of the (symmetrised) Hessian: any below ``-HESS_TOL`` fail it (degenerate
+    Hessian). With ``conditioning`` (``lmer``; ``glmer`` reports only the
+    negative eigenvalues) also the notes on a numerically singular Hessian
+    and on very large eigenvalues or eigenvalue ratios.
+
+    Parameters
+    ----------
+    grad : ndarray of shape (k,)
+        Gradient of the deviance at the estimates.
+    hessian : ndarray of shape (k, k)
+        Hessian of the deviance at the estimates.
+    conditioning : bool, default True
+        Add lme4's singular / nearly-unidentifiable notes.
+
+    Returns
+    -------
+    list of str
+        lme4's texts; a failed fit's start with ``"Model failed"`` or
+        ``"unable"``. Empty when all checks pass.
+    """
+    msgs = []
+    try:
+        R = np.linalg.cholesky(hessian).T        # R'R = H, as R's chol()
+        scgrad = np.linalg.solve(R, grad)
+    except np.linalg.LinAlgError:
+        scgrad = None
+    if scgrad is None or np.any(~np.isfinite(scgrad)):
+        msgs.append("unable to evaluate scaled gradient")
+    else:
+        mingrad = np.minimum(np.abs(scgrad), np.abs(grad))
+        if mingrad.max() > GRAD_TOL:
+            msgs.append(f"Model failed to converge with max|grad| = {mingrad.max():.6g} "
+                        f"(tol = {GRAD_TOL:g}, component {int(np.argmax(mingrad)) + 1})")
+    ev = np.linalg.eigvalsh(0.5 * (hessian + hessian.T))
+    neg = int(np.sum(ev < -HESS_TOL))
+    if neg:
+        msgs.append(f"Model failed to converge: degenerate  Hessian with {neg} negative "
+                    "eigenvalues")
+    elif conditioning and np.any(np.abs(ev) < HESS_TOL):
+        msgs.append(" Hessian is numerically singular: parameters are not uniquely determined")
+    elif conditioning:
+        if ev.max() * HESS_TOL > 1:
+            msgs.append("Model is nearly unidentifiable: very large eigenvalue\n"
+                        " - Rescale variables?")
+        if ev.min() / ev.max() < HESS_TOL:
+            msgs.append("Model is nearly unidentifiable: large eigenvalue ratio\n"
+                        " - Rescale variables?")
+    return msgs
 
 
 @dataclass

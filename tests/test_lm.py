@@ -96,3 +96,19 @@ def test_loglik_at_estimates_is_loglik():
     assert_allclose(fit.loglik_at(fixef=fit.fixef, covariances={}, sigma2=ml_sigma2),
                     fit.loglik, rtol=1e-12)
     assert fit.loglik_at(fixef=fit.fixef * 1.1, sigma2=ml_sigma2) < fit.loglik
+
+
+def test_loglik_at_argument_errors_name_the_argument():
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"y": rng.normal(size=30), "x": rng.normal(size=30)})
+    fit = lm("y ~ x", df)
+    with pytest.raises(ValueError, match=r"fixef has no value for \['\(Intercept\)'\]"):
+        fit.loglik_at(fixef=pd.Series({"x": 1.0}), sigma2=1.0)
+    with pytest.raises(ValueError, match="give sigma2= \\(or sigma=\\)"):
+        fit.loglik_at(fixef=fit.fixef)
+    with pytest.raises(ValueError, match="no random-effects covariances"):
+        fit.loglik_at(fixef=fit.fixef, covariances={"g": np.eye(1)}, sigma2=1.0)
+    # Series aligned by name; an array is taken in the order of fixef
+    shuffled = fit.fixef.iloc[::-1]
+    assert fit.loglik_at(fixef=shuffled, sigma=1.0) == fit.loglik_at(
+        beta=fit.fixef.to_numpy(), sigma=1.0)

@@ -462,3 +462,19 @@ def test_schur_building_blocks_equal_dense(formula):
         assert_allclose(values[True][0][g], values[False][0][g], rtol=1e-9, atol=1e-13)
     assert_allclose(values[True][1], values[False][1], rtol=1e-12)
     assert_allclose(values[True][2], values[False][2], rtol=1e-12, atol=1e-15)
+
+
+def test_loglik_at_argument_errors_name_the_argument(toy):
+    fit = _fit("y ~ x + (1 | g)", toy, reml=False)
+    partial = pd.Series({"x": 1.0})
+    with pytest.raises(ValueError, match=r"fixef has no value for \['\(Intercept\)'\]"):
+        fit.loglik_at(fixef=partial, theta=fit.theta, sigma2=1.0)
+    with pytest.raises(ValueError, match=r"give fixef= \(or beta=\)"):
+        fit.loglik_at(theta=fit.theta, sigma=1.0)
+    with pytest.raises(ValueError, match=r"give sigma2= \(or sigma=\)"):
+        fit.loglik_at(fixef=fit.fixef, theta=fit.theta)
+    with pytest.raises(ValueError, match=r"beta has no value for \['\(Intercept\)'\]"):
+        loglik_at("y ~ x + (1 | g)", toy, beta=partial, theta=fit.theta, sigma=1.0)
+    # a Series is aligned by name: reversed order, same value
+    assert fit.loglik_at(fixef=fit.fixef.iloc[::-1], theta=fit.theta, sigma=fit.sigma) == (
+        fit.loglik_at(beta=fit.beta, theta=fit.theta, sigma=fit.sigma))

@@ -28,7 +28,31 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-__all__ = ["FitResultMixin"]
+__all__ = ["FitResultMixin", "coef_vector", "residual_sd"]
+
+
+def coef_vector(values, names: list[str], *, argument: str):
+    """Coefficients in the order of ``names`` (for ``loglik_at``-style arguments).
+
+    A Series is aligned by R term name; one lacking a name raises a
+    ValueError naming ``argument`` and the missing terms. Anything else is
+    returned unchanged (taken to be in the order of ``names``).
+    """
+    if not isinstance(values, pd.Series):
+        return values
+    missing = [nm for nm in names if nm not in values.index]
+    if missing:
+        raise ValueError(f"{argument} has no value for {missing}")
+    return values.reindex(names).to_numpy(dtype=float)
+
+
+def residual_sd(sigma: float | None, sigma2: float | None) -> float:
+    """``sigma`` if given, else ``sqrt(sigma2)``; a ValueError when neither is."""
+    if sigma is not None:
+        return sigma
+    if sigma2 is None:
+        raise ValueError("give sigma2= (or sigma=)")
+    return float(np.sqrt(sigma2))
 
 
 class FitResultMixin:

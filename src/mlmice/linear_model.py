@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import linalg
 
 from mlmice._distributions import t_ppf, t_sf
-from mlmice._results import FitResultMixin
+from mlmice._results import FitResultMixin, coef_vector, residual_sd
 from mlmice.design import model_frame
 
 __all__ = ["LmResult", "lm", "ols"]
@@ -142,17 +142,9 @@ class LmResult(FitResultMixin):
         """
         if covariances:
             raise ValueError("a linear model has no random-effects covariances")
-        b = fixef if beta is None else beta
-        if isinstance(b, pd.Series):
-            missing = [nm for nm in self.x_names if nm not in b.index]
-            if missing:
-                raise ValueError(f"fixef has no value for {missing}")
-            b = b.reindex(self.x_names).to_numpy(dtype=float)
+        b = coef_vector(fixef if beta is None else beta, self.x_names, argument="fixef")
         b = np.asarray(b, dtype=float)
-        if sigma is None:
-            if sigma2 is None:
-                raise ValueError("give sigma2= (or sigma=)")
-            sigma = float(np.sqrt(sigma2))
+        sigma = residual_sd(sigma, sigma2)
         if self.X is None:
             raise ValueError("this result keeps no design matrix")
         e = self.y - self.X @ b

@@ -109,6 +109,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from mlmice._results import coef_vector, residual_sd
 from mlmice.design import ModelFrame, RandomBlock, model_frame
 from mlmice.mixed._blas import single_threaded_blas
 from mlmice.mixed.optim import bfgs
@@ -1261,15 +1262,8 @@ class LmerResult(MixedResultMixin):
         b = fixef if beta is None else beta
         if b is None:
             raise ValueError("give fixef= (or beta=)")
-        if isinstance(b, pd.Series):
-            missing = [nm for nm in m.x_names if nm not in b.index]
-            if missing:
-                raise ValueError(f"fixef has no value for {missing}")
-            b = b.reindex(m.x_names).to_numpy(dtype=float)
-        if sigma is None:
-            if sigma2 is None:
-                raise ValueError("give sigma2= (or sigma=)")
-            sigma = float(np.sqrt(sigma2))
+        b = coef_vector(b, m.x_names, argument="fixef")
+        sigma = residual_sd(sigma, sigma2)
         if theta is None:
             if covariances is None:
                 raise ValueError("give covariances= (or theta=)")
@@ -1389,11 +1383,7 @@ def loglik_at(formula, data: pd.DataFrame, *, beta, theta=None, sigma: float,
     mf = formula if isinstance(formula, ModelFrame) else model_frame(formula, data,
                                                                      factors=factors)
     model = LmerModel.from_frame(mf)
-    if isinstance(beta, pd.Series):
-        missing = [nm for nm in model.x_names if nm not in beta.index]
-        if missing:
-            raise ValueError(f"beta has no value for {missing}")
-        beta = beta.reindex(model.x_names).to_numpy(dtype=float)
+    beta = coef_vector(beta, model.x_names, argument="beta")
     if theta is None:
         if covs is None:
             raise ValueError("give theta or covs")

@@ -46,6 +46,17 @@ def _fit(formula, data, reml):
         return lmer(formula, data, reml=reml)
 
 
+def _compare_fixed(fit, ref, *, rtol, atol, se_rtol):
+    """nobs, fixed effects, standard errors and varcorr groups vs lme4; the varcomp frame."""
+    assert fit.nobs == ref["n"]
+    assert list(fit.fixef.index) == list(ref["fixef"])
+    assert_allclose(fit.fixef.to_numpy(), list(ref["fixef"].values()), rtol=rtol, atol=atol)
+    assert_allclose(fit.se.to_numpy(), list(ref["se"].values()), rtol=se_rtol)
+    vc = pd.DataFrame(ref["varcomp"])
+    assert list(fit.varcorr["grp"]) == list(vc["grp"])
+    return vc
+
+
 @pytest.mark.shared
 @pytest.mark.parametrize("data_key", ["truth", "complete_case"])
 @pytest.mark.parametrize("model", list(TUTORIAL))
@@ -53,14 +64,9 @@ def test_against_lme4_default_fits(popular, load_reference, data_key, model):
     # R: lmer(f, data, REML = FALSE)  (lme4_reference.R)
     ref = load_reference("lme4_popular.json")[data_key][model]
     fit = _fit(TUTORIAL[model], popular[data_key], reml=False)
-    assert fit.nobs == ref["n"]
-    assert list(fit.fixef.index) == list(ref["fixef"])
     # lme4's default optimiser stops up to 5e-4 (relative, variance components)
     # short of the optimum; hence these tolerances (issue 4)
-    assert_allclose(fit.fixef.to_numpy(), list(ref["fixef"].values()), rtol=1e-4, atol=1e-6)
-    assert_allclose(fit.se.to_numpy(), list(ref["se"].values()), rtol=2e-4)
-    vc = pd.DataFrame(ref["varcomp"])
-    assert list(fit.varcorr["grp"]) == list(vc["grp"])
+    vc = _compare_fixed(fit, ref, rtol=1e-4, atol=1e-6, se_rtol=2e-4)
     assert_allclose(fit.varcorr["vcov"], vc["vcov"], rtol=1e-3)
     assert abs(fit.loglik - ref["loglik"]) < 1e-4
     assert fit.loglik >= ref["loglik"] - 1e-7
@@ -68,12 +74,7 @@ def test_against_lme4_default_fits(popular, load_reference, data_key, model):
 
 
 def _compare_tight(fit, ref, singular):
-    assert fit.nobs == ref["n"]
-    assert list(fit.fixef.index) == list(ref["fixef"])
-    assert_allclose(fit.fixef.to_numpy(), list(ref["fixef"].values()), rtol=1e-6, atol=1e-9)
-    assert_allclose(fit.se.to_numpy(), list(ref["se"].values()), rtol=1e-6)
-    vc = pd.DataFrame(ref["varcomp"])
-    assert list(fit.varcorr["grp"]) == list(vc["grp"])
+    vc = _compare_fixed(fit, ref, rtol=1e-6, atol=1e-9, se_rtol=1e-6)
     assert list(fit.varcorr["var1"].fillna("-")) == list(vc["var1"].fillna("-"))
     assert list(fit.varcorr["var2"].fillna("-")) == list(vc["var2"].fillna("-"))
     # variances at the boundary (~1e-16 in lme4) are compared absolutely

@@ -8,7 +8,8 @@
    and cross-level interaction (``simulate_popularity``), MAR missingness in
    popularity and extraversion: pooled estimates of the interaction model
    within Monte Carlo error of the complete-data fit, and less bias in the
-   interaction term than the tutorial's ``2l.pmm`` specification.
+   interaction term than the tutorial's ``2l.pmm`` specification; and with
+   missingness driven by an auxiliary variable (option ``auxiliary``).
 """
 
 from __future__ import annotations
@@ -128,14 +129,28 @@ def test_method_errors():
     with pytest.raises(ValueError, match="n_mh"):
         opts = dict(_small_input().options, n_mh=0)
         method.impute(_small_input(options=opts), rng)
+    opts = dict(_small_input().options, auxiliary=["gender_ij"])
+    with pytest.raises(ValueError, match=r"'auxiliary' .* names \['gender_ij'\], which are "
+                                         "variables of the substantive model"):
+        method.impute(_small_input(options=opts), rng)
+    opts = dict(_small_input().options, auxiliary="assessment_ij")
+    with pytest.raises(ValueError, match=r"names \['assessment_ij'\], which are not "
+                                         "predictors of extraversion_ij"):
+        method.impute(_small_input(options=opts), rng)
 
 
-def test_method_returns_one_finite_value_per_missing_row():
-    res = get_method("2l.smc").impute(_small_input(), np.random.default_rng(3))
+@pytest.mark.parametrize("auxiliary", [(), ("assessment_ij",)])
+def test_method_returns_one_finite_value_per_missing_row(auxiliary):
+    x = np.random.default_rng(1).standard_normal((60, 3))
+    opts = dict(_small_input().options, auxiliary=list(auxiliary))
+    names = ("popularity_ij", "gender_ij", "assessment_ij")
+    res = get_method("2l.smc").impute(_small_input(x=x, names=names, codes=np.ones(3, int),
+                                                   options=opts), np.random.default_rng(3))
     assert res.values.shape == (15,) and np.all(np.isfinite(res.values))
-    out = get_method("2l.smc").impute(_small_input(variable="popularity_ij",
-                                                   names=("extraversion_ij", "gender_ij")),
-                                      np.random.default_rng(3))
+    out = get_method("2l.smc").impute(
+        _small_input(variable="popularity_ij", x=x, codes=np.ones(3, int), options=opts,
+                     names=("extraversion_ij", "gender_ij", "assessment_ij")),
+        np.random.default_rng(3))
     assert out.values.shape == (15,) and np.all(np.isfinite(out.values))
 
 
@@ -197,3 +212,29 @@ def test_smc_less_biased_than_tutorial_pmm_for_interaction(recovery):
     bias_smc = abs(out["smc"][0][term] - com[term])
     bias_pmm = abs(out["pmm"][0][term] - com[term])
     assert bias_smc < bias_pmm, (bias_smc, bias_pmm)
+
+
+def test_smc_with_auxiliary_recovers_interaction_model():
+    """Missingness driven by the teacher's assessment (an auxiliary outside the model).
+
+    Popularity is missing depending on assessment and gender, extraversion on
+    popularity and assessment. ``2l.smc`` with ``auxiliary=["assessment_ij"]``
+    (modelled after the outcome) must meet the recovery criterion above.
+    """
+    full = mm.simulate_popularity(n_clusters=100, cluster_size=20, seed=5).data
+    amp = mm.ampute(full, prop=0.5, patterns=[["popularity_ij"], ["extraversion_ij"]],
+                    weights=[{"assessment_ij": 1.0, "gender_ij": 0.5},
+                             {"popularity_ij": 1.0, "assessment_ij": 1.0}],
+                    mech="MAR", seed=6, cluster="cluster_id").amp
+    data = tutorial.with_interaction(amp)
+    com = mm.lmer(MODEL, data=full, reml=False).fixef
+    meth = {c: "" for c in data.columns}
+    meth.update(extraversion_experience=tutorial.PASSIVE, popularity_ij="2l.smc",
+                extraversion_ij="2l.smc")
+    opts = {v: {"model": MODEL, "auxiliary": ["assessment_ij"]} for v in SMC_TARGETS}
+    imp = mm.mice(data, m=M, maxit=10, method=meth, seed=7, method_options=opts,
+                  predictor_matrix=tutorial.tutorial_predictor_matrix(data))
+    Q = pd.DataFrame([f.fixef for f in imp.fit(MODEL, reml=False).analyses])
+    ratio = (Q.mean() - com) / np.sqrt(Q.var(ddof=1) * (1 + 1 / M))
+    assert np.all(np.abs(ratio) < 4), ratio.round(2).to_dict()
+    assert not imp.complete("long")[list(SMC_TARGETS)].isna().any().any()

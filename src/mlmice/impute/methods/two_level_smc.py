@@ -31,6 +31,7 @@ Joint model (sequential factorisation, one grouping factor :math:`j`):
   would carry the outcome's information about ``x`` a second time, since the
   factorisation assumes :math:`y \\perp a \\mid x, w`. On simulated tutorial
   data that double counting biased the interaction as much as ``2l.pmm``.
+  Auxiliaries belong after the outcome (option ``auxiliary``, below).
 
 Which step runs depends on the variable imputed:
 
@@ -61,6 +62,21 @@ observed values or current imputations):
    once (vectorised). Because the state is carried between mice iterations
    a few steps per iteration suffice; the default is ``n_mh = 10``.
 
+Auxiliary variables (option ``auxiliary``, :mod:`._smc_auxiliary`) are
+modelled after the outcome, :math:`p(a \\mid y, x, w, \\eta_a)` (main
+effects, random intercept, parameters by the same Gibbs sampler given the
+completed data). Their likelihood joins the acceptance ratio of the
+covariate step; the outcome step then becomes Metropolis-Hastings too
+(parameters from all rows at their current values; proposal
+:math:`y^* \\sim N(x^\\top\\beta + z^\\top b_j, \\sigma^2)`, accepted with
+probability :math:`\\min\\{1, \\prod_a p(a_{ij} \\mid y^*, \\cdot) / p(a_{ij}
+\\mid y^{(t)}, \\cdot)\\}`).
+
+Mixing. On the tutorial's data (``popular_MAR``, 25 % of extraversion
+missing) the acceptance rate of the covariate step is about 0.75 per
+proposal, so with 10 steps a value stays unchanged in a call with
+probability about :math:`0.25^{10}`; a rate below 0.05 is logged.
+
 This is a Metropolis-within-Gibbs sampler of the joint model's posterior
 predictive distribution (Erler et al. 2016; Enders, Du and Keller 2020): its
 stationary distribution is compatible with the substantive model whatever the
@@ -74,15 +90,19 @@ model : str
 n_iter : int
     Gibbs iterations of each parameter draw from the REML start (default 20).
 n_mh : int
-    Metropolis-Hastings steps per missing covariate value (default 10).
+    Metropolis-Hastings steps per missing value (default 10).
+auxiliary : list of str
+    Continuous variables outside the substantive model, predictors of the
+    imputed variable in the predictor matrix, to model after the outcome
+    (default none).
 
 Scope: Gaussian outcome, continuous level-1 covariates, one grouping factor
 (the cluster variable, code -2). The variables of the formula other than the
 imputed one must be predictors of it (any code 1-4) in the predictor matrix.
 Other incomplete covariates (binary, level 2) are imputed by their own
-methods. ``2l.smc`` ignores predictors outside the substantive model
-(auxiliary variables) in both steps, so missingness should be at random given
-the substantive model's variables.
+methods. Predictors outside the substantive model that are not listed in
+``auxiliary`` are ignored, so missingness should be at random given the
+substantive model's variables and the listed auxiliaries.
 
 References
 ----------
@@ -116,6 +136,7 @@ from dataclasses import replace
 import numpy as np
 
 from mlmice._validation import check_scalar
+from mlmice.impute.methods._smc_auxiliary import AuxiliaryDraw
 from mlmice.impute.methods._smc_metropolis import metropolis_independence
 from mlmice.impute.methods._smc_model import SubstantiveModel
 from mlmice.impute.methods._two_level_common import get_n_iter
@@ -158,9 +179,14 @@ class TwoLevelSmc(ImputationMethod):
             n_mh = check_scalar(data.options["n_mh"], f"{var}: option n_mh",
                                 kind=numbers.Integral, min_val=1)
         columns = _model_columns(data, model)
+        auxiliary = _auxiliary_columns(data, model)
         if var == model.response:
+            if auxiliary:
+                return _impute_outcome_mh(data, model, columns, auxiliary, n_iter=n_iter,
+                                          n_mh=n_mh, rng=rng)
             return _impute_outcome(data, model, columns, n_iter=n_iter, rng=rng)
-        return _impute_covariate(data, model, columns, n_iter=n_iter, n_mh=n_mh, rng=rng)
+        return _impute_covariate(data, model, columns, auxiliary, n_iter=n_iter, n_mh=n_mh,
+                                 rng=rng)
 
 
 def _model_columns(data: MethodInput, model: SubstantiveModel) -> dict[str, np.ndarray]:
@@ -175,6 +201,29 @@ def _model_columns(data: MethodInput, model: SubstantiveModel) -> dict[str, np.n
             for v in model.variables if v != data.variable}
     cols[data.variable] = np.asarray(data.y, dtype=float)
     return cols
+
+
+def _auxiliary_columns(data: MethodInput, model: SubstantiveModel) -> dict[str, np.ndarray]:
+    """Option ``auxiliary``: name -> current values of each auxiliary variable."""
+    var = data.variable
+    aux = data.options.get("auxiliary", ())
+    if isinstance(aux, str):
+        aux = (aux,)
+    try:
+        aux = list(dict.fromkeys(aux))
+    except TypeError:
+        raise ValueError(f"{var}: option 'auxiliary' of method {METHOD} must be a list of "
+                         f"variable names, got {aux!r}") from None
+    index = {nm: k for k, nm in enumerate(data.names)}
+    inside = [a for a in aux if a in model.variables or a == var]
+    if inside:
+        raise ValueError(f"{var}: option 'auxiliary' of method {METHOD} names {inside}, "
+                         "which are variables of the substantive model")
+    absent = [a for a in aux if a not in index]
+    if absent:
+        raise ValueError(f"{var}: option 'auxiliary' of method {METHOD} names {absent}, which "
+                         f"are not predictors of {var} (predictor matrix codes 1-4)")
+    return {a: np.asarray(data.x[:, index[a]], dtype=float) for a in aux}
 
 
 def _substantive_problem(data: MethodInput, model: SubstantiveModel,
@@ -213,7 +262,37 @@ def _impute_outcome(data, model, columns, *, n_iter, rng) -> MethodResult:
     return MethodResult(values=values, events=list(problem.events))
 
 
-def _impute_covariate(data, model, columns, *, n_iter, n_mh, rng) -> MethodResult:
+def _impute_outcome_mh(data, model, columns, auxiliary, *, n_iter, n_mh, rng) -> MethodResult:
+    """Outcome step with auxiliaries: Metropolis-Hastings, the substantive model as proposal."""
+    var = data.variable
+    wy = np.asarray(data.wy, dtype=bool)
+    everything = np.ones(wy.size, dtype=bool)
+    problem, _keep = _substantive_problem(data, model, columns, everything, wy)
+    beta, b, sigma2 = _draw_parameters(problem, n_iter, rng)
+    aux = AuxiliaryDraw(data, {**columns, **auxiliary}, auxiliary, model.variables, wy,
+                        n_iter=n_iter, rng=rng, method=METHOD)
+    X = problem.X[wy]
+    mean = X @ beta + np.einsum("ik,ik->i", X[:, problem.z_index], b[data.cluster[wy]])
+    rows_cols = {v: c[wy] for v, c in columns.items()}
+
+    def loglik(values: np.ndarray) -> np.ndarray:
+        rows_cols[var] = values
+        return aux.loglik(rows_cols)
+
+    values, acceptance = metropolis_independence(columns[var][wy], mean, float(np.sqrt(sigma2)),
+                                                 loglik, n_steps=n_mh, rng=rng)
+    return MethodResult(values=values, events=[*problem.events, *aux.events,
+                                               *_acceptance_events(var, acceptance)])
+
+
+def _acceptance_events(var: str, acceptance: float) -> list[str]:
+    if acceptance < 0.05:
+        return [f"{METHOD}: Metropolis-Hastings acceptance rate for {var} is "
+                f"{acceptance:.3f}; consider raising n_mh"]
+    return []
+
+
+def _impute_covariate(data, model, columns, auxiliary, *, n_iter, n_mh, rng) -> MethodResult:
     var = data.variable
     wy = np.asarray(data.wy, dtype=bool)
     n = wy.size
@@ -236,18 +315,19 @@ def _impute_covariate(data, model, columns, *, n_iter, n_mh, rng) -> MethodResul
     y_rows = rows_cols[model.response]
     b_rows = b[data.cluster[wy]]
     z_index = sub_problem.z_index
+    aux = (AuxiliaryDraw(data, {**columns, **auxiliary}, auxiliary, model.variables, wy,
+                         n_iter=n_iter, rng=rng, method=METHOD) if auxiliary else None)
 
     def loglik(values: np.ndarray) -> np.ndarray:
         rows_cols[var] = values
         X, _names, _z = model.design(rows_cols)
         X = X[:, keep]
         mean = X @ beta + np.einsum("ik,ik->i", X[:, z_index], b_rows)
-        return -0.5 * (y_rows - mean) ** 2 / sigma2
+        out = -0.5 * (y_rows - mean) ** 2 / sigma2
+        return out if aux is None else out + aux.loglik(rows_cols)
 
     values, acceptance = metropolis_independence(
         columns[var][wy], prop_mean, prop_sd, loglik, n_steps=n_mh, rng=rng)
-    events = [*sub_problem.events, *cov_problem.events]
-    if acceptance < 0.05:
-        events.append(f"{METHOD}: Metropolis-Hastings acceptance rate for {var} is "
-                      f"{acceptance:.3f}; consider raising n_mh")
+    events = [*sub_problem.events, *cov_problem.events, *(aux.events if aux else []),
+              *_acceptance_events(var, acceptance)]
     return MethodResult(values=values, events=events)

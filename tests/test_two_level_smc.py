@@ -17,13 +17,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import integrate
+from scipy import integrate, stats
 
 import mlmice as mm
 from mlmice import tutorial
 from mlmice.impute.methods import MethodInput, get_method
 from mlmice.impute.methods._smc_metropolis import metropolis_independence
 from mlmice.impute.methods._smc_model import SubstantiveModel
+from mlmice.impute.methods.two_level_smc import substantive_loglik
 
 MODEL = tutorial.MODELS["interaction"]
 
@@ -65,6 +66,45 @@ def test_metropolis_draws_follow_exact_conditional():
     # the proposal alone is far from the target: the test has power
     prior = mu + sd * rng.standard_normal(k)
     assert np.max(np.abs(emp - np.interp(np.sort(prior), grid, cdf))) > 10 / np.sqrt(k)
+
+
+def test_covariate_draws_with_interaction_and_random_slope_follow_exact_conditional():
+    """The tutorial's interaction model with known parameters: the MH chain on x.
+
+    With ``x`` entering as ``beta_x x + beta_xe x e + b_1j x`` the likelihood is
+    normal in ``x`` with slope :math:`d = \\beta_x + \\beta_{xe} e + b_{1j}`, so the
+    exact conditional given ``y`` and the normal covariate model
+    :math:`N(\\mu, s^2)` is normal with precision :math:`1/s^2 + d^2/\\sigma^2` and
+    mean :math:`(\\mu/s^2 + d (y - c)/\\sigma^2)/P`. The draws, standardised by the
+    exact mean and sd, must be N(0, 1): Kolmogorov-Smirnov at the 0.1 % level,
+    mean and variance to 4 Monte Carlo SEs.
+    """
+    k = 20_000
+    rng = np.random.default_rng(11)
+    model = SubstantiveModel(MODEL, variable="extraversion_ij")
+    beta = np.array([-1.2, 1.24, 0.80, 0.226, -0.0247])
+    psi = np.array([[0.45, -0.029], [-0.029, 0.0047]])
+    b = rng.multivariate_normal(np.zeros(2), psi, size=k)
+    g = rng.integers(0, 2, k).astype(float)
+    e = rng.integers(2, 26, k).astype(float)
+    mu, s, sigma2 = 5.0 + 0.3 * g, 1.1, 0.55
+    c = beta[0] + beta[1] * g + beta[3] * e + b[:, 0]
+    d = beta[2] + beta[4] * e + b[:, 1]
+    y = c + d * (mu + s * rng.standard_normal(k)) + np.sqrt(sigma2) * rng.standard_normal(k)
+    cols = {"popularity_ij": y, "gender_ij": g, "experience_j": e}
+
+    def loglik(x):
+        return substantive_loglik(model, {**cols, "extraversion_ij": x}, beta=beta, b=b,
+                                  sigma2=sigma2)
+
+    np.testing.assert_allclose(loglik(np.full(k, 3.0)), -0.5 * (y - c - 3 * d) ** 2 / sigma2)
+    x0 = mu + s * rng.standard_normal(k)
+    draws, acc = metropolis_independence(x0, mu, s, loglik, n_steps=30, rng=rng)
+    prec = 1 / s**2 + d**2 / sigma2
+    z = (draws - (mu / s**2 + d * (y - c) / sigma2) / prec) * np.sqrt(prec)
+    assert 0.3 < acc < 0.99
+    assert stats.kstest(z, "norm").statistic < 1.95 / np.sqrt(k)
+    assert abs(z.mean()) < 4 / np.sqrt(k) and abs(z.var() - 1) < 4 * np.sqrt(2 / k)
 
 
 def test_metropolis_empty_rows():

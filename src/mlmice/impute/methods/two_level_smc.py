@@ -251,6 +251,38 @@ def _draw_parameters(problem: TwoLevelProblem, n_iter: int, rng: np.random.Gener
     return problem.to_raw(beta=beta, b=b, variance=sigma2)
 
 
+def substantive_loglik(model: SubstantiveModel, columns: dict[str, np.ndarray], *,
+                       beta: np.ndarray, b: np.ndarray, sigma2: float,
+                       keep: np.ndarray | None = None,
+                       z_index: np.ndarray | None = None) -> np.ndarray:
+    """Per-row log-likelihood of the substantive model, constants dropped.
+
+    .. math:: \\log p(y_{ij} \\mid x_{ij}, b_j, \\theta) = -\\frac{(y_{ij} -
+              x_{ij}^\\top\\beta - z_{ij}^\\top b_j)^2}{2\\sigma^2} + \\text{const}
+
+    Parameters
+    ----------
+    model : SubstantiveModel
+    columns : dict
+        Every variable of the model (response included) -> values (k,).
+    beta : ndarray (p,)
+        Fixed effects of the design columns ``keep`` (default all columns).
+    b : ndarray (k, q)
+        Each row's cluster random effects, in the order of ``z_index``
+        (positions within the kept columns; default the model's ``Z``).
+    sigma2 : float
+    keep : ndarray of int, optional
+        Design columns used (those left after dropping collinear ones).
+    z_index : ndarray of int, optional
+    """
+    X, _names, z_model = model.design(columns)
+    if keep is not None:
+        X = X[:, keep]
+    zi = z_model if z_index is None else z_index
+    mean = X @ beta + np.einsum("ik,ik->i", X[:, zi], b)
+    return -0.5 * (columns[model.response] - mean) ** 2 / sigma2
+
+
 def _impute_outcome(data, model, columns, *, n_iter, rng) -> MethodResult:
     ry = np.asarray(data.ry, dtype=bool)
     wy = np.asarray(data.wy, dtype=bool)
@@ -312,18 +344,14 @@ def _impute_covariate(data, model, columns, auxiliary, *, n_iter, n_mh, rng) -> 
     prop_sd = cov_problem.scale * np.sqrt(tau2)
     # 3. Metropolis-Hastings with the substantive model's likelihood of the current y
     rows_cols = {v: c[wy] for v, c in columns.items()}
-    y_rows = rows_cols[model.response]
     b_rows = b[data.cluster[wy]]
-    z_index = sub_problem.z_index
     aux = (AuxiliaryDraw(data, {**columns, **auxiliary}, auxiliary, model.variables, wy,
                          n_iter=n_iter, rng=rng, method=METHOD) if auxiliary else None)
 
     def loglik(values: np.ndarray) -> np.ndarray:
         rows_cols[var] = values
-        X, _names, _z = model.design(rows_cols)
-        X = X[:, keep]
-        mean = X @ beta + np.einsum("ik,ik->i", X[:, z_index], b_rows)
-        out = -0.5 * (y_rows - mean) ** 2 / sigma2
+        out = substantive_loglik(model, rows_cols, beta=beta, b=b_rows, sigma2=sigma2,
+                                 keep=keep, z_index=sub_problem.z_index)
         return out if aux is None else out + aux.loglik(rows_cols)
 
     values, acceptance = metropolis_independence(

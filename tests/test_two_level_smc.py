@@ -164,6 +164,9 @@ def test_method_errors():
     with pytest.raises(ValueError, match=r"needs \['gender_ij'\] as predictors"):
         method.impute(_small_input(x=np.ones((60, 1)), names=("popularity_ij",),
                                    codes=np.array([1])), rng)
+    opts = dict(_small_input().options, modle="y ~ x")
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['modle'\] of method 2l.smc"):
+        method.impute(_small_input(options=opts), rng)
     with pytest.raises(ValueError, match="is binary"):
         method.impute(_small_input(binary=True), rng)
     with pytest.raises(ValueError, match="n_mh"):

@@ -152,6 +152,7 @@ from mlmice.impute.methods.two_level_pan import pan_gibbs
 GIBBS_ITERATIONS = 20
 MH_STEPS = 10
 METHOD = "2l.smc"
+OPTIONS = frozenset({"model", "n_iter", "n_mh", "auxiliary"})
 
 
 @register_method(METHOD)
@@ -162,6 +163,10 @@ class TwoLevelSmc(ImputationMethod):
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
         var = data.variable
+        unknown = sorted(set(data.options) - OPTIONS)
+        if unknown:
+            raise ValueError(f"{var}: unknown option(s) {unknown} of method {METHOD}; "
+                             f"known: {sorted(OPTIONS)}")
         if "model" not in data.options:
             raise ValueError(f"{var}: method {METHOD} needs the option 'model' (the lme4 "
                              "formula of the analysis model), e.g. method_options="

@@ -167,6 +167,11 @@ def test_method_errors():
     opts = dict(_small_input().options, modle="y ~ x")
     with pytest.raises(ValueError, match=r"unknown option\(s\) \['modle'\] of method 2l.smc"):
         method.impute(_small_input(options=opts), rng)
+    level2 = _small_input(variable="experience_j", y=np.repeat(np.arange(6.0), 10),
+                          options={"model": "popularity_ij ~ gender_ij + experience_j"
+                                            " + (1 | g)"})
+    with pytest.raises(ValueError, match="experience_j are constant within clusters"):
+        method.impute(level2, rng)
     with pytest.raises(ValueError, match="is binary"):
         method.impute(_small_input(binary=True), rng)
     with pytest.raises(ValueError, match="n_mh"):

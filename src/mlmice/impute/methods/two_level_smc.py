@@ -185,6 +185,10 @@ class TwoLevelSmc(ImputationMethod):
                                 kind=numbers.Integral, min_val=1)
         columns = _model_columns(data, model)
         auxiliary = _auxiliary_columns(data, model)
+        if var != model.response and _constant_within_clusters(data):
+            raise ValueError(f"{var}: method {METHOD} imputes level-1 covariates, but the "
+                             f"observed values of {var} are constant within clusters "
+                             "(a level-2 variable); use a 2lonly method for it")
         if var == model.response:
             if auxiliary:
                 return _impute_outcome_mh(data, model, columns, auxiliary, n_iter=n_iter,
@@ -206,6 +210,21 @@ def _model_columns(data: MethodInput, model: SubstantiveModel) -> dict[str, np.n
             for v in model.variables if v != data.variable}
     cols[data.variable] = np.asarray(data.y, dtype=float)
     return cols
+
+
+def _constant_within_clusters(data: MethodInput) -> bool:
+    """True when every cluster's observed values are equal (and some cluster has two)."""
+    ry = np.asarray(data.ry, dtype=bool)
+    cl, y = np.asarray(data.cluster)[ry], np.asarray(data.y, dtype=float)[ry]
+    J = data.n_clusters
+    counts = np.bincount(cl, minlength=J)
+    if not np.any(counts >= 2):
+        return False
+    lo = np.full(J, np.inf)
+    hi = np.full(J, -np.inf)
+    np.minimum.at(lo, cl, y)
+    np.maximum.at(hi, cl, y)
+    return bool(np.all((hi - lo)[counts >= 2] == 0))
 
 
 def _auxiliary_columns(data: MethodInput, model: SubstantiveModel) -> dict[str, np.ndarray]:

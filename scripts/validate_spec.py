@@ -25,7 +25,7 @@ for name, method in cfg["method"].items():
 predictor_matrix = pd.DataFrame.from_dict(cfg["predictor_matrix"], orient="index")
 predictor_matrix = predictor_matrix.fillna(0).astype(int)
 spec = validate_spec(data, method=cfg["method"], predictor_matrix=predictor_matrix,
-                     cluster=cfg["cluster"])
+                     cluster=cfg["cluster"], method_options=cfg["method_options"] or None)
 print(f"specification valid; visit sequence: {', '.join(spec.visit_sequence)}",
       file=sys.stderr)
 

@@ -336,3 +336,36 @@ def test_bad_config_fails_before_any_job(tmp_path, case):
     assert key in out, out[-2000:]
     assert _jobs(run) == []
     assert not (tmp_path / "results").exists()
+
+
+def test_method_options_reach_the_chains(tmp_path):
+    # imputation.method_options -> validate_spec -> spec.json -> every chain:
+    # 2l.smc gets the analysis model it must be compatible with
+    config = copy.deepcopy(CONFIG)
+    imp = config["studies"][STUDY]["imputation"]
+    model = ("popularity_ij ~ gender_ij + extraversion_ij + experience_j"
+             " + extraversion_ij:experience_j + (1 + extraversion_ij | cluster_id)")
+    imp["method"].update({"popularity_ij": "2l.smc", "extraversion_ij": "2l.smc"})
+    imp["method_options"] = {"popularity_ij": {"model": model},
+                             "extraversion_ij": {"model": model, "n_mh": 5}}
+    _write_config(tmp_path, config)
+    target = f"results/{STUDY}/impute/chain_1/imputations.parquet"
+    run = _snakemake(tmp_path, target)
+    assert run.returncode == 0, run.stderr[-3000:]
+    spec = json.loads((tmp_path / f"results/{STUDY}/impute/spec.json").read_text())
+    assert spec["options"]["extraversion_ij"] == {"model": model, "n_mh": 5}
+    data = read_parquet(tmp_path / f"results/{STUDY}/impute/data.parquet")
+    expected = run_chain(data, ImputationSpec.from_dict(spec, data), chain=1, maxit=3, seed=11)
+    expected.to_files(tmp_path / "engine")
+    got = pd.read_parquet(tmp_path / target)
+    pd.testing.assert_frame_equal(got, pd.read_parquet(tmp_path / "engine" /
+                                                       "imputations.parquet"))
+    assert np.isfinite(got["value"]).all()
+
+    # an option the method does not know fails in validate_spec, naming it
+    imp["method_options"]["extraversion_ij"]["n_mhh"] = 1
+    _write_config(tmp_path / "bad", config)
+    run = _snakemake(tmp_path / "bad", target)
+    assert run.returncode != 0
+    assert "n_mhh" in (run.stdout + run.stderr + "".join(
+        p.read_text() for p in (tmp_path / "bad" / "logs").rglob("*.log")))

@@ -43,6 +43,7 @@ def spec_params(wildcards):
     return {
         "method": dict(imp["method"]),
         "predictor_matrix": {t: dict(row) for t, row in imp["predictor_matrix"].items()},
+        "method_options": {v: dict(o) for v, o in imp.get("method_options", {}).items()},
         "cluster": STUDIES[study]["data"]["cluster"],
     }
 

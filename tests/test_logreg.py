@@ -117,7 +117,7 @@ def test_edge_cases_one_missing_no_predictors_and_bad_target():
     assert out.values.shape == (5,)
     ybad = y.copy()
     ybad[0] = 2.0
-    with pytest.raises(ValueError, match="yvar: logreg needs a 0/1 target; observed row 0"):
+    with pytest.raises(ValueError, match="yvar: logreg needs a 0/1 target; observed row 0 has 2$"):
         get_method("logreg").impute(_input(ybad, np.ones(n, bool) & (np.arange(n) > -1)
                                            & ~(np.arange(n) == 9), x), rng)
 

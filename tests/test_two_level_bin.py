@@ -173,7 +173,8 @@ def test_errors_name_the_problem():
         get_method("2l.bin").impute(_input(y, ry, x, cl, [1, 1], n_iter=0), rng)
     ybad = y.copy()
     ybad[1] = 0.5
-    with pytest.raises(ValueError, match="yvar: 2l.bin needs a 0/1 target; observed row 1"):
+    with pytest.raises(ValueError,
+                       match="yvar: 2l.bin needs a 0/1 target; observed row 1 has 0.5$"):
         get_method("2l.bin").impute(_input(ybad, ry, x, cl, [1, 1]), rng)
     single = MethodInput(variable="yvar", y=y, ry=ry, wy=~ry, x=x, names=("x1", "x2"),
                          codes=np.array([1, 1]))

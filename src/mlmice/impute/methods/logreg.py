@@ -146,7 +146,7 @@ class LogReg(ImputationMethod):
         if bad.any():
             raise ValueError(f"{data.variable}: logreg needs a 0/1 target; observed row "
                              f"{int(np.flatnonzero(ry)[np.flatnonzero(bad)[0]])} has "
-                             f"{yobs[bad][0]!r}")
+                             f"{float(yobs[bad][0]):g}")
         if yobs.size == 0:
             raise ValueError(f"{data.variable}: logreg has no observed values to fit")
         X = np.column_stack([np.ones(y.size), x])

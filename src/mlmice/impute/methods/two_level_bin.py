@@ -419,7 +419,7 @@ class TwoLevelBin(ImputationMethod):
         if bad.any():
             row = int(np.flatnonzero(ry)[np.flatnonzero(bad)[0]])
             raise ValueError(f"{data.variable}: 2l.bin needs a 0/1 target; observed row {row} "
-                             f"has {yobs[bad][0]!r}")
+                             f"has {float(yobs[bad][0]):g}")
         X, x_names, Z, z_names = two_level_design(data)
         cluster = np.asarray(data.cluster, dtype=np.int64)
         n_clusters = int(data.n_clusters)

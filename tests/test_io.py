@@ -152,6 +152,19 @@ def test_factor_with_many_levels_cannot_be_coded():
     raw = pd.DataFrame({"g": [1, 2, 3], "f": pd.Categorical(["a", "b", "c"])})
     with pytest.raises(ValueError, match="'f' is a factor with 3 levels"):
         prepare_frame(raw, cluster="g", source="my.rds")
+    # R's read.csv keeps empty strings as a level: the message must show it
+    raw = pd.DataFrame({"g": [1, 2, 3], "f": pd.Categorical(["", "no", "yes"])})
+    with pytest.raises(ValueError, match=r"3 levels \('', 'no', 'yes'\)"):
+        prepare_frame(raw, cluster="g", source="my.rds")
+
+
+def test_text_identifier_not_named_as_id_gets_a_hint():
+    from mlmice.io import prepare_frame
+
+    raw = pd.DataFrame({"g": [1, 1, 2], "pupil": ["p1", "p2", "p3"], "y": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match="'pupil' is not numeric.*name it as the id variable"):
+        prepare_frame(raw, cluster="g", source="my.csv")
+    assert prepare_frame(raw, cluster="g", id="pupil")["pupil"].tolist() == ["p1", "p2", "p3"]
 
 
 def test_read_columns_of_each_format(shared_data, incomplete, tmp_path):

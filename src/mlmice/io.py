@@ -303,8 +303,9 @@ def _code_column(s: pd.Series, name: str, value_labels: Mapping | None,
     if isinstance(s.dtype, pd.CategoricalDtype):
         cats = list(s.cat.categories)
         if len(cats) > 2:
+            shown = ", ".join(repr(str(c)) for c in cats[:6]) + (" ..." if len(cats) > 6 else "")
             raise ValueError(f"{source}: variable {name!r} is a factor with {len(cats)} levels "
-                             f"({', '.join(map(str, cats[:6]))}{' ...' if len(cats) > 6 else ''})"
+                             f"({shown})"
                              "; only two-level factors (binary) can be coded: recode it as "
                              "numbers or dummy variables")
         codes = s.cat.codes.to_numpy().astype(float)
@@ -324,7 +325,8 @@ def _code_column(s: pd.Series, name: str, value_labels: Mapping | None,
                 bad = obs[num.isna()].astype(str).unique()[:3]
                 raise ValueError(f"{source}: variable {name!r} is not numeric (values such as "
                                  f"{', '.join(map(repr, bad))}) and has {len(levels)} distinct "
-                                 "values; only two-valued text columns (binary) can be coded")
+                                 "values; only two-valued text columns (binary) can be coded "
+                                 "(if it identifies rows, name it as the id variable)")
             codes = s.map({lev: float(i) for i, lev in enumerate(levels)}).astype("float64")
             return pd.Series(codes.to_numpy(), name=name), dict(enumerate(levels))
     v = s.to_numpy(dtype="float64", na_value=np.nan)

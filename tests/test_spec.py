@@ -110,6 +110,17 @@ def test_error_2lonly_on_level1_variable(df):
         validate_spec(df, method=_meth(y="2lonly.norm"), predictor_matrix=_pred(df))
 
 
+@pytest.mark.parametrize("meth", ["logreg", "2l.bin"])
+def test_error_binary_method_on_non_binary_variable(df, meth):
+    # caught before imputation, naming the variable and its values (not at iteration 1)
+    d = df.copy()
+    d.loc[0, "b"] = 2.0
+    with pytest.raises(SpecError, match=rf"b: method '{meth}' needs a binary variable coded 0/1, "
+                                        r"but its observed values are 0, 1, 2 \(3 distinct\)"):
+        validate_spec(d, method=_meth(b=meth), predictor_matrix=_pred(d))
+    validate_spec(df, method=_meth(b=meth), predictor_matrix=_pred(df))
+
+
 def test_error_unknown_method_lists_known(df):
     with pytest.raises(SpecError, match=r"y: unknown imputation method 'pmmm'; known methods: "
                                         r".*2lonly.pmm.*norm, pmm"):

@@ -51,6 +51,10 @@ class SpecWarning(UserWarning):
     """A valid specification with a questionable choice (see ``ImputationSpec.notes``)."""
 
 
+#: Built-in methods whose target must be coded 0/1.
+BINARY_METHODS = frozenset({"logreg", "2l.bin"})
+
+
 def _is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)
 
@@ -471,6 +475,12 @@ def _check_target(df, name, meth, level, pred, cluster, levels, missing):
     if missing[name].all():
         raise SpecError(f"{name}: never observed (all values missing); method {meth!r} has "
                         "nothing to fit")
+    if meth in BINARY_METHODS and not is_binary(series):
+        values = np.unique(_observed_values(series))
+        shown = ", ".join(f"{v:g}" for v in values[:5]) + (" ..." if values.size > 5 else "")
+        raise SpecError(f"{name}: method {meth!r} needs a binary variable coded 0/1, but its "
+                        f"observed values are {shown} ({values.size} distinct); recode it or use "
+                        "a method for continuous data (e.g. pmm, 2l.pmm)")
     row = pred.loc[name]
     if row[name] != 0:
         raise SpecError(f"{name}: the predictor matrix's diagonal must be 0 (a variable cannot "

@@ -356,3 +356,22 @@ def test_number_of_parameters_as_loglik_df(ref):
     assert n_parameters(glmer_like) == 5           # no sigma in a binomial GLMM
     glmer_like.df = 7                              # a fit's own count wins
     assert n_parameters(glmer_like) == 7
+
+
+def test_wald_tests_refuse_non_nested_or_swapped_models():
+    from mlmice import lm
+
+    rng = np.random.default_rng(5)
+    frames = [pd.DataFrame(rng.normal(size=(40, 4)), columns=["y", "a", "b", "c"])
+              for _ in range(3)]
+    big = [lm("y ~ a + b", data=d) for d in frames]
+    small = [lm("y ~ a", data=d) for d in frames]
+    other = [lm("y ~ c", data=d) for d in frames]
+    assert test_models(big, small, method="D1").test.iloc[0]["df1"] == 1
+    for method in ("D1", "D2"):
+        with pytest.raises(ValueError, match="null_model has fixed effect.*b that model lacks.*"
+                                             "swapped"):
+            test_models(small, big, method=method)
+        with pytest.raises(ValueError, match="null_model has fixed effect.*c that model lacks.*"
+                                             "not nested"):
+            test_models(big, other, method=method)

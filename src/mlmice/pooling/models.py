@@ -282,6 +282,11 @@ def _tested_parameters(full: list, null: list) -> tuple[np.ndarray, np.ndarray, 
     """Estimates (m, k) and covariances (m, k, k) of the parameters ``null`` lacks."""
     s1 = stack_fits(full)
     s0 = stack_fits(null)
+    extra = [t for t in s0.terms if t not in set(s1.terms)]
+    if extra:
+        raise ValueError(f"null_model has fixed effect(s) {', '.join(extra)} that model lacks: "
+                         "the models are not nested (null_model must be the smaller one; "
+                         "are the arguments swapped?)")
     idx = [j for j, t in enumerate(s1.terms) if t not in set(s0.terms)]
     if not idx:
         raise ValueError("model and null_model have the same fixed effects "

@@ -256,7 +256,7 @@ class GlmerModel:
         bad = ~np.isin(self.y, (0.0, 1.0))
         if bad.any():
             raise ValueError(f"glmer(family='binomial') needs a 0/1 response; row "
-                             f"{int(np.flatnonzero(bad)[0])} has {self.y[bad][0]!r}")
+                             f"{int(np.flatnonzero(bad)[0])} has {float(self.y[bad][0]):g}")
         self.levels = (np.arange(int(self.codes.max()) + 1) if levels is None
                        else np.asarray(levels))
         self.J = len(self.levels)

@@ -479,3 +479,13 @@ def test_loglik_at_argument_errors_name_the_argument(toy):
     # a Series is aligned by name: reversed order, same value
     assert fit.loglik_at(fixef=fit.fixef.iloc[::-1], theta=fit.theta, sigma=fit.sigma) == (
         fit.loglik_at(beta=fit.beta, theta=fit.theta, sigma=fit.sigma))
+
+
+def test_more_fixed_effects_than_rows_names_formula_and_terms():
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"y": rng.normal(size=12), "g": np.repeat([1, 2, 3], 4),
+                       "pupil": [f"p{i}" for i in range(12)]})
+    with pytest.raises(ValueError, match=r"12 observations for 12 fixed effects in "
+                                         r"'y ~ pupil \+ \(1 \| g\)' \(\(Intercept\), pupil"
+                                         r".*one dummy per value"):
+        lmer("y ~ pupil + (1 | g)", data=df)

@@ -738,7 +738,11 @@ class LmerModel:
         if not isinstance(reml, (bool, np.bool_)):
             raise TypeError(f"reml must be True or False, got {reml!r}")
         if self.n <= self.p:
-            raise ValueError(f"{self.n} observations for {self.p} fixed effects")
+            where = f" in {formula!r}" if formula else ""
+            shown = ", ".join(self.x_names[:4]) + (" ..." if self.p > 4 else "")
+            raise ValueError(f"{self.n} observations for {self.p} fixed effects{where} "
+                             f"({shown}): too many parameters (a text column enters the "
+                             "fixed part as one dummy per value)")
         with self._blas_context(), np.errstate(over="ignore", invalid="ignore",
                                                divide="ignore"):
             try:   # dense Q x Q algebra: see mlmice.mixed._blas

@@ -367,3 +367,15 @@ def test_two_level_methods_with_awkward_clusters():
         imp = mice(other, m=1, maxit=2, method=meth, predictor_matrix=pred, seed=9)
         pd.testing.assert_frame_equal(imp.complete(1).drop(columns="g"),
                                       ref.complete(1).drop(columns="g"))
+
+
+def test_trace_sd_of_constant_imputations_is_exactly_zero():
+    # 2lonly.mean fills the fully missing clusters 3 and 8 with one grand mean:
+    # the trace sd is 0, not rounding noise (a trace plot would show a 1e-15 axis)
+    df = make_data()
+    df["w"] = df["w"] * 1.1   # values whose mean is not exact in binary
+    imp = mice(df, m=2, maxit=2, method={**METHOD, "w": "2lonly.mean"},
+               predictor_matrix=make_pred(df), seed=3)
+    sd = imp.trace.loc[imp.trace["variable"] == "w", "sd"]
+    assert len(sd) == 4 and (sd == 0.0).all()
+    assert (imp.trace.loc[imp.trace["variable"] == "y", "sd"] > 0.5).all()

@@ -212,7 +212,12 @@ class _Engine:
                 self.step(X, name, rng, chain=chain, iteration=it, events=events)
             for name, j, wy in self.trace_vars:
                 vals = X[wy, j]
-                sd = float(np.std(vals, ddof=1)) if vals.size > 1 else float("nan")
+                if vals.size < 2:
+                    sd = float("nan")
+                elif np.all(vals == vals[0]):   # exactly 0, not rounding noise such as 4e-15
+                    sd = 0.0
+                else:
+                    sd = float(np.std(vals, ddof=1))
                 trace.append((it, name, float(np.mean(vals)), sd))
 
     def values(self, X) -> dict:

@@ -323,6 +323,16 @@ BAD = {
         popularity_ij=5), "predictor_matrix"),
     "2lonly on level 1": (lambda s: s["imputation"]["method"].update(gender_ij="2lonly.pmm"),
                           "studies.small.imputation.method.gender_ij"),
+    "method typo": (lambda s: s["imputation"]["method"].update(gender_ij="2l.binn"),
+                    "studies.small.imputation.method.gender_ij: unknown imputation method "
+                    "'2l.binn'"),
+    "passive unknown name": (lambda s: s["imputation"]["method"].update(
+        popularity_ij="~ I(extraversion_ij * experiance_j)"),
+        "studies.small.imputation.method.popularity_ij: passive expression "
+        "'~ I(extraversion_ij * experiance_j)' names unknown variable(s) experiance_j"),
+    "passive code": (lambda s: s["imputation"]["method"].update(
+        popularity_ij='~ I(__import__("os"))'),
+        "studies.small.imputation.method.popularity_ij: passive expression"),
 }
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from mlmice.impute.passive import parse_passive
+from mlmice.impute.spec import SpecError, method_level
 from mlmice.io import read_columns
 from mlmice.simulate import COLUMNS as SIMULATED_COLUMNS
 
@@ -72,6 +74,22 @@ def _formula_variables(formula):
     return names
 
 
+def _check_method(study, name, meth, known):
+    """A method must be registered; a passive expression must parse and name known variables."""
+    where = f"config error at {_key(study, 'imputation', 'method', name)}"
+    if not meth:
+        return
+    try:
+        method_level(meth)
+        expr = parse_passive(meth) if meth.strip().startswith("~") else None
+    except (SpecError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    unknown = sorted(set(expr.variables) - set(known)) if expr is not None else []
+    if unknown:
+        raise ConfigError(f"{where}: passive expression {meth!r} names unknown variable(s) "
+                          f"{', '.join(unknown)} (variables: {', '.join(known)})")
+
+
 def check_study(study):
     """Check every variable name of one study's config against its data."""
     cfg = STUDIES[study]
@@ -102,6 +120,7 @@ def check_study(study):
     known = columns + [v for v in passive if v not in columns]
     _check_names(study, list(imp["method"]), known, "imputation", "method")
     for name, meth in imp["method"].items():
+        _check_method(study, name, meth, known)
         if meth.strip().startswith("2lonly") and name not in data["level2"]:
             raise ConfigError(f"config error at {_key(study, 'imputation', 'method', name)}: "
                               f"{meth!r} imputes level-2 variables only, but {name!r} is not "

@@ -52,11 +52,13 @@ class AuxiliaryDraw:
     rng : numpy.random.Generator
     method : str
         Method name (for messages).
+    prior : {"flat", "mice"}
+        Prior of the variance parameters (:mod:`._variance_prior`).
     """
 
     def __init__(self, data: MethodInput, values: dict[str, np.ndarray], auxiliary,
                  predictors, rows: np.ndarray, *, n_iter: int, rng: np.random.Generator,
-                 method: str):
+                 method: str, prior: str = "flat"):
         n = rows.size
         everything = np.ones(n, dtype=bool)
         preds = list(predictors)
@@ -68,7 +70,8 @@ class AuxiliaryDraw:
                           x=np.ascontiguousarray(X), names=tuple(preds),
                           codes=np.ones(len(preds), dtype=int), options={})
             problem = prepare_problem(sub, method=method)
-            gamma, c, omega2, _psi = pan_gibbs(problem, rng, n_iter=n_iter)
+            gamma, c, omega2, _psi = pan_gibbs(problem, rng, n_iter=n_iter, prior=prior,
+                                              method=method)
             coef = problem.scale * gamma
             coef[0] += problem.center
             offset = problem.scale * c[data.cluster[rows], 0]

@@ -40,8 +40,8 @@ Outcome (the formula's response). The covariates are taken at their current
 posterior given the rows where ``y`` is observed by the Gibbs sampler of
 ``2l.pan`` (:func:`.two_level_pan.pan_gibbs`: blocked :math:`(\\beta, b)`,
 inverse-Wishart :math:`\\Psi`, scaled inverse-chi-square :math:`\\sigma^2`,
-pan's weak priors on the standardised outcome; ``n_iter`` iterations from the
-REML fit), then :math:`y_{mis} \\sim N(x^\\top\\beta + z^\\top b_j, \\sigma^2)`.
+the prior of option ``prior``; ``n_iter`` iterations from the REML fit), then
+:math:`y_{mis} \\sim N(x^\\top\\beta + z^\\top b_j, \\sigma^2)`.
 The missing ``y`` integrate out of the parameter draw, so this is an exact
 blocked Gibbs step of the joint model.
 
@@ -95,6 +95,15 @@ auxiliary : list of str
     Continuous variables outside the substantive model, predictors of the
     imputed variable in the predictor matrix, to model after the outcome
     (default none).
+prior : {"flat", "mice"}
+    Prior of the variance parameters of every model the method samples
+    (:mod:`._variance_prior`; default "flat": uniform on :math:`\\Psi`, no
+    scale matrix). In mlmice 0.1 this was pan's identity prior on the
+    standardised scale, which roughly doubled the random-slope variance of
+    the tutorial's interaction model (slope variance 0.0047 against an
+    identity of 1 added to a scatter of about 0.25): the cause of the
+    inflation found in the validity study, now fixed. ``"mice"`` (pan's
+    prior in raw units, as R and jomo use) inflates it too on that model.
 
 Scope: Gaussian outcome, continuous level-1 covariates, one grouping factor
 (the cluster variable, code -2). The variables of the formula other than the
@@ -141,6 +150,7 @@ from mlmice.impute.methods._smc_metropolis import metropolis_independence
 from mlmice.impute.methods._smc_model import SubstantiveModel
 from mlmice.impute.methods._two_level_common import get_n_iter
 from mlmice.impute.methods._two_level_stats import TwoLevelProblem, prepare_problem
+from mlmice.impute.methods._variance_prior import get_prior_kind
 from mlmice.impute.methods.base import (
     ImputationMethod,
     MethodInput,
@@ -152,7 +162,7 @@ from mlmice.impute.methods.two_level_pan import pan_gibbs
 GIBBS_ITERATIONS = 20
 MH_STEPS = 10
 METHOD = "2l.smc"
-OPTIONS = frozenset({"model", "n_iter", "n_mh", "auxiliary"})
+OPTIONS = frozenset({"model", "n_iter", "n_mh", "auxiliary", "prior"})
 
 
 @register_method(METHOD)
@@ -183,6 +193,7 @@ class TwoLevelSmc(ImputationMethod):
         if "n_mh" in data.options:
             n_mh = check_scalar(data.options["n_mh"], f"{var}: option n_mh",
                                 kind=numbers.Integral, min_val=1)
+        prior = get_prior_kind(data.options, variable=var, method=METHOD)
         columns = _model_columns(data, model)
         auxiliary = _auxiliary_columns(data, model)
         if var != model.response and _constant_within_clusters(data):
@@ -192,10 +203,10 @@ class TwoLevelSmc(ImputationMethod):
         if var == model.response:
             if auxiliary:
                 return _impute_outcome_mh(data, model, columns, auxiliary, n_iter=n_iter,
-                                          n_mh=n_mh, rng=rng)
-            return _impute_outcome(data, model, columns, n_iter=n_iter, rng=rng)
+                                          n_mh=n_mh, prior=prior, rng=rng)
+            return _impute_outcome(data, model, columns, n_iter=n_iter, prior=prior, rng=rng)
         return _impute_covariate(data, model, columns, auxiliary, n_iter=n_iter, n_mh=n_mh,
-                                 rng=rng)
+                                 prior=prior, rng=rng)
 
 
 def _model_columns(data: MethodInput, model: SubstantiveModel) -> dict[str, np.ndarray]:
@@ -269,9 +280,10 @@ def _substantive_problem(data: MethodInput, model: SubstantiveModel,
     return problem, keep
 
 
-def _draw_parameters(problem: TwoLevelProblem, n_iter: int, rng: np.random.Generator):
+def _draw_parameters(problem: TwoLevelProblem, n_iter: int, prior: str,
+                     rng: np.random.Generator):
     """Posterior draw of (beta, b, sigma2) on the raw scale via the 2l.pan Gibbs sampler."""
-    beta, b, sigma2, _psi = pan_gibbs(problem, rng, n_iter=n_iter)
+    beta, b, sigma2, _psi = pan_gibbs(problem, rng, n_iter=n_iter, prior=prior, method=METHOD)
     return problem.to_raw(beta=beta, b=b, variance=sigma2)
 
 
@@ -307,26 +319,27 @@ def substantive_loglik(model: SubstantiveModel, columns: dict[str, np.ndarray], 
     return -0.5 * (columns[model.response] - mean) ** 2 / sigma2
 
 
-def _impute_outcome(data, model, columns, *, n_iter, rng) -> MethodResult:
+def _impute_outcome(data, model, columns, *, n_iter, prior, rng) -> MethodResult:
     ry = np.asarray(data.ry, dtype=bool)
     wy = np.asarray(data.wy, dtype=bool)
     problem, _keep = _substantive_problem(data, model, columns, ry, wy)
-    beta, b, sigma2 = _draw_parameters(problem, n_iter, rng)
+    beta, b, sigma2 = _draw_parameters(problem, n_iter, prior, rng)
     X = problem.X[wy]
     mean = X @ beta + np.einsum("ik,ik->i", X[:, problem.z_index], b[data.cluster[wy]])
     values = mean + np.sqrt(sigma2) * rng.standard_normal(mean.size)
     return MethodResult(values=values, events=list(problem.events))
 
 
-def _impute_outcome_mh(data, model, columns, auxiliary, *, n_iter, n_mh, rng) -> MethodResult:
+def _impute_outcome_mh(data, model, columns, auxiliary, *, n_iter, n_mh, prior,
+                       rng) -> MethodResult:
     """Outcome step with auxiliaries: Metropolis-Hastings, the substantive model as proposal."""
     var = data.variable
     wy = np.asarray(data.wy, dtype=bool)
     everything = np.ones(wy.size, dtype=bool)
     problem, _keep = _substantive_problem(data, model, columns, everything, wy)
-    beta, b, sigma2 = _draw_parameters(problem, n_iter, rng)
+    beta, b, sigma2 = _draw_parameters(problem, n_iter, prior, rng)
     aux = AuxiliaryDraw(data, {**columns, **auxiliary}, auxiliary, model.variables, wy,
-                        n_iter=n_iter, rng=rng, method=METHOD)
+                        n_iter=n_iter, rng=rng, method=METHOD, prior=prior)
     X = problem.X[wy]
     mean = X @ beta + np.einsum("ik,ik->i", X[:, problem.z_index], b[data.cluster[wy]])
     rows_cols = {v: c[wy] for v, c in columns.items()}
@@ -348,14 +361,14 @@ def _acceptance_events(var: str, acceptance: float) -> list[str]:
     return []
 
 
-def _impute_covariate(data, model, columns, auxiliary, *, n_iter, n_mh, rng) -> MethodResult:
+def _impute_covariate(data, model, columns, auxiliary, *, n_iter, n_mh, prior, rng) -> MethodResult:
     var = data.variable
     wy = np.asarray(data.wy, dtype=bool)
     n = wy.size
     everything = np.ones(n, dtype=bool)
     # 1. substantive-model parameters given the completed data
     sub_problem, keep = _substantive_problem(data, model, columns, everything, wy)
-    beta, b, sigma2 = _draw_parameters(sub_problem, n_iter, rng)
+    beta, b, sigma2 = _draw_parameters(sub_problem, n_iter, prior, rng)
     # 2. covariate model (the other covariates of the model) given the completed x
     others = np.asarray([k for k, nm in enumerate(data.names)
                          if nm in model.covariates and nm != var], dtype=int)
@@ -363,14 +376,15 @@ def _impute_covariate(data, model, columns, auxiliary, *, n_iter, n_mh, rng) -> 
                         names=tuple(data.names[k] for k in others),
                         codes=np.asarray(data.codes)[others], options={})
     cov_problem = prepare_problem(cov_input, method=METHOD)
-    gamma, u, tau2, _psi = pan_gibbs(cov_problem, rng, n_iter=n_iter)
+    gamma, u, tau2, _psi = pan_gibbs(cov_problem, rng, n_iter=n_iter, prior=prior,
+                                  method=METHOD)
     prop_mean = cov_problem.center + cov_problem.scale * cov_problem.fitted(gamma, u, wy)
     prop_sd = cov_problem.scale * np.sqrt(tau2)
     # 3. Metropolis-Hastings with the substantive model's likelihood of the current y
     rows_cols = {v: c[wy] for v, c in columns.items()}
     b_rows = b[data.cluster[wy]]
     aux = (AuxiliaryDraw(data, {**columns, **auxiliary}, auxiliary, model.variables, wy,
-                         n_iter=n_iter, rng=rng, method=METHOD) if auxiliary else None)
+                         n_iter=n_iter, rng=rng, method=METHOD, prior=prior) if auxiliary else None)
 
     def loglik(values: np.ndarray) -> np.ndarray:
         rows_cols[var] = values

@@ -10,18 +10,13 @@ import json  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from mlmice.impute.passive import is_passive, parse_passive  # noqa: E402
+from mlmice.impute.passive import add_passive_columns  # noqa: E402
 from mlmice.impute.spec import validate_spec  # noqa: E402
 from mlmice.io import read_parquet, write_parquet  # noqa: E402
 
 cfg = snakemake.params.spec
 data = read_parquet(snakemake.input.data)
-for name, method in cfg["method"].items():
-    if is_passive(method) and name not in data.columns:
-        # a passive variable is a column of the data, recomputed by the sampler
-        expr = parse_passive(method)
-        data[name] = expr.evaluate({v: data[v].to_numpy(dtype=float, na_value=float("nan"))
-                                    for v in expr.variables})
+data = add_passive_columns(data, cfg["method"])   # recomputed by the sampler
 predictor_matrix = pd.DataFrame.from_dict(cfg["predictor_matrix"], orient="index")
 predictor_matrix = predictor_matrix.fillna(0).astype(int)
 spec = validate_spec(data, method=cfg["method"], predictor_matrix=predictor_matrix,

@@ -43,8 +43,8 @@ _EXPORTS: dict[str, str] = {
     "test_models": "mlmice.pooling",
 }
 
-_SUBMODULES = {"plots", "diagnostics", "io", "simulate", "amputation", "formula", "mixed", "impute",
-               "linear_model", "pooling", "tutorial"}
+_SUBMODULES = {"plots", "diagnostics", "io", "simulate", "simulation", "amputation", "formula",
+               "mixed", "impute", "linear_model", "pooling", "tutorial"}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

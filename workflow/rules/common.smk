@@ -7,6 +7,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from mlmice.amputation import ampute_arguments
 from mlmice.impute.passive import parse_passive
 from mlmice.impute.spec import SpecError, method_level
 from mlmice.io import read_columns
@@ -210,21 +211,5 @@ def incomplete_params(wildcards):
 def ampute_params(wildcards):
     """Keyword arguments of mlmice.ampute for the study."""
     study = wildcards.study
-    amp = STUDIES[study]["amputation"]
-    patterns = amp["patterns"]
-    kwargs = {"prop": amp["prop"], "mech": amp["mech"], "seed": amp["seed"],
-              "std": amp["std"], "bycases": amp["bycases"],
-              "cluster": STUDIES[study]["data"]["cluster"]}
-    if patterns:
-        kwargs["patterns"] = [list(p["missing"]) for p in patterns]
-        kwargs["freq"] = [p["freq"] for p in patterns]
-        kwargs["type"] = [p["type"] or amp["type"] for p in patterns]
-        if amp["mech"] != "MCAR" and any(p["weights"] for p in patterns):
-            kwargs["weights"] = [dict(p["weights"]) if p["weights"] else None for p in patterns]
-    else:
-        kwargs["type"] = amp["type"]
-    if amp["level2"]:
-        kwargs["level2"] = dict(amp["level2"])
-    if amp["cluster_rates"]:
-        kwargs["cluster_rates"] = amp["cluster_rates"]
-    return kwargs
+    return ampute_arguments(STUDIES[study]["amputation"],
+                            cluster=STUDIES[study]["data"]["cluster"])

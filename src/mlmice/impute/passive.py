@@ -30,8 +30,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["PassiveExpression", "parse_passive", "is_passive"]
 
@@ -239,3 +243,34 @@ def parse_passive(text: str) -> PassiveExpression:
         raise TypeError(f"passive expression must be a string, got {type(text).__name__}")
     tree = _Parser(text.strip()).parse()
     return PassiveExpression(text=text, tree=tree, variables=frozenset(_variables(tree)))
+
+
+def add_passive_columns(data: pd.DataFrame, method) -> pd.DataFrame:
+    """Add a column for every passive method (``"~ expr"``) not yet in ``data``.
+
+    The sampler recomputes passive columns after every visit; before the
+    first one the column must exist. Its values are the expression on the
+    current (incomplete) data: NaN where an input is missing.
+
+    Parameters
+    ----------
+    data : DataFrame
+    method : dict or Series
+        Variable -> method.
+
+    Returns
+    -------
+    DataFrame
+        A copy with the new columns (``data`` itself when there are none).
+    """
+    items = method.items() if hasattr(method, "items") else []
+    new = {name: meth for name, meth in items
+           if isinstance(meth, str) and is_passive(meth) and name not in data.columns}
+    if not new:
+        return data
+    data = data.copy()
+    for name, meth in new.items():
+        expr = parse_passive(meth)
+        data[name] = expr.evaluate({v: data[v].to_numpy(dtype=float, na_value=float("nan"))
+                                    for v in expr.variables})
+    return data

@@ -25,6 +25,7 @@ wildcard_constraints:
     study=ALL_STUDIES,
     chain=r"[1-9][0-9]*",
     model=r"[A-Za-z0-9_-]+",
+    batch=r"[0-9]{4}",
 
 
 include: "workflow/rules/data.smk"
@@ -33,10 +34,12 @@ include: "workflow/rules/impute.smk"
 include: "workflow/rules/analyze.smk"
 include: "workflow/rules/pool.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/simulation.smk"
 
 
 rule all:
     input:
         all_outputs(),
         [report_outputs(study) for study in STUDIES],
+        [simulation_outputs(study) for study in STUDIES],
     default_target: True

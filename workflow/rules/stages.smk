@@ -169,3 +169,64 @@ def report_outputs(study):
     if not imputation(study)["method"] or not models(study):
         return []
     return [f"results/{study}/report.html"]
+
+
+# ---------------------------------------------------------------------- simulation
+
+
+def simulation(study):
+    """The study's simulation block (None when it has none)."""
+    return STUDIES[study].get("simulation")
+
+
+def simulation_batches(study):
+    """Batch numbers 0..B-1 of the study's simulation."""
+    sim = simulation(study)
+    return list(range(-(-sim["replicates"] // sim["batch"])))
+
+
+def simulation_batch_files(study, failures=False):
+    suffix = "_failures" if failures else ""
+    return [f"results/{study}/simulation/batches/batch_{b:04d}{suffix}.parquet"
+            for b in simulation_batches(study)]
+
+
+def batch_replicates(wildcards):
+    """The replicates of one batch: batch * size .. min(replicates, (batch + 1) * size) - 1."""
+    sim = simulation(wildcards.study)
+    start = int(wildcards.batch) * sim["batch"]
+    return list(range(start, min(start + sim["batch"], sim["replicates"])))
+
+
+def simulation_params(wildcards):
+    """The simulation block with the study's amputation, models and cluster variable."""
+    study = wildcards.study
+    sim = simulation(study)
+    amputation = STUDIES[study]["amputation"]
+    if amputation is None:
+        raise ConfigError(f"config error at {_key(study, 'simulation')}: a simulation needs "
+                          f"the study's amputation block ({_key(study, 'amputation')} is "
+                          "null)")
+    return {"seed": sim["seed"], "generator": sim["generator"], "arms": sim["arms"],
+            "amputation": amputation, "models": models(study),
+            "cluster": STUDIES[study]["data"]["cluster"]}
+
+
+def simulation_input(wildcards):
+    """The resampled file, when the generator resamples one (tracked as an input)."""
+    resample = simulation(wildcards.study)["generator"].get("resample")
+    return {"file": resample["file"]} if resample else {}
+
+
+def simulation_runtime(wildcards):
+    """Minutes to ask of a cluster for one batch: 2 per replicate and arm, at least 10."""
+    sim = simulation(wildcards.study)
+    return max(10, 2 * sim["batch"] * len(sim["arms"]))
+
+
+def simulation_outputs(study):
+    """The summary files of a study's simulation (none without a simulation block)."""
+    if simulation(study) is None:
+        return []
+    return [f"results/{study}/simulation/{name}"
+            for name in ("summary.parquet", "performance.png")]

@@ -24,6 +24,7 @@ from mlmice.plots.data import plot_corr, plot_flux, plot_pattern
 from mlmice.plots.imputed import plot_imputed
 from mlmice.plots.model import plot_pred
 from mlmice.plots.observed import plot_observed
+from mlmice.plots.simulation import plot_performance
 
 __all__ = ["IMPUTED", "OBSERVED", "plot_corr", "plot_flux", "plot_imputed", "plot_observed",
-           "plot_pattern", "plot_pred", "plot_trace"]
+           "plot_pattern", "plot_performance", "plot_pred", "plot_trace"]

@@ -7,6 +7,7 @@ Carlo SEs (Morris, White and Crowther 2019). The pipeline's ``simulation``
 block and ``bench/validity.py`` both run on this module.
 """
 
+from mlmice.simulation.collect import collect_batches
 from mlmice.simulation.generators import (
     Generator,
     PopularityGenerator,
@@ -21,5 +22,6 @@ from mlmice.simulation.performance import (
 from mlmice.simulation.study import REFERENCE_ARMS, Arm, Model, Study, run_batch, run_replicate
 
 __all__ = ["ESTIMATE_COLUMNS", "REFERENCE_ARMS", "SUMMARY_COLUMNS", "Arm", "Generator", "Model",
+           "collect_batches",
            "PopularityGenerator", "ResampleGenerator", "Study", "make_generator",
            "performance_measures", "run_batch", "run_replicate"]

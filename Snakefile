@@ -37,6 +37,18 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/simulation.smk"
 
 
+# seconds of work each: on a cluster they run on the submitting machine
+localrules:
+    load,
+    load_incomplete,
+    ampute,
+    validate_spec,
+    trace,
+    pool,
+    compare,
+    simulation_summary,
+
+
 rule all:
     input:
         all_outputs(),

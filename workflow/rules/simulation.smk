@@ -48,7 +48,6 @@ rule simulation_summary:
         "logs/simulation_summary/{study}.log",
     benchmark:
         "benchmarks/simulation_summary/{study}.tsv"
-    localrule: True
     conda:
         "../../envs/mlmice.yaml"
     script:

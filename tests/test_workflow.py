@@ -67,7 +67,8 @@ CONFIG = {"studies": {STUDY: {
 }}}
 SECTIONS = ["1. Data and missingness", "2. Imputation model", "3. Convergence",
             "4. Imputed against observed values", "5. Pooled results per model",
-            "6. Tests between models", "7. Comparison with the truth", "8. Warnings"]
+            "6. Tests between models", "7. Comparison with the truth", "8. Warnings",
+            "9. Simulation study"]
 
 pytestmark = pytest.mark.slow
 

@@ -26,6 +26,10 @@ STUDY = {
         {"missing": ["popularity_ij"], "weights": {"assessment_ij": 1}}]},
     "models": [{"name": "ri", "formula": "popularity_ij ~ extraversion_ij + (1 | cluster_id)",
                 "reml": False}],
+    "imputation": {"method": {"popularity_ij": "2l.pan"},
+                   "predictor_matrix": {"popularity_ij": {
+                       "cluster_id": -2, "extraversion_ij": 1, "assessment_ij": 1}},
+                   "m": 2, "maxit": 1},
     "simulation": {
         "replicates": 5, "batch": 2, "seed": 4,
         "generator": {"popularity": {"n_clusters": 15, "cluster_size": [6, 10]}},
@@ -54,6 +58,13 @@ def test_summary_and_figure(simulated):
     assert (summary["n_replicates"] == 5).all()
     assert (out / "performance.png").stat().st_size > 10_000
     assert pd.read_parquet(out / "failures.parquet").empty
+
+
+def test_report_has_the_simulation_section(simulated):
+    html = (simulated / "results/tiny/report.html").read_text()
+    assert "9. Simulation study" in html
+    assert "5 replicates; 0 arm runs failed." in html
+    assert "rel. bias vs complete %" in html
 
 
 def test_pipeline_equals_in_process_run(simulated):

@@ -145,6 +145,7 @@ def report_inputs(wildcards):
         "tests": [f"results/{study}/tests/{n}.parquet" for n in test_names(study)],
         "compare": [f"results/{study}/compare/estimates.parquet",
                     f"results/{study}/compare/estimates.png"],
+        "simulation": simulation_outputs(study),
     }
     return out
 
@@ -158,7 +159,8 @@ def report_params(wildcards):
                         "reml": m["reml"]} for m in models(study)],
             "m": imp["m"], "maxit": imp["maxit"], "seed": imp["seed"],
             "rhat_threshold": imp["rhat_threshold"],
-            "has_truth": has_complete(study)}
+            "has_truth": has_complete(study),
+            "has_simulation": simulation(study) is not None}
 
 
 def report_outputs(study):
@@ -229,4 +231,4 @@ def simulation_outputs(study):
     if simulation(study) is None:
         return []
     return [f"results/{study}/simulation/{name}"
-            for name in ("summary.parquet", "performance.png")]
+            for name in ("summary.parquet", "failures.parquet", "performance.png")]

@@ -44,8 +44,7 @@ def study_config(name: str, spec: dict) -> dict:
     slope = "extraversion_ij |" in d["smc_model"]
     pm = {t: dict(row) for t, row in spec["fcs_predictor_matrix"].items()}
     if not slope:
-        pm["popularity_ij"]["extraversion_ij"] = 1
-        pm["extraversion_ij"]["popularity_ij"] = 1
+        pm["popularity_ij"]["extraversion_ij"] = 3
     arms = {}
     for method in spec["arms"]:
         meth = {"popularity_ij": method, "extraversion_ij": method}

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from test_workflow import _dry_run, _rules, _snakemake, _write_config
 
+import mlmice as mm
 from mlmice.simulation import SUMMARY_COLUMNS, Study, run_batch
 
 pytestmark = pytest.mark.slow
@@ -102,3 +103,22 @@ def test_reserved_arm_name_fails_before_any_job(simulated):
     assert run.returncode != 0
     text = run.stdout + run.stderr
     assert "'cca'" in text and "['simulation']['arms']" in text
+
+
+def test_resampling_a_users_file(tmp_path):
+    """generator.resample: whole clusters of a complete file; the truth is the fit on the
+    whole file, so bias and coverage are defined; the file is an input of every batch."""
+    source = mm.simulate_popularity(n_clusters=20, cluster_size=8, seed=3).data
+    source.to_csv(tmp_path / "source.csv", index=False)
+    study = copy.deepcopy(STUDY)
+    del study["imputation"]
+    study["simulation"].update(replicates=3, batch=3, generator={
+        "resample": {"file": str(tmp_path / "source.csv"), "cluster": "cluster_id"}})
+    _write_config(tmp_path, {"studies": {"boot": study}})
+    run = _snakemake(tmp_path, "results/boot/simulation/summary.parquet")
+    assert run.returncode == 0, run.stderr[-5000:]
+    summary = pd.read_parquet(tmp_path / "results/boot/simulation/summary.parquet")
+    truth = mm.lmer(STUDY["models"][0]["formula"], data=source, reml=False).fixef
+    fixed = summary[(summary["kind"] == "fixed") & (summary["arm"] == "pan")]
+    assert fixed.set_index("term")["true_value"].to_dict() == pytest.approx(truth.to_dict())
+    assert fixed["coverage"].notna().all()

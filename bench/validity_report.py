@@ -1,0 +1,96 @@
+"""Tables and figures of docs/validity.md from the batches of bench/validity.py.
+
+Writes, per design, ``<out>/<design>/summary.parquet`` (all measures with their
+MC SEs) and ``docs/validity_<design>.png`` (:func:`mlmice.plots.plot_performance`),
+and replaces the block between ``<!-- tables:start -->`` and ``<!-- tables:end -->``
+in ``docs/validity.md`` with the tables. The prose around the block is written
+by hand from these numbers.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlmice.plots import plot_performance
+from mlmice.simulation import collect_batches
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "validity.md"
+START, END = "<!-- tables:start -->", "<!-- tables:end -->"
+ARMS = ["complete", "cca", "2l.pan", "2l.norm", "2l.lmer", "2l.pmm", "2l.smc"]
+
+
+def _cell(value: float, mcse: float, scale: float = 1.0, digits: int = 1) -> str:
+    if not np.isfinite(value):
+        return ""
+    return f"{scale * value:.{digits}f} ({scale * mcse:.{digits}f})"
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    head = "| " + " | ".join(frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.to_numpy()]
+    return "\n".join([head, rule, *rows])
+
+
+def _by_arm(summary: pd.DataFrame, value: str, mcse: str, scale: float,
+            kind: str | None = None, digits: int = 1) -> pd.DataFrame:
+    tab = summary if kind is None else summary[summary["kind"] == kind]
+    terms = list(dict.fromkeys(tab["term"]))
+    arms = [a for a in ARMS if a in set(tab["arm"])]
+    rows = []
+    for term in terms:
+        row = {"term": f"`{term}`"}
+        for arm in arms:
+            hit = tab[(tab["term"] == term) & (tab["arm"] == arm)]
+            row[arm] = (_cell(float(hit[value].iloc[0]), float(hit[mcse].iloc[0]), scale,
+                              digits) if len(hit) else "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _fixed_detail(summary: pd.DataFrame) -> pd.DataFrame:
+    tab = summary[summary["kind"] == "fixed"]
+    rows = []
+    for arm in [a for a in ARMS if a in set(tab["arm"])]:
+        for r in tab[tab["arm"] == arm].itertuples(index=False):
+            rows.append({"arm": arm, "term": f"`{r.term}`", "truth": f"{r.true_value:.4g}",
+                         "bias (MC SE)": f"{r.bias:.4f} ({r.bias_mcse:.4f})",
+                         "emp. SE": f"{r.emp_se:.4f}",
+                         "model SE rel. error %": _cell(r.model_se_rel_error,
+                                                        r.model_se_rel_error_mcse, 100),
+                         "coverage %": _cell(r.coverage, r.coverage_mcse, 100),
+                         "CI width": f"{r.ci_width:.4f}"})
+    return pd.DataFrame(rows)
+
+
+def summarise(out: Path) -> None:
+    blocks = []
+    for folder in sorted(p for p in Path(out).iterdir() if p.is_dir()):
+        batches = sorted(folder.glob("batch_[0-9][0-9][0-9][0-9].parquet"))
+        if not batches:
+            continue
+        fails = sorted(folder.glob("batch_*_failures.parquet"))
+        estimates, failures, summary = collect_batches(batches, fails)
+        summary.to_parquet(folder / "summary.parquet", index=False)
+        figure = REPO / "docs" / f"validity_{folder.name}.png"
+        plot_performance(summary, path=figure)
+        n = estimates["replicate"].nunique()
+        blocks.append(f"### Design `{folder.name}`: {n} replicates, {len(failures)} failed "
+                      f"arm runs\n\n![bias and coverage](validity_{folder.name}.png)\n\n"
+                      "Relative bias against the complete-data fit of the same replicate, "
+                      "in % (MC SE):\n\n"
+                      + _markdown(_by_arm(summary, "relative_bias_vs_complete",
+                                          "relative_bias_vs_complete_mcse", 100))
+                      + "\n\nCoverage of the 95 % intervals, in % (MC SE):\n\n"
+                      + _markdown(_by_arm(summary, "coverage", "coverage_mcse", 100,
+                                          kind="fixed"))
+                      + "\n\nFixed effects in detail:\n\n" + _markdown(_fixed_detail(summary)))
+        print(f"{folder.name}: {n} replicates, {len(failures)} failures", file=sys.stderr)
+    text = DOC.read_text()
+    a, b = text.index(START) + len(START), text.index(END)
+    DOC.write_text(text[:a] + "\n\n" + "\n\n".join(blocks) + "\n\n" + text[b:])

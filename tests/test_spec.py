@@ -265,3 +265,19 @@ def test_error_non_string_column_names_are_named(df):
     renamed = df.rename(columns={"full": 7})
     with pytest.raises(SpecError, match=r"column names must be strings; got \[7\]"):
         validate_spec(renamed, cluster="g")
+
+
+def test_misspelt_method_option_is_a_spec_error():
+    """Every method declares its options; any other name is refused with the closest."""
+    import mlmice as mm
+    from mlmice.impute.spec import SpecError, validate_spec
+    df = mm.simulate_popularity(n_clusters=10, cluster_size=5).data
+    df.loc[:5, "popularity_ij"] = np.nan
+    pred = mm.make_predictor_matrix(df, cluster="cluster_id")
+    with pytest.raises(SpecError, match=r"popularity_ij: method 2l.pmm has no option 'donorz'; "
+                                        r"did you mean 'donors'\? \(its options: donors, "):
+        validate_spec(df, method={"popularity_ij": "2l.pmm"}, predictor_matrix=pred,
+                      method_options={"popularity_ij": {"donorz": 3}})
+    with pytest.raises(SpecError, match="method mean has no option 'k' \\(its options: none\\)"):
+        validate_spec(df, method={"popularity_ij": "mean"}, predictor_matrix=pred,
+                      method_options={"popularity_ij": {"k": 3}})

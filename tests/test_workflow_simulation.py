@@ -122,3 +122,25 @@ def test_resampling_a_users_file(tmp_path):
     fixed = summary[(summary["kind"] == "fixed") & (summary["arm"] == "pan")]
     assert fixed.set_index("term")["true_value"].to_dict() == pytest.approx(truth.to_dict())
     assert fixed["coverage"].notna().all()
+
+
+@pytest.mark.parametrize("where", ["imputation", "arm"])
+def test_misspelt_method_option_fails_before_any_job(tmp_path, where):
+    """A method option the method does not have ('donorz') is a config error naming the
+    key path and the closest option, for the study's imputation and for an arm."""
+    cfg = copy.deepcopy(CONFIG)
+    study = cfg["studies"]["tiny"]
+    if where == "imputation":
+        study["imputation"]["method"]["popularity_ij"] = "2l.pmm"
+        study["imputation"]["method_options"] = {"popularity_ij": {"donorz": 3}}
+        key = "studies.tiny.imputation.method_options.popularity_ij"
+        hint = "did you mean 'donors'?"
+    else:
+        study["simulation"]["arms"]["pan"]["method_options"] = {"popularity_ij": {"pior": "x"}}
+        key = "studies.tiny.simulation.arms.pan.method_options.popularity_ij"
+        hint = "did you mean 'prior'?"
+    _write_config(tmp_path, cfg)
+    run = _snakemake(tmp_path, "--dry-run")
+    assert run.returncode != 0
+    text = run.stdout + run.stderr
+    assert f"config error at {key}" in text and hint in text, text[-2000:]

@@ -9,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 
 from mlmice.amputation import ampute_arguments
 from mlmice.impute.passive import parse_passive
+from mlmice.impute.methods.base import check_options
 from mlmice.impute.spec import SpecError, method_level
 from mlmice.io import read_columns
 from mlmice.simulate import COLUMNS as SIMULATED_COLUMNS
@@ -75,9 +76,9 @@ def _formula_variables(formula):
     return names
 
 
-def _check_method(study, name, meth, known):
+def _check_method(study, name, meth, known, *key):
     """A method must be registered; a passive expression must parse and name known variables."""
-    where = f"config error at {_key(study, 'imputation', 'method', name)}"
+    where = f"config error at {_key(study, *key, 'method', name)}"
     if not meth:
         return
     try:
@@ -116,19 +117,12 @@ def check_study(study):
             _check_names(study, list(pattern["weights"] or {}), variables, "amputation",
                          "patterns", i, "weights")
         _check_names(study, list(amp["level2"]), variables, "amputation", "level2")
-    imp = cfg["imputation"]
-    passive = [v for v, meth in imp["method"].items() if meth.strip().startswith("~")]
-    known = columns + [v for v in passive if v not in columns]
-    _check_names(study, list(imp["method"]), known, "imputation", "method")
-    for name, meth in imp["method"].items():
-        _check_method(study, name, meth, known)
-        if meth.strip().startswith("2lonly") and name not in data["level2"]:
-            raise ConfigError(f"config error at {_key(study, 'imputation', 'method', name)}: "
-                              f"{meth!r} imputes level-2 variables only, but {name!r} is not "
-                              f"declared level 2 (data.level2: {list(data['level2'])})")
-    for target, row in imp["predictor_matrix"].items():
-        _check_names(study, [target], known, "imputation", "predictor_matrix")
-        _check_names(study, list(row), known, "imputation", "predictor_matrix", target)
+    known = _check_imputation(study, cfg["imputation"], columns, data, "imputation")
+    sim = cfg.get("simulation")
+    if sim is not None:
+        sim_columns = _simulation_columns(study, sim)
+        for arm, block in sim["arms"].items():
+            _check_imputation(study, block, sim_columns, data, "simulation", "arms", arm)
     names = [model["name"] for model in cfg["models"]]
     for i, model in enumerate(cfg["models"]):
         if names.count(model["name"]) > 1:
@@ -136,6 +130,47 @@ def check_study(study):
                               f"model name {model['name']!r} is used twice")
         _check_names(study, _formula_variables(model["formula"]), known, "models", i,
                      "formula")
+
+
+def _check_imputation(study, imp, columns, data, *key):
+    """Method names, passive expressions, predictor-matrix names and method options of an
+    imputation block (the study's or a simulation arm's); returns the known variables."""
+    passive = [v for v, meth in imp["method"].items() if meth.strip().startswith("~")]
+    known = columns + [v for v in passive if v not in columns]
+    _check_names(study, list(imp["method"]), known, *key, "method")
+    for name, meth in imp["method"].items():
+        _check_method(study, name, meth, known, *key)
+        if meth.strip().startswith("2lonly") and name not in data["level2"]:
+            raise ConfigError(f"config error at {_key(study, *key, 'method', name)}: "
+                              f"{meth!r} imputes level-2 variables only, but {name!r} is not "
+                              f"declared level 2 (data.level2: {list(data['level2'])})")
+    for target, row in imp["predictor_matrix"].items():
+        _check_names(study, [target], known, *key, "predictor_matrix")
+        _check_names(study, list(row), known, *key, "predictor_matrix", target)
+    for name, opts in (imp.get("method_options") or {}).items():
+        where = f"config error at {_key(study, *key, 'method_options', name)}"
+        meth = imp["method"].get(name, "")
+        if not meth or meth.strip().startswith("~"):
+            raise ConfigError(f"{where}: {name!r} has no imputation method in "
+                              f"{_key(study, *key, 'method')}")
+        try:
+            check_options(meth, opts, variable=name)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    return known
+
+
+def _simulation_columns(study, sim):
+    """Column names of the data a simulation generates."""
+    resample = sim["generator"].get("resample")
+    if resample is None:
+        return list(SIMULATED_COLUMNS)
+    try:
+        return read_columns(resample["file"], object=resample["object"])
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"config error at "
+                          f"{_key(study, 'simulation', 'generator', 'resample', 'file')}: "
+                          f"{exc}") from None
 
 
 for _study in STUDIES:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from mlmice.impute.methods.base import _REGISTRY, available_methods
+from mlmice.impute.methods.base import _REGISTRY, available_methods, check_options
 from mlmice.impute.passive import PassiveExpression, is_passive, parse_passive
 
 __all__ = ["CODES", "ImputationSpec", "SpecError", "SpecWarning", "make_method",
@@ -425,6 +425,11 @@ def validate_spec(df: pd.DataFrame, method=None, predictor_matrix=None, *,
             raise SpecError(f"method_options names {name!r}, which has no imputation method")
         if not isinstance(opts, dict):
             raise SpecError(f"{name}: method_options must be a dict, got {type(opts).__name__}")
+        if levels[name] != "passive":
+            try:
+                check_options(str(method[name]), opts, variable=name)
+            except ValueError as exc:
+                raise SpecError(str(exc)) from None
         options[name] = dict(opts)
     return ImputationSpec(variables=tuple(names), method=method, predictor_matrix=pred,
                           visit_sequence=visit, cluster=cluster, passive=passive,

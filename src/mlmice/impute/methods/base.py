@@ -124,12 +124,15 @@ class ImputationError(RuntimeError):
 class ImputationMethod:
     """Base class of all imputation methods.
 
-    Subclasses set ``name`` (via :func:`register_method`) and ``level`` and
+    Subclasses set ``name`` (via :func:`register_method`) and ``level``,
+    declare their options in ``options`` (name -> (default, description);
+    :func:`mlmice.impute.spec.validate_spec` refuses any other name) and
     implement :meth:`impute`.
     """
 
     name: ClassVar[str] = ""
     level: ClassVar[str] = "1"  # "1" single level, "2l" two-level, "2lonly" level-2 only
+    options: ClassVar[dict[str, tuple[object, str]]] = {}
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
         raise NotImplementedError
@@ -165,6 +168,29 @@ def get_method(name: str) -> ImputationMethod:
     except KeyError:
         known = ", ".join(sorted(_REGISTRY))
         raise ValueError(f"unknown imputation method {name!r}; known methods: {known}") from None
+
+
+def check_options(method: str, options: dict, *, variable: str) -> None:
+    """Raise ValueError for an option ``method`` does not declare, naming the closest.
+
+    Parameters
+    ----------
+    method : str
+        A registered method name.
+    options : dict
+        The user's options for ``variable``.
+    variable : str
+        For the message.
+    """
+    import difflib
+    known = get_method(method).options
+    for name in options:
+        if name not in known:
+            close = difflib.get_close_matches(str(name), list(known), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            listed = ", ".join(sorted(known)) if known else "none"
+            raise ValueError(f"{variable}: method {method} has no option {name!r}{hint} "
+                             f"(its options: {listed})")
 
 
 def available_methods() -> list[str]:

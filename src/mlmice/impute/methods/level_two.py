@@ -107,6 +107,8 @@ class _LevelTwoOnly(ImputationMethod):
 class LevelTwoNorm(_LevelTwoOnly):
     """Bayesian linear regression at the cluster level (see the module docstring)."""
 
+    options = {"ridge": (1e-5, "ridge penalty of the Bayesian regression draw")}
+
     def _draw(self, w_obs, x_obs, x_mis, rng, data, events):
         draw = bayes_linear_draw(with_intercept(x_obs), w_obs, rng,
                                  ridge=data.options.get("ridge", 1e-5))
@@ -117,6 +119,9 @@ class LevelTwoNorm(_LevelTwoOnly):
 @register_method("2lonly.pmm")
 class LevelTwoPmm(_LevelTwoOnly):
     """Predictive mean matching at the cluster level (see the module docstring)."""
+
+    options = {"donors": (5, "observed values the imputed value is drawn from"),
+               "ridge": (1e-5, "ridge penalty of the Bayesian regression draw")}
 
     def _draw(self, w_obs, x_obs, x_mis, rng, data, events):
         xo, xm = with_intercept(x_obs), with_intercept(x_mis)

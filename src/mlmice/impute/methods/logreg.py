@@ -130,6 +130,9 @@ class LogReg(ImputationMethod):
         Add the White-Daniel-Royston pseudo-observations.
     """
 
+    options = {"augment": (True, "White, Daniel and Royston's augmentation against "
+                                 "perfect prediction")}
+
     level = "1"
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:

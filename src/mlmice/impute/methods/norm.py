@@ -76,6 +76,8 @@ def bayes_linear_draw(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, *,
 class Norm(ImputationMethod):
     """Bayesian linear regression imputation (see the module docstring)."""
 
+    options = {"ridge": (1e-5, "ridge penalty of the Bayesian regression draw")}
+
     level = "1"
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:

@@ -74,6 +74,9 @@ def pmm_match(yhat_obs: np.ndarray, yhat_mis: np.ndarray, y_obs: np.ndarray,
 class Pmm(ImputationMethod):
     """Predictive mean matching (see the module docstring). Option: ``donors`` (5)."""
 
+    options = {"donors": (5, "observed values the imputed value is drawn from"),
+               "ridge": (1e-5, "ridge penalty of the Bayesian regression draw")}
+
     level = "1"
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:

@@ -390,6 +390,13 @@ class TwoLevelBin(ImputationMethod):
         Inverse-Wishart prior of the random-effect covariance (standardised scale).
     """
 
+    options = {"n_iter": (None, "Gibbs sweeps per call (10, or 20 with random slopes)"),
+               "n_start": (8, "penalised IRLS rounds for the starting point"),
+               "prior_sd": (2.5, "prior sd of the fixed effects per predictor sd"),
+               "prior_sd_intercept": (10.0, "prior sd of the intercept"),
+               "psi_df": (None, "inverse-Wishart df of Psi (default q + 1)"),
+               "psi_scale": (0.1, "inverse-Wishart scale of Psi")}
+
     level = "2l"
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:

@@ -72,6 +72,9 @@ class TwoLevelLmer(ImputationMethod):
         REML (default, as lme4) or ML fit.
     """
 
+    options = {"psi_draw": ("expected", "scale of the Psi draw: expected or mice"),
+               "reml": (True, "REML (true) or ML (false) fit")}
+
     level = "2l"
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:

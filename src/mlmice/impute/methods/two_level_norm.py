@@ -91,6 +91,8 @@ class TwoLevelNorm(ImputationMethod):
         Gibbs iterations per call from the REML start (default 50).
     """
 
+    options = {"n_iter": (50, "Gibbs iterations per call from the REML start")}
+
     level = "2l"
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:

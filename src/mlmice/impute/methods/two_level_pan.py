@@ -99,6 +99,10 @@ class TwoLevelPan(ImputationMethod):
         :mod:`._variance_prior`).
     """
 
+    options = {"n_iter": (20, "Gibbs iterations per call from the REML start"),
+               "paniter": (20, "alias of n_iter (mice's name)"),
+               "prior": ("flat", "prior of the variance parameters: flat or mice")}
+
     level = "2l"
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:

@@ -102,6 +102,11 @@ class TwoLevelPmm(ImputationMethod):
         miceadds' 2l.pmm).
     """
 
+    options = {"donors": (5, "candidates on each side of the prediction"),
+               "draw_fixed": (True, "draw the fixed effects"),
+               "match_sampled_pars": (True, "predict observed rows with the drawn "
+                                            "parameters")}
+
     level = "2l"
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:

@@ -169,6 +169,12 @@ OPTIONS = frozenset({"model", "n_iter", "n_mh", "auxiliary", "prior"})
 class TwoLevelSmc(ImputationMethod):
     """Substantive-model-compatible two-level imputation (see the module docstring)."""
 
+    options = {"model": (None, "the analysis model (lme4 formula); required"),
+               "n_iter": (20, "Gibbs iterations of each parameter draw"),
+               "n_mh": (10, "Metropolis-Hastings steps per missing value"),
+               "auxiliary": ([], "auxiliary variables modelled after the outcome"),
+               "prior": ("flat", "prior of the variance parameters: flat or mice")}
+
     level = "2l"
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:

@@ -12,7 +12,7 @@ from mlmice.impute.passive import is_passive  # noqa: E402
 from mlmice.impute.sampler import Mids  # noqa: E402
 from mlmice.impute.state import ChainState  # noqa: E402
 from mlmice.io import read_parquet  # noqa: E402
-from mlmice.plots import plot_imputed  # noqa: E402
+from mlmice.plots import figure_name, plot_imputed  # noqa: E402
 
 data = read_parquet(snakemake.input.data)
 spec = json.loads(Path(snakemake.input.spec).read_text())
@@ -25,6 +25,6 @@ imputed = [v for v, meth in spec["method"].items()
            if meth and not is_passive(meth) and data[v].isna().any()]
 for variable in imputed:
     for kind in ("strip", "density"):
-        plot_imputed(imp, variable, kind=kind, path=out / f"{kind}_{variable}.png")
+        plot_imputed(imp, variable, kind=kind, path=out / figure_name(kind, variable))
     print(f"{variable}: {int(data[variable].isna().sum())} imputed values per data set",
           file=sys.stderr)

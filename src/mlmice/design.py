@@ -416,12 +416,15 @@ def model_frame(formula: str | Formula, data: pd.DataFrame, *, factors=None,
                                  f"(dtype {s.dtype})") from exc
     else:
         y = np.broadcast_to(evaluate(resp_node, cols.numeric), (len(frame),)).astype(float)
-    if not np.all(np.isfinite(y)):
-        bad = int(np.flatnonzero(~np.isfinite(y))[0])
-        raise ValueError(f"response {f.response!r} is not finite in row {frame.index[bad]!r}")
+    if not np.all(np.isfinite(y) & (np.abs(np.nan_to_num(y)) <= MAX_ABS_DESIGN)):
+        bad = int(np.flatnonzero(~(np.isfinite(y) & (np.abs(np.nan_to_num(y))
+                                                      <= MAX_ABS_DESIGN)))[0])
+        raise ValueError(f"response {f.response!r} is infinite or too large ({y[bad]:g}) in "
+                         f"row {frame.index[bad]!r}; rescale it or set the value to NaN")
 
     n = len(frame)
     X, x_names = _design(cols, f.intercept, f.terms, n)
+    _check_design_values(X, x_names, frame.index, f.text)
     dropped: list[str] = []
     if drop_rank:
         X, x_names, dropped = drop_rank_deficient(X, x_names)
@@ -439,6 +442,21 @@ def model_frame(formula: str | Formula, data: pd.DataFrame, *, factors=None,
     if check_random and blocks:
         check_random_blocks(blocks, n)
     return mf
+
+
+#: Largest magnitude of a design value; its square must stay finite in float64.
+MAX_ABS_DESIGN = 1e100
+
+
+def _check_design_values(X: np.ndarray, names: list[str], index, formula: str) -> None:
+    """Infinite or astronomically large design values are errors naming the column and row
+    (lme4 stops too); otherwise the rank check would drop the column and fit without it."""
+    bad = ~np.isfinite(X) | (np.abs(np.nan_to_num(X)) > MAX_ABS_DESIGN)
+    if bad.any():
+        row, col = (int(k[0]) for k in np.nonzero(bad))
+        raise ValueError(f"formula {formula!r}: column {names[col]!r} has an infinite or too "
+                         f"large value ({X[row, col]:g}) in row {index[row]!r}; rescale the "
+                         "variable or set the value to NaN")
 
 
 def check_random_blocks(blocks: list[RandomBlock], n: int) -> None:

@@ -129,12 +129,20 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
     elif suffix in (".rdata", ".rda", ".rds"):
         raw = _read_r(path, object)
     elif suffix == ".csv":
+        _check_csv_header(path)
         try:
             raw = pd.read_csv(path)
         except pd.errors.EmptyDataError:
             raise ValueError(f"data file {str(path)!r} is empty") from None
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise ValueError(f"data file {str(path)!r} could not be read as CSV: "
+                             f"{str(exc).strip()}") from None
     elif suffix == ".parquet":
-        raw = read_parquet(path)
+        try:
+            raw = read_parquet(path)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"data file {str(path)!r} could not be read as Parquet: "
+                             f"{exc}") from None
         value_labels = {v: dict(m) for v, m in raw.attrs.get("labels", {}).items()}
     else:
         raise ValueError(f"data file {str(path)!r}: unknown file type {path.suffix!r}; "
@@ -151,6 +159,49 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
             value_labels[var] = dict(m)
     return prepare_frame(raw, cluster=cluster, id=id, level2=level2,
                          value_labels=value_labels, source=str(path))
+
+
+def _check_csv_header(path: Path) -> None:
+    """A CSV header naming a column twice is an error (pandas would rename it ``x.1``)."""
+    import csv
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+    except UnicodeDecodeError:
+        raise ValueError(f"data file {str(path)!r} is not UTF-8 text; save it as UTF-8 "
+                         "CSV") from None
+    _check_unique_names(header, str(path))
+
+
+def _check_unique_names(names, source: str) -> None:
+    seen, dupes = set(), []
+    for name in names:
+        if name in seen and name not in dupes:
+            dupes.append(name)
+        seen.add(name)
+    if dupes:
+        raise ValueError(f"{source}: column name(s) {dupes} occur more than once; every "
+                         "variable needs its own name")
+
+
+#: Largest magnitude accepted in an analysis column: its square and sums of squares
+#: must stay finite in float64 (about 1e308).
+MAX_ABS_VALUE = 1e100
+
+
+def check_finite_values(df: pd.DataFrame, columns, source: str) -> None:
+    """Infinite or astronomically large values are errors naming the variable and rows."""
+    for col in columns:
+        if not pd.api.types.is_numeric_dtype(df[col]):
+            continue
+        v = df[col].to_numpy(dtype=float, na_value=np.nan)
+        bad = np.flatnonzero(np.isinf(v) | (np.abs(np.nan_to_num(v)) > MAX_ABS_VALUE))
+        if bad.size:
+            shown = ", ".join(f"{r} ({_fmt(v[r])})" for r in bad[:5]) + (
+                " ..." if bad.size > 5 else "")
+            raise ValueError(f"{source}: variable {col!r} has {bad.size} infinite or too "
+                             f"large value(s) (|x| > {MAX_ABS_VALUE:g}) at row(s) {shown} "
+                             "(0-based); use NaN for missing values and rescale the variable")
 
 
 def _check_user_labels(s: pd.Series, var: str, labels: Mapping, source: str) -> None:
@@ -183,6 +234,7 @@ def read_columns(path, *, object: str | None = None) -> list[str]:
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".csv":
+        _check_csv_header(path)
         try:
             return [str(c) for c in pd.read_csv(path, nrows=0).columns]
         except pd.errors.EmptyDataError:
@@ -190,11 +242,20 @@ def read_columns(path, *, object: str | None = None) -> list[str]:
     if suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        return [str(c) for c in pq.read_schema(str(path)).names if c != "__index_level_0__"]
+        try:
+            names = pq.read_schema(str(path)).names
+        except Exception as exc:  # noqa: BLE001  (pyarrow's ArrowInvalid, OSError)
+            raise ValueError(f"data file {str(path)!r} could not be read as Parquet: "
+                             f"{exc}") from None
+        return [str(c) for c in names if c != "__index_level_0__"]
     if suffix == ".sav":
         import pyreadstat
 
-        _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
+        try:
+            _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
+        except pyreadstat.ReadstatError as exc:
+            raise ValueError(f"data file {str(path)!r} could not be read as SPSS .sav: "
+                             f"{exc}") from None
         return [str(c) for c in meta.column_names]
     if suffix in (".rdata", ".rda", ".rds"):
         return [str(c) for c in _read_r(path, object).columns]
@@ -213,6 +274,7 @@ def prepare_frame(raw: pd.DataFrame, *, cluster: str, id: str | None = None,
     """
     value_labels = dict(value_labels or {})
     columns = [str(c) for c in raw.columns]
+    _check_unique_names(columns, source)
     raw = raw.set_axis(columns, axis=1).reset_index(drop=True)
     for arg, name in (("cluster", cluster), ("id", id)):
         if name is not None and name not in columns:
@@ -225,6 +287,7 @@ def prepare_frame(raw: pd.DataFrame, *, cluster: str, id: str | None = None,
         shown = ", ".join(str(r) for r in na_rows[:10]) + (" ..." if na_rows.size > 10 else "")
         raise ValueError(f"{source}: cluster variable {cluster!r} has {na_rows.size} missing "
                          f"value(s), at row(s) {shown} (0-based); every row needs a cluster")
+    check_finite_values(raw, [c for c in columns if c not in (cluster, id)], source)
     out: dict[str, pd.Series] = {}
     out_labels: dict[str, dict[int, str]] = {}
     for col in columns:
@@ -236,6 +299,14 @@ def prepare_frame(raw: pd.DataFrame, *, cluster: str, id: str | None = None,
         if labs is not None:
             out_labels[col] = labs
     df = pd.DataFrame(out)
+    if id is not None:
+        twice = df.duplicated([cluster, id], keep=False).to_numpy()
+        if twice.any():
+            rows = np.flatnonzero(twice)
+            raise ValueError(f"{source}: id variable {id!r} is not unique within clusters: "
+                             f"{int(twice.sum())} rows share a ({cluster}, {id}) pair, e.g. "
+                             f"rows {', '.join(map(str, rows[:4]))} (0-based); fix the data "
+                             "or leave id unset")
     roles = infer_roles(df, cluster=cluster, id=id)
     if level2:
         for var in level2:
@@ -263,7 +334,7 @@ def _read_r(path: Path, object: str | None) -> pd.DataFrame:
 
     try:
         result = pyreadr.read_r(str(path))
-    except pyreadr.custom_errors.PyreadrError as exc:
+    except Exception as exc:  # noqa: BLE001  (pyreadr's errors are of several classes)
         raise ValueError(f"data file {str(path)!r} could not be read as R data: {exc}") from None
     names = list(result.keys())
     if not names:
@@ -292,6 +363,8 @@ def _identifier(s: pd.Series) -> pd.Series:
 
 
 def _fmt(x) -> str:
+    if isinstance(x, float | np.floating) and np.isfinite(x) and abs(x) >= 1e15:
+        return f"{float(x):g}"
     if isinstance(x, float | np.floating) and float(x).is_integer():
         return str(int(x))
     return str(x)

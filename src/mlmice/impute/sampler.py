@@ -614,9 +614,23 @@ class Mids:
                         family=family)
 
 
+def estimate_memory_gb(data: pd.DataFrame, *, m: int, maxit: int) -> float:
+    """Rough upper bound of the memory (GB) of :func:`mice`'s result and working copies.
+
+    Per chain: its imputed values (row, variable, value: 24 bytes per missing
+    cell), its trace (mean and sd per iteration and variable) and one
+    completed copy of the data while it runs (8 bytes per cell, times the
+    number of chains run at once, taken as all).
+    """
+    n_cells = float(data.shape[0]) * float(data.shape[1])
+    n_missing = float(data.isna().to_numpy().sum())
+    per_chain = 24.0 * n_missing + 32.0 * (maxit + 1) * data.shape[1] + 8.0 * n_cells
+    return (float(m) * per_chain + 16.0 * n_cells) / 1e9
+
+
 def mice(data: pd.DataFrame, m: int = 5, maxit: int = 5, *, method=None, predictor_matrix=None,
          visit_sequence=None, seed=None, n_jobs: int = 1, cluster: str | None = None,
-         method_options: dict | None = None) -> Mids:
+         method_options: dict | None = None, memory_limit_gb: float = 8.0) -> Mids:
     """Multivariate imputation by chained equations for (multilevel) data.
 
     Parameters
@@ -644,6 +658,10 @@ def mice(data: pd.DataFrame, m: int = 5, maxit: int = 5, *, method=None, predict
         The cluster variable (default: the column coded -2).
     method_options : dict, optional
         ``{variable: {option: value}}``, e.g. ``{"y": {"donors": 10}}``.
+    memory_limit_gb : float
+        Refuse to start when the estimated memory of the result
+        (:func:`estimate_memory_gb`) exceeds this many GB (default 8); raise
+        it for very large jobs.
 
     Returns
     -------
@@ -658,6 +676,13 @@ def mice(data: pd.DataFrame, m: int = 5, maxit: int = 5, *, method=None, predict
     """
     check_scalar(m, "m", kind=(int, np.integer), min_val=1)
     check_scalar(maxit, "maxit", kind=(int, np.integer), min_val=0)
+    check_scalar(memory_limit_gb, "memory_limit_gb", min_val=0.0, include_min=False)
+    need = estimate_memory_gb(data, m=int(m), maxit=int(maxit))
+    if need > memory_limit_gb:
+        raise ValueError(f"m == {m} and maxit == {maxit} on {data.shape[0]} rows x "
+                         f"{data.shape[1]} columns need about {need:.3g} GB, above "
+                         f"memory_limit_gb == {memory_limit_gb:g}; lower m or maxit, or "
+                         "raise memory_limit_gb")
     n_jobs = _check_n_jobs(n_jobs)
     spec = validate_spec(data, method=method, predictor_matrix=predictor_matrix,
                          visit_sequence=visit_sequence, cluster=cluster,

@@ -29,6 +29,7 @@ import pandas as pd
 
 from mlmice.impute.methods.base import _REGISTRY, available_methods, check_options
 from mlmice.impute.passive import PassiveExpression, is_passive, parse_passive
+from mlmice.io import check_finite_values
 
 __all__ = ["CODES", "ImputationSpec", "SpecError", "SpecWarning", "make_method",
            "make_predictor_matrix", "validate_spec", "method_level", "cluster_codes"]
@@ -383,6 +384,10 @@ def validate_spec(df: pd.DataFrame, method=None, predictor_matrix=None, *,
                 passive[name] = parse_passive(meth)
             except ValueError as exc:
                 raise SpecError(f"{name}: {exc}") from None
+            unknown = sorted(set(passive[name].variables) - set(names))
+            if unknown:
+                raise SpecError(f"{name}: passive expression {meth!r} names unknown "
+                                f"variable(s) {unknown}; the data have {names}")
             levels[name] = "passive"
             continue
         try:
@@ -391,6 +396,11 @@ def validate_spec(df: pd.DataFrame, method=None, predictor_matrix=None, *,
             raise SpecError(f"{name}: {exc}") from None
 
     cluster = _resolve_cluster(df, pred, method, levels, cluster)
+    used = [n for n in names if n != cluster and (n in levels or (pred[n] != 0).any())]
+    try:
+        check_finite_values(df, used, "data")
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
     missing = df.isna()
     for name, level in levels.items():
         if name == cluster:

@@ -9,8 +9,14 @@ Parquet + JSON, never pickle::
     dir/trace.parquet         iteration, variable, mean, sd
     dir/events.parquet        iteration, variable, event
     dir/state.json            format, chain, iteration, seed, bit_generator
-                              state, the specification and a fingerprint of
-                              the data's missingness
+                              state, the specification, a fingerprint of
+                              the data's missingness, the mlmice version that
+                              wrote it, a SHA-256 of each Parquet file and of
+                              state.json's own content
+
+Reading checks all of them: a state written by another mlmice version, edited
+by hand, or with a damaged or replaced file is refused with an error naming
+the file (the pipeline then recomputes the chain), never reused.
 
 Reading back with the same data and continuing gives bit-identical results to
 one long run (the generator restarts exactly where it stopped).
@@ -36,6 +42,42 @@ def data_fingerprint(data: pd.DataFrame) -> dict:
     mask = np.ascontiguousarray(data.isna().to_numpy(dtype=bool))
     return {"n_rows": int(len(data)), "columns": [str(c) for c in data.columns],
             "missing_sha256": hashlib.sha256(np.packbits(mask).tobytes()).hexdigest()}
+
+
+_FILES = ("imputations.parquet", "trace.parquet", "events.parquet")
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _content_sha256(meta: dict) -> str:
+    body = {k: v for k, v in meta.items() if k != "content_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _check_integrity(path: Path, meta: dict) -> None:
+    """Version, own content hash and file hashes of a stored state; ValueError naming the
+    file and what to do otherwise."""
+    from mlmice import __version__
+    where = path / "state.json"
+    if meta.get("mlmice_version") != __version__:
+        raise ValueError(f"{where}: written by mlmice {meta.get('mlmice_version') or '(unknown)'}"
+                         f", this is mlmice {__version__}; the chain must be recomputed "
+                         "(delete the folder, or rerun the pipeline)")
+    if meta.get("content_sha256") != _content_sha256(meta):
+        raise ValueError(f"{where}: its content does not match its checksum (edited by "
+                         "hand?); the chain must be recomputed (delete the folder)")
+    for name, digest in (meta.get("files") or {}).items():
+        f = path / name
+        if not f.exists():
+            raise ValueError(f"{f}: missing; the chain must be recomputed")
+        if _file_sha256(f) != digest:
+            raise ValueError(f"{f}: its content does not match the checksum in {where} "
+                             "(damaged or replaced); the chain must be recomputed")
+    if set(meta.get("files") or {}) != set(_FILES):
+        raise ValueError(f"{where}: lists files {sorted(meta.get('files') or {})}, expected "
+                         f"{list(_FILES)}; the chain must be recomputed")
 
 
 @dataclass
@@ -125,9 +167,13 @@ class ChainState:
         self.trace_frame().drop(columns="chain").to_parquet(path / "trace.parquet", index=False)
         self.events_frame().drop(columns="chain").to_parquet(path / "events.parquet",
                                                              index=False)
-        meta = {"format": FORMAT, "chain": int(self.chain), "iteration": int(self.iteration),
+        from mlmice import __version__
+        meta = {"format": FORMAT, "mlmice_version": __version__, "chain": int(self.chain),
+                "iteration": int(self.iteration),
                 "seed": int(self.seed), "bit_generator": self.rng_state,
-                "spec": self.spec.to_dict(), "data": data_fingerprint(self.data)}
+                "spec": self.spec.to_dict(), "data": data_fingerprint(self.data),
+                "files": {name: _file_sha256(path / name) for name in _FILES}}
+        meta["content_sha256"] = _content_sha256(meta)
         (path / "state.json").write_text(json.dumps(meta, indent=1))
         return path
 
@@ -154,6 +200,7 @@ class ChainState:
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path / 'state.json'}: format {meta.get('format')!r}, "
                              f"expected {FORMAT!r}")
+        _check_integrity(path, meta)
         fingerprint = data_fingerprint(data)
         if meta["data"] != fingerprint:
             raise ValueError(f"{path}: the data do not match the chain's data (rows, columns or "

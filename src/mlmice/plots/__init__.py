@@ -18,7 +18,7 @@ function                  what it shows (R equivalent)
 ========================  ================================================
 """
 
-from mlmice.plots._style import IMPUTED, OBSERVED
+from mlmice.plots._style import IMPUTED, OBSERVED, figure_name
 from mlmice.plots.chains import plot_trace
 from mlmice.plots.data import plot_corr, plot_flux, plot_pattern
 from mlmice.plots.imputed import plot_imputed
@@ -26,5 +26,5 @@ from mlmice.plots.model import plot_pred
 from mlmice.plots.observed import plot_observed
 from mlmice.plots.simulation import plot_performance
 
-__all__ = ["IMPUTED", "OBSERVED", "plot_corr", "plot_flux", "plot_imputed", "plot_observed",
-           "plot_pattern", "plot_performance", "plot_pred", "plot_trace"]
+__all__ = ["IMPUTED", "OBSERVED", "figure_name", "plot_corr", "plot_flux", "plot_imputed",
+           "plot_observed", "plot_pattern", "plot_performance", "plot_pred", "plot_trace"]

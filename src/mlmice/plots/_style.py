@@ -44,3 +44,18 @@ def thin_ticks(n: int, max_labels: int = 30) -> np.ndarray:
     """Positions 0..n-1 of the ticks to label so at most ``max_labels`` show."""
     step = int(np.ceil(n / max_labels)) if n > max_labels else 1
     return np.arange(0, n, step)
+
+
+def figure_name(kind: str, variable: str) -> str:
+    """File name ``{kind}_{variable}.png`` safe on every file system.
+
+    Characters other than letters, digits, ``_``, ``-`` and ``.`` (a ``/`` in a
+    variable name, spaces, markup) become ``_``, and then a short hash of the
+    original name keeps two names that differ only there apart.
+    """
+    import hashlib
+    import re
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(variable)).lstrip(".") or "_"
+    if safe != variable:
+        safe += "-" + hashlib.sha1(str(variable).encode()).hexdigest()[:8]
+    return f"{kind}_{safe}.png"

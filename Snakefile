@@ -54,4 +54,5 @@ rule all:
         all_outputs(),
         [report_outputs(study) for study in STUDIES],
         [simulation_outputs(study) for study in STUDIES],
+        [chain_outputs(study) for study in STUDIES],
     default_target: True

@@ -10,6 +10,7 @@ from pathlib import Path  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mlmice.diagnostics import rhat, trace_frame  # noqa: E402
+from mlmice.impute.state import read_chain_file  # noqa: E402
 from mlmice.plots import plot_trace  # noqa: E402
 
 
@@ -17,9 +18,9 @@ def chain_of(path):
     return int(Path(path).parent.name.removeprefix("chain_"))
 
 
-traces = [pd.read_parquet(p).assign(chain=chain_of(p)) for p in snakemake.input.traces]
+traces = [read_chain_file(p).assign(chain=chain_of(p)) for p in snakemake.input.traces]
 trace = trace_frame(pd.concat(traces, ignore_index=True))
-events = pd.concat([pd.read_parquet(p).assign(chain=chain_of(p)) for p in snakemake.input.events],
+events = pd.concat([read_chain_file(p).assign(chain=chain_of(p)) for p in snakemake.input.events],
                    ignore_index=True)
 events = events.reindex(columns=["chain", "iteration", "variable", "event"])
 table = rhat(trace, threshold=float(snakemake.params.threshold))

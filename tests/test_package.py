@@ -57,3 +57,11 @@ def test_distribution_helpers_equal_scipy_stats():
         np.testing.assert_array_equal(d.f_sf(np.abs(x), dfn, dfd), stats.f.sf(np.abs(x), dfn, dfd))
     np.testing.assert_array_equal(d.norm_sf(x), stats.norm.sf(x))
     np.testing.assert_array_equal(d.norm_ppf(q), stats.norm.ppf(q))
+
+
+def test_version_matches_pyproject():
+    """Chain states record mlmice.__version__; it must be the installed package's."""
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert re.search(r'^version = "([^"]+)"', text, re.M).group(1) == mlmice.__version__

@@ -144,3 +144,19 @@ def test_misspelt_method_option_fails_before_any_job(tmp_path, where):
     assert run.returncode != 0
     text = run.stdout + run.stderr
     assert f"config error at {key}" in text and hint in text, text[-2000:]
+
+
+def test_deleted_chain_file_reruns_its_chain(simulated):
+    """Chain files are targets: deleting one reruns that chain (and what depends on it),
+    not 'Nothing to be done'."""
+    from test_workflow import _jobs
+    path = simulated / "results/tiny/impute/chain_1/imputations.parquet"
+    backup = path.read_bytes()
+    path.unlink()
+    try:
+        run = _snakemake(simulated, "--dry-run")
+        assert run.returncode == 0, run.stderr[-3000:]
+        jobs = _jobs(run)
+    finally:
+        path.write_bytes(backup)
+    assert ("impute", {"study": "tiny", "chain": "1"}) in jobs

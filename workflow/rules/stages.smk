@@ -232,3 +232,14 @@ def simulation_outputs(study):
         return []
     return [f"results/{study}/simulation/{name}"
             for name in ("summary.parquet", "failures.parquet", "performance.png")]
+
+
+def chain_outputs(study):
+    """Every file of every chain: targets of `all`, so that a deleted or damaged chain
+    file is recomputed (Snakemake does not rerun a job for a missing intermediate file
+    when everything after it is present)."""
+    if not report_outputs(study):
+        return []
+    return [path for name in ("imputations.parquet", "trace.parquet", "events.parquet",
+                              "state.json")
+            for path in chain_files(study, name)]

@@ -61,23 +61,23 @@ def _check_integrity(path: Path, meta: dict) -> None:
     file and what to do otherwise."""
     from mlmice import __version__
     where = path / "state.json"
+    redo = f"the chain must be recomputed (delete {path} and rerun)"
     if meta.get("mlmice_version") != __version__:
         raise ValueError(f"{where}: written by mlmice {meta.get('mlmice_version') or '(unknown)'}"
-                         f", this is mlmice {__version__}; the chain must be recomputed "
-                         "(delete the folder, or rerun the pipeline)")
+                         f", this is mlmice {__version__}; {redo}")
     if meta.get("content_sha256") != _content_sha256(meta):
         raise ValueError(f"{where}: its content does not match its checksum (edited by "
-                         "hand?); the chain must be recomputed (delete the folder)")
+                         f"hand?); {redo}")
     for name, digest in (meta.get("files") or {}).items():
         f = path / name
         if not f.exists():
-            raise ValueError(f"{f}: missing; the chain must be recomputed")
+            raise ValueError(f"{f}: missing; {redo}")
         if _file_sha256(f) != digest:
             raise ValueError(f"{f}: its content does not match the checksum in {where} "
-                             "(damaged or replaced); the chain must be recomputed")
+                             f"(damaged or replaced); {redo}")
     if set(meta.get("files") or {}) != set(_FILES):
         raise ValueError(f"{where}: lists files {sorted(meta.get('files') or {})}, expected "
-                         f"{list(_FILES)}; the chain must be recomputed")
+                         f"{list(_FILES)}; {redo}")
 
 
 @dataclass
@@ -226,3 +226,17 @@ class ChainState:
                           trace[["iteration", "variable", "mean", "sd"]].itertuples(index=False)],
                    events=[(int(i), str(v), str(e)) for i, v, e in
                            events[["iteration", "variable", "event"]].itertuples(index=False)])
+
+
+def read_chain_file(path) -> pd.DataFrame:
+    """Read one Parquet file of a stored chain after checking it against the checksum in
+    the ``state.json`` beside it (ValueError naming the file when it does not match)."""
+    path = Path(path)
+    meta_path = path.parent / "state.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no chain state beside {path} (state.json missing); the "
+                                "chain must be recomputed") from None
+    _check_integrity(path.parent, meta)
+    return pd.read_parquet(path)

@@ -409,6 +409,9 @@ PIPELINE_CASES = [
     ("cfg-model-variable", "config", "a model naming an unknown variable",
      lambda c: c["studies"]["s"]["models"][0].update(formula="popularity_ij ~ nope"),
      r"config error at studies\.s\.models\[0\]\.formula.*'nope'"),
+    ("cfg-formula-syntax", "config", "a model formula that does not parse",
+     lambda c: c["studies"]["s"]["models"][0].update(formula="popularity_ij ~ (1 | "),
+     r"config error at studies\.s\.models\[0\]\.formula: "),
     ("cfg-passive-unknown", "config", "a passive expression naming an unknown variable",
      lambda c: c["studies"]["s"]["imputation"]["method"].update(pp="~ I(nope * 2)"),
      r"passive expression .* names unknown variable\(s\) nope"),
@@ -441,6 +444,31 @@ def test_bad_config_fails_before_any_job(case, tmp_path):
     assert run.returncode != 0
     assert re.search(case[4], text), text[-3000:]
     assert "Traceback" not in text, text[-3000:]
+
+
+@pytest.mark.slow
+def test_backtick_names_pass_the_config_check(tmp_path):
+    """One grammar: a formula with backtick-quoted names (a space, a non-ASCII letter)
+    that lmer accepts also passes the pipeline's config check."""
+    import copy
+
+    from test_workflow import _snakemake, _write_config
+    df = mm.simulate_popularity(n_clusters=8, cluster_size=6, seed=4).data
+    df = df.rename(columns={"popularity_ij": "popularity ij", "extraversion_ij": "extraversión"})
+    df.to_csv(tmp_path / "mine.csv", index=False)
+    formula = "`popularity ij` ~ `extraversión` + (1 | cluster_id)"
+    mm.lmer(formula, data=df)
+    cfg = copy.deepcopy(SMALL)
+    study = cfg["studies"]["s"]
+    study["data"] = {"file": str(tmp_path / "mine.csv"), "cluster": "cluster_id",
+                     "id": "unit_id", "level2": ["experience_j"]}
+    study["amputation"]["patterns"] = [{"missing": ["popularity ij"]}]
+    study["imputation"] = {"method": {"popularity ij": "2l.pmm"}, "predictor_matrix": {
+        "popularity ij": {"cluster_id": -2, "extraversión": 1}}, "m": 2, "maxit": 1}
+    study["models"] = [{"name": "ri", "formula": formula}]
+    _write_config(tmp_path, cfg)
+    run = _snakemake(tmp_path, "--dry-run")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
 
 
 class _Collector(HTMLParser):

@@ -8,6 +8,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from mlmice.amputation import ampute_arguments
+from mlmice.formula import FormulaError, parse_formula
 from mlmice.impute.passive import parse_passive
 from mlmice.impute.methods.base import check_options
 from mlmice.impute.spec import SpecError, method_level
@@ -63,17 +64,13 @@ def _check_names(study, names, known, *key):
                               f"(variables: {', '.join(known)})")
 
 
-_FORMULA_NAME = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
-
-
-def _formula_variables(formula):
-    """Names in an lme4 formula, leaving out function calls such as I(...) or log(...)."""
-    names = []
-    for m in _FORMULA_NAME.finditer(formula):
-        rest = formula[m.end():].lstrip()
-        if not rest.startswith("("):
-            names.append(m.group(0))
-    return names
+def _formula_variables(study, i, formula):
+    """The data variables of a model formula, by the engine's own formula parser (backtick
+    quoted names included), so the config check accepts exactly what lmer accepts."""
+    try:
+        return list(parse_formula(formula).variables)
+    except FormulaError as exc:
+        raise ConfigError(f"config error at {_key(study, 'models', i, 'formula')}: {exc}") from None
 
 
 def _check_method(study, name, meth, known, *key):
@@ -128,7 +125,7 @@ def check_study(study):
         if names.count(model["name"]) > 1:
             raise ConfigError(f"config error at {_key(study, 'models', i, 'name')}: "
                               f"model name {model['name']!r} is used twice")
-        _check_names(study, _formula_variables(model["formula"]), known, "models", i,
+        _check_names(study, _formula_variables(study, i, model["formula"]), known, "models", i,
                      "formula")
 
 

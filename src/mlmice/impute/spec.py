@@ -387,7 +387,8 @@ def validate_spec(df: pd.DataFrame, method=None, predictor_matrix=None, *,
             unknown = sorted(set(passive[name].variables) - set(names))
             if unknown:
                 raise SpecError(f"{name}: passive expression {meth!r} names unknown "
-                                f"variable(s) {unknown}; the data have {names}")
+                                f"variable(s) {', '.join(unknown)} (variables: "
+                                f"{', '.join(names)})")
             levels[name] = "passive"
             continue
         try:

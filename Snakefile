@@ -8,7 +8,11 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
-configfile: "config.yaml"
+# The case study in config.yaml runs only when no --configfile is given: a user's
+# config replaces it instead of merging into it (Snakemake would otherwise run both).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
 
 
 validate(config, schema="workflow/schemas/config.schema.yaml")

@@ -1,0 +1,181 @@
+"""``mlmice`` on the command line: ``mlmice init`` writes a config for a data file.
+
+::
+
+    mlmice init pupils.csv --cluster school [--id pupil] [--out config.yaml]
+    snakemake --cores 8 --configfile config.yaml
+
+``init`` reads the file with :func:`mlmice.read_data`, finds the level-2
+variables (constant within every cluster), and writes a commented config that
+the pipeline's schema accepts: one study named after the file, the data block,
+``amputation: null`` (the file is taken as incomplete already), an imputation
+model (``2l.pmm`` for incomplete level-1 variables, ``2l.bin`` for binary ones,
+``2lonly.pmm`` for level-2 variables; every other variable a predictor, level-1
+predictors of level-1 variables with their cluster means, code 3) and a
+random-intercept model per incomplete level-1 variable as a starting point.
+Nothing is imputed or fitted; edit the file, then run the pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+__all__ = ["init_config", "main"]
+
+_PLAIN = re.compile(r"[A-Za-z.][A-Za-z0-9._]*")
+
+
+def _term(name: str) -> str:
+    """A variable name as a formula term (backtick-quoted unless plain)."""
+    return name if _PLAIN.fullmatch(name) else f"`{name}`"
+
+
+_BARE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_RESERVED = {"true", "false", "null", "yes", "no", "on", "off", "y", "n", "~"}
+
+
+def _flow(value) -> str:
+    """``value`` as YAML flow text: bare names where safe, JSON (a subset of YAML) else."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_flow(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, str) and _BARE.fullmatch(value) and value.lower() not in _RESERVED:
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def init_config(path, *, cluster: str, id: str | None = None,
+                study: str | None = None) -> str:
+    """The text of a commented, schema-valid config for the data file ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The data file (.sav .RData/.rds .csv .parquet).
+    cluster, id : str
+        Cluster and (optional) unit identifier variables.
+    study : str, optional
+        Study name (default: the file's stem, reduced to letters, digits,
+        ``_`` and ``-``).
+
+    Raises
+    ------
+    ValueError
+        From :func:`mlmice.read_data` (naming the file or variable), or when
+        no variable has missing values.
+    """
+    from mlmice.io import read_data
+
+    path = Path(path)
+    df = read_data(path, cluster=cluster, id=id)
+    roles = df.attrs["roles"]
+    level2 = list(roles.get("level2", []))
+    binary = set(roles.get("binary", []))
+    variables = [c for c in df.columns if c not in (cluster, id)]
+    incomplete = [v for v in variables if df[v].isna().any()]
+    if not incomplete:
+        raise ValueError(f"{path}: no variable has missing values; nothing to impute")
+    constant = [v for v in variables if df[v].nunique(dropna=True) <= 1]
+    level2 = [v for v in level2 if v not in constant]
+    name = study or (re.sub(r"[^A-Za-z0-9_-]", "_", path.stem) or "study")
+
+    method, pred = {}, {}
+    for target in incomplete:
+        if target in level2:
+            method[target] = "2lonly.pmm"
+        elif target in binary:
+            method[target] = "2l.bin"
+        else:
+            method[target] = "2l.pmm"
+        row = {cluster: -2}
+        for p in variables:
+            if p == target or p in constant:
+                continue
+            level1_pair = target not in level2 and p not in level2
+            row[p] = 3 if level1_pair else 1
+        pred[target] = row
+    models = []
+    for target in (v for v in incomplete if v not in level2 and v not in binary):
+        rhs = " + ".join(_term(v) for v in variables if v != target and v not in constant)
+        models.append({"name": "ri_" + re.sub(r"[^A-Za-z0-9_-]", "_", target),
+                       "formula": f"{_term(target)} ~ {rhs or '1'} + (1 | {_term(cluster)})",
+                       "reml": False})
+
+    n_missing = df[incomplete].isna().sum()
+    lines = [
+        f"# mlmice config for {path.name}, written by `mlmice init`.",
+        "# Every key is described, with its default, in workflow/schemas/config.schema.yaml.",
+        "# Run: snakemake --cores 8 --configfile {this file}",
+        f"# {len(df)} rows in {df[cluster].nunique()} clusters of {cluster!r}; level-2 "
+        f"variables: {', '.join(level2) or 'none'}.",
+    ]
+    if constant:
+        lines.append(f"# Constant (left out of every model): {', '.join(constant)}.")
+    lines += ["studies:", f"  {name}:", "    data:",
+              f"      file: {_flow(str(path))}",
+              f"      cluster: {_flow(cluster)}",
+              f"      id: {_flow(id)}",
+              f"      level2: {_flow(level2)}",
+              "    # The file is incomplete already; to study a method on complete data,",
+              "    # give an amputation block instead (see the schema).",
+              "    amputation: null",
+              "    imputation:",
+              "      # 2l.pmm for level-1, 2l.bin for binary, 2lonly.pmm for level-2 variables.",
+              "      # Missing values: "
+              + ", ".join(f"{v} {int(n_missing[v])}" for v in incomplete) + ".",
+              "      method:"]
+    lines += [f"        {_flow(v)}: {_flow(m)}" for v, m in method.items()]
+    lines += ["      # Codes: -2 cluster, 1 fixed effect, 2 fixed + random, 3 fixed + cluster",
+              "      # mean, 4 fixed + random + cluster mean; unlisted predictors are 0.",
+              "      predictor_matrix:"]
+    lines += [f"        {_flow(t)}: {_flow(row)}" for t, row in pred.items()]
+    lines += ["      method_options: {}", "      m: 5", "      maxit: 20", "      seed: 2024",
+              "    # A random-intercept model per incomplete level-1 variable, to start from.",
+              "    # With random slopes or products, impute with 2l.smc (see the README).",
+              "    models:"]
+    for mdl in models:
+        lines += [f"      - name: {_flow(mdl['name'])}",
+                  f"        formula: {_flow(mdl['formula'])}",
+                  "        reml: false"]
+    if not models:
+        lines[-1] = "    models: []"
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="mlmice", description="mlmice command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="write a commented config for a data file")
+    init.add_argument("data", help="data file (.sav .RData/.rds .csv .parquet)")
+    init.add_argument("--cluster", required=True, help="cluster variable")
+    init.add_argument("--id", default=None, help="unit identifier variable")
+    init.add_argument("--study", default=None, help="study name (default: the file name)")
+    init.add_argument("--out", default="config.yaml",
+                      help="config file to write (default config.yaml; '-' for stdout)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    args = parser.parse_args(argv)
+    try:
+        text = init_config(args.data, cluster=args.cluster, id=args.id, study=args.study)
+    except (OSError, ValueError) as exc:
+        print(f"mlmice init: {exc}", file=sys.stderr)
+        return 2
+    if args.out == "-":
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        print(f"mlmice init: {out} exists; choose another --out or add --force",
+              file=sys.stderr)
+        return 2
+    out.write_text(text)
+    print(f"wrote {out}; run: snakemake --cores 8 --configfile {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""`mlmice init`: a config for a researcher's own file, then the pipeline on it alone."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+from test_workflow import _jobs, _snakemake
+
+import mlmice as mm
+from mlmice.cli import init_config, main
+
+
+def _own_file(tmp_path):
+    df = mm.simulate_popularity(n_clusters=24, cluster_size=10, seed=8).data
+    rng = np.random.default_rng(1)
+    df.loc[rng.random(len(df)) < 0.2, "popularity_ij"] = np.nan
+    df.loc[rng.random(len(df)) < 0.1, "gender_ij"] = np.nan
+    df.loc[df.cluster_id.isin([3, 7]), "experience_j"] = np.nan
+    df["constant"] = 1.0
+    df = df.rename(columns={"assessment_ij": "teacher rating"})
+    path = tmp_path / "pupils.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_init_writes_the_expected_config(tmp_path):
+    cfg = yaml.safe_load(init_config(_own_file(tmp_path), cluster="cluster_id", id="unit_id"))
+    study = cfg["studies"]["pupils"]
+    assert study["amputation"] is None
+    assert study["data"]["level2"] == ["experience_j"]
+    assert study["imputation"]["method"] == {"popularity_ij": "2l.pmm", "gender_ij": "2l.bin",
+                                             "experience_j": "2lonly.pmm"}
+    row = study["imputation"]["predictor_matrix"]["popularity_ij"]
+    assert row == {"cluster_id": -2, "gender_ij": 3, "extraversion_ij": 3, "experience_j": 1,
+                   "teacher rating": 3}      # the constant column is left out
+    assert study["models"][0]["formula"] == (
+        "popularity_ij ~ gender_ij + extraversion_ij + experience_j + `teacher rating` "
+        "+ (1 | cluster_id)")
+
+
+def test_init_errors(tmp_path, capsys):
+    assert main(["init", str(tmp_path / "nope.csv"), "--cluster", "g"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    path = _own_file(tmp_path)
+    out = tmp_path / "config.yaml"
+    out.write_text("mine")
+    assert main(["init", str(path), "--cluster", "cluster_id", "--out", str(out)]) == 2
+    assert "exists; choose another --out or add --force" in capsys.readouterr().err
+    assert out.read_text() == "mine"
+    complete = tmp_path / "complete.csv"
+    mm.simulate_popularity(n_clusters=5, cluster_size=4).data.to_csv(complete, index=False)
+    assert main(["init", str(complete), "--cluster", "cluster_id"]) == 2
+    assert "no variable has missing values" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_init_then_pipeline_end_to_end(tmp_path):
+    """Three commands: init, run (only this study: the default one is not merged in), and
+    a targeted run with the target before --configfile."""
+    path = _own_file(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "mlmice.cli", "init", str(path), "--cluster",
+                          "cluster_id", "--id", "unit_id", "--out", str(tmp_path / "mine.yaml")],
+                         capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    dry = _snakemake(tmp_path, "--dry-run", "--configfile", str(tmp_path / "mine.yaml"))
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert {w["study"] for _, w in _jobs(dry) if "study" in w} == {"pupils"}
+    target = "results/pupils/pooled/ri_popularity_ij.parquet"
+    run = _snakemake(tmp_path, target, "--configfile", str(tmp_path / "mine.yaml"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (tmp_path / target).exists()
+    assert not (tmp_path / "results/pupils/report.html").exists()
+    run = _snakemake(tmp_path, "--configfile", str(tmp_path / "mine.yaml"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (tmp_path / "results/pupils/report.html").exists()
+    assert not (tmp_path / "results/popularity").exists()

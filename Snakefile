@@ -3,7 +3,13 @@
 # (Oberman and Vink) as cached jobs; the case study is config.yaml.
 
 
+from pathlib import Path
+
+from snakemake.common.configfile import load_configfile
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
+
+from mlmice.config_check import config_errors
 
 min_version("9.0")
 
@@ -15,6 +21,13 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
+# every schema violation as one line naming its key path, before Snakemake's own
+# validation (which fills in the defaults)
+_problems = config_errors(
+    config, load_configfile(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+)
+if _problems:
+    raise WorkflowError("\n".join(_problems))
 validate(config, schema="workflow/schemas/config.schema.yaml")
 
 

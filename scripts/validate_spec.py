@@ -20,7 +20,8 @@ data = add_passive_columns(data, cfg["method"])   # recomputed by the sampler
 predictor_matrix = pd.DataFrame.from_dict(cfg["predictor_matrix"], orient="index")
 predictor_matrix = predictor_matrix.fillna(0).astype(int)
 spec = validate_spec(data, method=cfg["method"], predictor_matrix=predictor_matrix,
-                     cluster=cfg["cluster"], method_options=cfg["method_options"] or None)
+                     cluster=cfg["cluster"], method_options=cfg["method_options"] or None,
+                     visit_sequence=cfg["visit_sequence"])
 print(f"specification valid; visit sequence: {', '.join(spec.visit_sequence)}",
       file=sys.stderr)
 

@@ -89,9 +89,9 @@ def test_simulated_and_user_file_studies(tmp_path):
 
 @pytest.mark.parametrize(("study", "message"), [
     ({"data": {**SIM, "clustr": "cluster_id"}, "amputation": AMP},
-     "'clustr' was unexpected"),
+     "config error at studies.s.data: unknown key 'clustr'; did you mean 'cluster'?"),
     ({"data": {**SIM, "simulate": {"n_clusters": "many"}}, "amputation": AMP},
-     "['simulate']['n_clusters']"),
+     "config error at studies.s.data.simulate.n_clusters: 'many' is not of type"),
     ({"data": SIM, "amputation": {"patterns": [{"missing": ["popularty"]}]}},
      "studies.s.amputation.patterns[0].missing: variable 'popularty' is not in the data"),
     ({"data": {**SIM, "cluster": "class"}, "amputation": AMP},
@@ -159,3 +159,21 @@ def test_every_schema_key_has_a_description_and_a_default():
     walk(schema, "config")
     assert not problems, problems
     assert len(seen) > 35
+
+
+def test_config_errors_name_the_key_path():
+    """One short line per schema violation, naming the full key path (and the closest
+    known key for a misspelt one) instead of jsonschema's dump of the sub-schema."""
+    from mlmice.config_check import config_errors
+    schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    cfg = {"studies": {"s": {"imputation": {"maxitt": 3}}}}
+    assert config_errors(cfg, schema) == [
+        "config error at studies.s.imputation: unknown key 'maxitt'; did you mean 'maxit'? "
+        "(keys: method, predictor_matrix, method_options, visit_sequence, m, maxit, "
+        "rhat_threshold, seed)"]
+    cfg = {"studies": {"s": {"models": [{"name": "a b", "formula": "y ~ x"}]}}}
+    (msg,) = config_errors(cfg, schema)
+    assert msg.startswith("config error at studies.s.models[0].name: 'a b' does not match")
+    cfg = {"studies": {"s": {"imputation": {"m": 10**9}}}}
+    (msg,) = config_errors(cfg, schema)
+    assert msg.startswith("config error at studies.s.imputation.m: 1000000000 is greater")

@@ -102,7 +102,7 @@ def test_reserved_arm_name_fails_before_any_job(simulated):
         (simulated / "config.yaml").write_text(original)
     assert run.returncode != 0
     text = run.stdout + run.stderr
-    assert "'cca'" in text and "['simulation']['arms']" in text
+    assert "config error at studies.tiny.simulation.arms" in text and "cca" in text, text[-2000:]
 
 
 def test_resampling_a_users_file(tmp_path):
@@ -160,3 +160,35 @@ def test_deleted_chain_file_reruns_its_chain(simulated):
     finally:
         path.write_bytes(backup)
     assert ("impute", {"study": "tiny", "chain": "1"}) in jobs
+
+
+def test_visit_sequence_and_variables_keys(tmp_path):
+    """imputation.visit_sequence reaches the specification; data.drop leaves a column out
+    of the data every stage reads; unknown names are config errors at their key."""
+    import json
+    cfg = copy.deepcopy(CONFIG)
+    study = cfg["studies"]["tiny"]
+    del study["simulation"]
+    study["data"]["drop"] = ["gender_ij"]
+    study["amputation"]["patterns"].append({"missing": ["extraversion_ij"]})
+    study["imputation"]["method"]["extraversion_ij"] = "2l.pmm"
+    study["imputation"]["predictor_matrix"]["extraversion_ij"] = {
+        "cluster_id": -2, "popularity_ij": 1}
+    study["imputation"]["visit_sequence"] = ["extraversion_ij", "popularity_ij"]
+    _write_config(tmp_path, cfg)
+    run = _snakemake(tmp_path, "results/tiny/impute/spec.json")
+    assert run.returncode == 0, run.stderr[-3000:]
+    spec = json.loads((tmp_path / "results/tiny/impute/spec.json").read_text())
+    assert spec["visit_sequence"] == ["extraversion_ij", "popularity_ij"]
+    data = pd.read_parquet(tmp_path / "results/tiny/data/complete.parquet")
+    assert "gender_ij" not in data.columns and "assessment_ij" in data.columns
+    cases = (("drop", ["nope"], "studies.tiny.data.drop"),
+             ("variables", ["cluster_id", "nope"], "studies.tiny.data.variables[1]"))
+    for key, value, where in cases:
+        bad = copy.deepcopy(cfg)
+        bad["studies"]["tiny"]["data"][key] = value
+        _write_config(tmp_path, bad)
+        run = _snakemake(tmp_path, "--dry-run")
+        assert run.returncode != 0
+        text = run.stdout + run.stderr
+        assert f"config error at {where}" in text, text[-2000:]

@@ -82,7 +82,9 @@ class Roles:
 
 def read_data(path, cluster: str, id: str | None = None, *, object: str | None = None,
               level2: Sequence[str] | None = None,
-              labels: Mapping[str, Mapping] | None = None) -> pd.DataFrame:
+              labels: Mapping[str, Mapping] | None = None,
+              variables: Sequence[str] | None = None,
+              drop: Sequence[str] = ()) -> pd.DataFrame:
     """Read a user's data file into the analysis frame.
 
     Parameters
@@ -103,6 +105,10 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
         Value labels for numeric codes, ``{variable: {code: label}}``, as SPSS
         value labels would give them (e.g. ``{"gender_ij": {1: "boy", 2:
         "girl"}}`` for ``popular_MAR.RData``).
+    variables : sequence of str, optional
+        Keep only these columns (besides ``cluster`` and ``id``), in this order.
+    drop : sequence of str
+        Columns to leave out (after ``variables``).
 
     Returns
     -------
@@ -150,6 +156,8 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
     if raw.shape[0] == 0 or raw.shape[1] == 0:
         raise ValueError(f"data file {str(path)!r} is empty ({raw.shape[0]} rows, "
                          f"{raw.shape[1]} columns)")
+    raw = select_variables(raw, cluster=cluster, id=id, variables=variables, drop=drop,
+                           source=str(path))
     if labels:
         for var, m in labels.items():
             if var not in raw.columns:
@@ -159,6 +167,35 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
             value_labels[var] = dict(m)
     return prepare_frame(raw, cluster=cluster, id=id, level2=level2,
                          value_labels=value_labels, source=str(path))
+
+
+def select_variables(frame: pd.DataFrame, *, cluster: str, id: str | None = None,
+                     variables: Sequence[str] | None = None, drop: Sequence[str] = (),
+                     source: str = "data") -> pd.DataFrame:
+    """The columns ``cluster``, ``id`` and ``variables`` (all others when None), minus
+    ``drop``; an unknown name is an error naming it and the columns there are."""
+    columns = [str(c) for c in frame.columns]
+    asked = list(variables or []) + list(drop)
+    unknown = [v for v in asked if v not in columns]
+    if unknown:
+        raise ValueError(f"{source}: variables {unknown} named in variables/drop are not "
+                         f"columns; columns are {columns}")
+    keep = [c for c in (variables if variables is not None else columns)
+            if c not in (cluster, id)]
+    keep = [c for c in keep if c not in set(drop)]
+    head = [c for c in (cluster, id) if c is not None and c in columns]
+    if variables is None and not drop:
+        return frame
+    out = frame[head + keep].copy()
+    kept = set(out.columns)
+    attrs = {k: v for k, v in frame.attrs.items()}
+    if "labels" in attrs:
+        attrs["labels"] = {k: v for k, v in attrs["labels"].items() if k in kept}
+    if "roles" in attrs:
+        attrs["roles"] = {k: ([c for c in v if c in kept] if isinstance(v, list) else v)
+                          for k, v in attrs["roles"].items()}
+    out.attrs = attrs
+    return out
 
 
 def _check_csv_header(path: Path) -> None:

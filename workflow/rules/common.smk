@@ -45,14 +45,21 @@ def has_complete(study):
 
 
 def data_columns(study):
-    """Column names of the study's data, read from the file header if possible."""
+    """Column names of the study's data (after data.variables and data.drop), read from the
+    file header where possible."""
     data = STUDIES[study]["data"]
     if data["file"] is None:
-        return list(SIMULATED_COLUMNS)
-    try:
-        return read_columns(data["file"], object=data["object"])
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"config error at {_key(study, 'data', 'file')}: {exc}") from None
+        columns = list(SIMULATED_COLUMNS)
+    else:
+        try:
+            columns = read_columns(data["file"], object=data["object"])
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"config error at {_key(study, 'data', 'file')}: {exc}") from None
+    for key in ("variables", "drop"):
+        _check_names(study, list(data[key] or []), columns, "data", key)
+    keep = data["variables"] if data["variables"] is not None else columns
+    roles = [c for c in (data["cluster"], data["id"]) if c in columns]
+    return roles + [c for c in keep if c not in roles and c not in set(data["drop"])]
 
 
 def _check_names(study, names, known, *key):
@@ -224,14 +231,18 @@ def incomplete_input(wildcards):
 def _read_options(study):
     data = STUDIES[study]["data"]
     return {"cluster": data["cluster"], "id": data["id"], "object": data["object"],
-            "level2": list(data["level2"]), "labels": dict(data["labels"])}
+            "level2": list(data["level2"]), "labels": dict(data["labels"]),
+            "variables": data["variables"], "drop": list(data["drop"])}
 
 
 def complete_params(wildcards):
     """How to make the complete data: simulate, or read the complete file."""
     study = wildcards.study
     if simulated(study):
-        return {"simulate": dict(STUDIES[study]["data"]["simulate"])}
+        data = STUDIES[study]["data"]
+        return {"simulate": dict(data["simulate"]),
+                "select": {"cluster": data["cluster"], "id": data["id"],
+                           "variables": data["variables"], "drop": list(data["drop"])}}
     return {"read": _read_options(study)}
 
 

@@ -44,6 +44,7 @@ def spec_params(wildcards):
         "method": dict(imp["method"]),
         "predictor_matrix": {t: dict(row) for t, row in imp["predictor_matrix"].items()},
         "method_options": {v: dict(o) for v, o in imp.get("method_options", {}).items()},
+        "visit_sequence": imp.get("visit_sequence"),
         "cluster": STUDIES[study]["data"]["cluster"],
     }
 

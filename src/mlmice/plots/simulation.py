@@ -19,8 +19,10 @@ def plot_performance(summary: pd.DataFrame, *, model: str | None = None,
 
     Left panel: ``relative_bias_vs_complete`` (paired, in per cent) of every
     term, fixed effects and variance components, with +-2 MC SE bars and a
-    band at +-10 %. Right panel: coverage of the 95 % intervals of the fixed
-    effects with +-2 MC SE bars and the band 93-97 %. One colour per arm.
+    band at +-10 %. Terms whose true value is 0 are left out (a relative bias
+    against a mean near 0 is not defined); their bias is in the summary table.
+    Right panel: coverage of the 95 % intervals of the fixed effects with +-2
+    MC SE bars and the band 93-97 %. One colour per arm.
 
     Parameters
     ----------
@@ -34,7 +36,7 @@ def plot_performance(summary: pd.DataFrame, *, model: str | None = None,
     if summary.empty:
         raise ValueError("summary is empty: no replicate finished")
     model = summary["model"].iloc[-1] if model is None else model
-    tab = summary[summary["model"] == model]
+    tab = summary[(summary["model"] == model) & (summary["true_value"] != 0)]
     terms = list(dict.fromkeys(tab["term"]))
     arms = list(dict.fromkeys(tab["arm"]))
     colours = {a: _REFERENCE_COLOURS.get(a) for a in arms}

@@ -117,13 +117,17 @@ def _dry_run(workdir: Path, config: dict) -> list[tuple[str, dict]]:
         (workdir / "config.yaml").write_text(original)
 
 
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("pipeline")
-    _write_config(workdir, CONFIG)
+def run_pipeline(workdir: Path, config: dict) -> Path:
+    """Write ``config`` into ``workdir`` and run the whole pipeline there; it must pass."""
+    _write_config(workdir, config)
     run = _snakemake(workdir)
     assert run.returncode == 0, run.stderr[-5000:]
     return workdir
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    return run_pipeline(tmp_path_factory.mktemp("pipeline"), CONFIG)
 
 
 def _chain_data(results: Path):

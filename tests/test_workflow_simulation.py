@@ -13,7 +13,7 @@ import copy
 
 import pandas as pd
 import pytest
-from test_workflow import _dry_run, _rules, _snakemake, _write_config
+from test_workflow import _dry_run, _rules, _snakemake, _write_config, run_pipeline
 
 import mlmice as mm
 from mlmice.simulation import SUMMARY_COLUMNS, Study, run_batch
@@ -44,11 +44,7 @@ CONFIG = {"studies": {"tiny": STUDY}}
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("simulation")
-    _write_config(workdir, CONFIG)
-    run = _snakemake(workdir)
-    assert run.returncode == 0, run.stderr[-5000:]
-    return workdir
+    return run_pipeline(tmp_path_factory.mktemp("simulation"), CONFIG)
 
 
 def test_summary_and_figure(simulated):

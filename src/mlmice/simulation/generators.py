@@ -125,8 +125,8 @@ class ResampleGenerator(Generator):
     def true_values(self, formula: str, reml: bool, fixed_terms, variance_terms) -> dict:
         key = (formula, bool(reml))
         if key not in self._truth_cache:
-            from mlmice.simulation.study import _fit, _single_fit_rows
-            rows = _single_fit_rows(_fit(formula, self.data, reml))
+            from mlmice.simulation.fits import fit_model, fit_rows
+            rows = fit_rows(fit_model(formula, self.data, reml=reml))
             self._truth_cache[key] = dict(zip(rows["term"], rows["estimate"], strict=True))
         return self._truth_cache[key]
 

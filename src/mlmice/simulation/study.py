@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mlmice.simulation.fits import fit_model, fit_rows, pooled_rows
 from mlmice.simulation.generators import Generator, make_generator
 from mlmice.simulation.performance import ESTIMATE_COLUMNS
 
@@ -123,47 +124,6 @@ class Study:
         return int(ss.generate_state(1)[0])
 
 
-def _fit(formula: str, data: pd.DataFrame, reml: bool):
-    from mlmice.linear_model import lm
-    from mlmice.mixed import lmer
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return lmer(formula, data=data, reml=reml) if "|" in formula else lm(formula,
-                                                                              data=data)
-
-
-def _single_fit_rows(fit) -> pd.DataFrame:
-    """Fixed effects (Wald intervals with lme4's residual df) and variance components."""
-    from mlmice._distributions import t_ppf
-    from mlmice.pooling.varcomp import varcorr_parameters
-    fe, se = fit.fixef.astype(float), fit.se.astype(float)
-    q = float(t_ppf(0.975, float(fit.dfcom)))
-    fixed = pd.DataFrame({"kind": "fixed", "term": fe.index, "estimate": fe.to_numpy(),
-                          "std_error": se.to_numpy(), "conf_low": (fe - q * se).to_numpy(),
-                          "conf_high": (fe + q * se).to_numpy()})
-    return pd.concat([fixed, _variance_rows(varcorr_parameters(fit.varcorr))],
-                     ignore_index=True)
-
-
-def _variance_rows(values: pd.Series) -> pd.DataFrame:
-    return pd.DataFrame({"kind": "variance", "term": values.index,
-                         "estimate": values.to_numpy(dtype=float), "std_error": np.nan,
-                         "conf_low": np.nan, "conf_high": np.nan})
-
-
-def _pooled_rows(fits) -> pd.DataFrame:
-    from mlmice.pooling import pool
-    from mlmice.pooling.varcomp import pooled_misc_parameters
-    tab = pool(fits).summary(conf_int=True)
-    fixed = pd.DataFrame({"kind": "fixed", "term": tab["term"].to_numpy(),
-                          "estimate": tab["estimate"].to_numpy(dtype=float),
-                          "std_error": tab["std_error"].to_numpy(dtype=float),
-                          "conf_low": tab["conf_low"].to_numpy(dtype=float),
-                          "conf_high": tab["conf_high"].to_numpy(dtype=float)})
-    return pd.concat([fixed, _variance_rows(pooled_misc_parameters(list(fits)))],
-                     ignore_index=True)
-
-
 def _impute(arm: Arm, data: pd.DataFrame, seed: int):
     from mlmice.impute import mice
     from mlmice.impute.passive import add_passive_columns
@@ -199,7 +159,7 @@ def run_replicate(study: Study, replicate: int) -> tuple[pd.DataFrame, pd.DataFr
     for arm_name, data in (("complete", complete), ("cca", incomplete)):
         for model in study.models:
             try:
-                rows = _single_fit_rows(_fit(model.formula, data, model.reml))
+                rows = fit_rows(fit_model(model.formula, data, reml=model.reml))
             except Exception as exc:  # noqa: BLE001
                 failures.append(_failure(replicate, f"{arm_name}/{model.name}", exc))
                 continue
@@ -217,7 +177,7 @@ def run_replicate(study: Study, replicate: int) -> tuple[pd.DataFrame, pd.DataFr
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    rows = _pooled_rows(imp.fit(model.formula, reml=model.reml))
+                    rows = pooled_rows(imp.fit(model.formula, reml=model.reml))
             except Exception as exc:  # noqa: BLE001
                 failures.append(_failure(replicate, f"{arm.name}/{model.name}", exc))
                 continue

@@ -121,9 +121,7 @@ def variance_prior(kind: str, *, q: int, scale: float, n_clusters: int,
         An unknown ``kind`` (naming the option and the choices), or too few
         clusters for the flat prior.
     """
-    if kind not in PRIORS:
-        raise ValueError(f"{variable}: option prior == {kind!r} of method {method}, must be "
-                         f"one of {PRIORS}")
+    _check_kind(kind, variable=variable, method=method)
     if kind == "mice":
         s2 = float(scale) ** 2
         return VariancePrior(kind=kind, a=1.0, binv=1.0 / s2, c=float(q),
@@ -138,7 +136,11 @@ def variance_prior(kind: str, *, q: int, scale: float, n_clusters: int,
 def get_prior_kind(options: dict, *, variable: str, method: str) -> str:
     """Read option ``prior`` (default ``"flat"``), checked against :data:`PRIORS`."""
     kind = options.get("prior", DEFAULT_PRIOR)
+    _check_kind(kind, variable=variable, method=method)
+    return kind
+
+
+def _check_kind(kind, *, variable: str, method: str) -> None:
     if kind not in PRIORS:
         raise ValueError(f"{variable}: option prior == {kind!r} of method {method}, must be "
                          f"one of {PRIORS}")
-    return kind

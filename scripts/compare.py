@@ -6,7 +6,7 @@ sys.stderr = open(snakemake.log[0], "w")
 
 import pandas as pd  # noqa: E402
 
-from mlmice.compare import plot_compare  # noqa: E402
+from mlmice.plots import plot_compare  # noqa: E402
 
 table = pd.concat([pd.read_parquet(p) for p in snakemake.input.tables], ignore_index=True)
 table.to_parquet(snakemake.output.table, index=False)

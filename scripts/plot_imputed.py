@@ -13,6 +13,7 @@ from mlmice.impute.sampler import Mids  # noqa: E402
 from mlmice.impute.state import ChainState  # noqa: E402
 from mlmice.io import read_parquet  # noqa: E402
 from mlmice.plots import figure_name, plot_imputed  # noqa: E402
+from mlmice.reporting import filled_only_variables  # noqa: E402
 
 data = read_parquet(snakemake.input.data)
 spec = json.loads(Path(snakemake.input.spec).read_text())
@@ -21,8 +22,9 @@ imp = Mids.from_chains(data, spec, chains)
 
 out = Path(snakemake.output.plots)
 out.mkdir(parents=True, exist_ok=True)
+filled = filled_only_variables(data, spec["method"], spec["cluster"])   # nothing imputed
 imputed = [v for v, meth in spec["method"].items()
-           if meth and not is_passive(meth) and data[v].isna().any()]
+           if meth and not is_passive(meth) and data[v].isna().any() and v not in filled]
 for variable in imputed:
     for kind in ("strip", "density"):
         plot_imputed(imp, variable, kind=kind, path=out / figure_name(kind, variable))

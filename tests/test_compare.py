@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 import mlmice as mm
-from mlmice.compare import COMPARE_COLUMNS, closer_sentences, compare_estimates, plot_compare
+from mlmice.compare import COMPARE_COLUMNS, closer_sentences, compare_estimates
+from mlmice.plots import plot_compare
 from mlmice.pooling.varcomp import misc_parameters
 
 
@@ -77,9 +78,10 @@ def test_plot_compare(tmp_path, fits):
     fig = plot_compare(table, path=tmp_path / "c.png")
     ax = fig.axes[0]
     # truth at 0 on the standardised axis, its interval near +-1.96
-    truth_points = [line for line in ax.get_lines() if line.get_label() == "truth"][0]
+    truth_points = [line for line in ax.get_lines() if line.get_label().startswith("truth")][0]
     np.testing.assert_allclose(truth_points.get_xdata(), 0.0, atol=1e-12)
     assert (tmp_path / "c.png").stat().st_size > 1000
+    assert len(fig.axes) == 1                      # no variance rows: one panel
     with pytest.raises(ValueError, match="no fixed-effect rows"):
         plot_compare(table[table["kind"] == "variance"])
 
@@ -89,3 +91,24 @@ def test_missing_columns_named(fits):
     est, vc = _analysis({"truth": truth})
     with pytest.raises(ValueError, match="pooled lacks column"):
         compare_estimates(est, vc, pd.DataFrame({"term": ["x"]}), None, model="m")
+
+
+def test_plot_compare_variance_panel(fits):
+    """Variances and the ICC as % difference from the truth; covariances left out."""
+    formula, df, truth, cca = fits
+    est, vc = _analysis({"truth": truth, "cca": cca})
+    pooled = cca.tidy(conf_int=True).query("effect == 'fixed'")
+    table = compare_estimates(est, vc, pooled, None, model="m1")
+    var = pd.DataFrame([{"model": "m1", "kind": "variance", "term": t, "truth": tv, "cca": cv,
+                         "mi": mv} for t, tv, cv, mv in (
+        ("Intercept~~Intercept|cluster_id", 2.0, 1.0, 2.2),
+        ("Intercept~~x|cluster_id", 0.0, 0.1, -0.1),          # a covariance: not shown
+        ("ICC|cluster_id", 0.4, 0.3, 0.4))])
+    fig = plot_compare(pd.concat([table, var], ignore_index=True))
+    ax_v = fig.axes[1]
+    assert [t.get_text() for t in ax_v.get_yticklabels()] == [
+        "m1: Intercept~~Intercept|cluster_id", "m1: ICC|cluster_id"]
+    points = {line.get_label(): line.get_xdata() for line in ax_v.get_lines()
+              if not line.get_label().startswith("_")}
+    np.testing.assert_allclose(points["CCA"], [-50.0, -25.0])
+    np.testing.assert_allclose(points["MI"], [10.0, 0.0])

@@ -335,13 +335,16 @@ def test_plot_imputed_mids_like_and_errors(mice_completed_long, popular_mar):
     missing = popular_mar["gender_ij"].isna().to_numpy()
     clusters = sorted(popular_mar.loc[missing, "cluster_id"].astype(int).unique())
     assert [ax.get_title() for ax in panels] == [f"cluster_id {c}" for c in clusters]
-    # a 0/1 variable gets proportions per value, not a kernel density
+    # a 0/1 variable gets bars of the share per value, not a kernel density
     ax = panels[0]
-    observed = next(line for line in ax.lines if line.get_gid() == "observed")
+    observed = [p.get_height() for p in ax.patches if p.get_gid() == "observed"]
     in_cluster = (popular_mar["cluster_id"] == clusters[0]).to_numpy() & ~missing
-    assert_array_equal(observed.get_xdata(), [0.0, 1.0])
-    assert_allclose(observed.get_ydata()[1], popular_mar.loc[in_cluster, "gender_ij"].mean())
+    share_girls = popular_mar.loc[in_cluster, "gender_ij"].mean()
+    assert_allclose(observed, [1 - share_girls, share_girls])
     assert sum(line.get_gid().startswith("imputed-") for line in ax.lines) == 5
+    imputed = [p.get_height() for p in ax.patches if p.get_gid() == "imputed"]
+    assert_allclose(sum(imputed), 1.0)          # the mean share over imputations
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1"]
     # one imputed value per imputation (experience_j): a rug, not a density
     fig = plots.plot_imputed(FakeMids(), "experience_j", kind="density")
     rug = next(line for line in fig.axes[0].lines if line.get_gid() == "imputed-rug")
@@ -356,6 +359,17 @@ def test_plot_imputed_mids_like_and_errors(mice_completed_long, popular_mar):
     text = long.assign(gender_ij=long["gender_ij"].map({0: "boy", 1: "girl"}))
     with pytest.raises(TypeError, match="'gender_ij' is not numeric"):
         plots.plot_imputed(text, "gender_ij", where=where)
+
+
+def test_plot_imputed_value_labels(mice_completed_long, popular_mar):
+    """Discrete values carry their labels (boy/girl), in the bar and the strip looks."""
+    where = popular_mar.isna()
+    for kind, axis in (("density", "x"), ("strip", "y")):
+        fig = plots.plot_imputed(mice_completed_long, "gender_ij", kind=kind, where=where,
+                                 labels={0: "boy", 1: "girl"})
+        ax = panel(fig, "imputed:gender_ij")
+        ticks = ax.get_xticklabels() if axis == "x" else ax.get_yticklabels()
+        assert [t.get_text() for t in ticks] == ["boy", "girl"]
 
 
 def test_plot_imputed_binary_strip_jitters_within_levels(mice_completed_long, popular_mar):

@@ -16,6 +16,7 @@ import json
 import re
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -65,10 +66,11 @@ CONFIG = {"studies": {STUDY: {
         "m": 2, "maxit": 3, "seed": 11},
     "models": MODELS,
 }}}
-SECTIONS = ["1. Data and missingness", "2. Imputation model", "3. Convergence",
+SECTIONS = ["Summary", "1. Data and study", "2. Imputation model", "3. Convergence",
             "4. Imputed against observed values", "5. Pooled results per model",
-            "6. Tests between models", "7. Comparison with the truth", "8. Warnings",
-            "9. Simulation study"]
+            "6. Tests between models",
+            "7. Comparison with the truth and the complete-case analysis", "8. Warnings",
+            "9. Simulation study", "10. Methods paragraph"]
 
 pytestmark = pytest.mark.slow
 
@@ -240,15 +242,61 @@ def test_pooled_tables_equal_the_engine(pipeline):
         pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-7, atol=0)
 
 
+class _Page(HTMLParser):
+    """Headings (h1-h3), table cells and all visible text of a report."""
+
+    def __init__(self):
+        super().__init__()
+        self.headings, self.cells, self.text, self._in = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self._in.append(tag)
+        if tag in ("h1", "h2", "h3", "td", "th"):
+            (self.headings if tag.startswith("h") and tag != "th" else self.cells).append("")
+
+    def handle_endtag(self, tag):
+        while self._in and self._in.pop() != tag:
+            pass
+
+    def handle_data(self, data):
+        if "style" in self._in or "script" in self._in:
+            return
+        self.text.append(data)
+        for tags, out in ((("h1", "h2", "h3"), self.headings), (("td", "th"), self.cells)):
+            if any(t in self._in for t in tags) and out:
+                out[-1] += data
+
+
+#: What a cell or a sentence of the report must never show: missing or infinite values
+#: printed by Python or pandas, raw reprs, exponent forms of df, a p-value of exactly 0.
+RAW = re.compile(r"\b(nan|NaN|inf|None|NaT)\b|<NA>|array\(|dtype|object at 0x|e\+0\d")
+
+
 def test_report_html(pipeline):
+    """report.html parses; its sections come in order; no cell or text shows a raw value."""
     html = (pipeline / "results" / STUDY / "report.html").read_text()
-    for heading in SECTIONS:
-        assert heading in html
+    page = _Page()
+    page.feed(html)
+    headings = [h.replace("\u00b6", "").strip() for h in page.headings]   # nbconvert anchors
+    positions = [headings.index(h) for h in SECTIONS]
+    assert positions == sorted(positions), headings
     assert html.count("data:image/png;base64,") >= 10
     assert "import base64" not in html          # the code is hidden
     assert "summary(pool(fit), conf.int = TRUE)" in html
     assert "testEstimates(fit, extra.pars = TRUE)" in html
-    assert "is closer to the truth" in html
+    bad = [c for c in page.cells if RAW.search(c)]
+    assert not bad, bad[:5]
+    text = " ".join(page.text)
+    assert not RAW.search(text), RAW.search(text)
+    # p-values: three decimals or "< 0.001", never 0 or an exponent
+    p_cells = re.findall(r"<td[^>]*>(&lt; 0\.001|0\.\d{3}|1\.000)</td>", html)
+    assert p_cells
+    # the summary, the data section's facts and the methods paragraph
+    assert "point(s) to check" in text
+    assert "96 rows in 12 clusters" in text
+    assert "We created m = 2 imputed data sets, each after 3 iterations" in text
+    assert "Variable popularity_ij was imputed by 2l.pmm" in text
+    assert "commit" in text and "numpy" in text
 
 
 def test_lint_and_snakemake_report(pipeline):

@@ -33,14 +33,12 @@ section 2.5 (evaluation against the complete data).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pandas as pd
 
 from mlmice.pooling.varcomp import varcorr_parameters
 
-__all__ = ["COMPARE_COLUMNS", "closer_sentences", "compare_estimates", "plot_compare"]
+__all__ = ["COMPARE_COLUMNS", "closer_sentences", "compare_estimates"]
 
 SOURCES = ("truth", "cca", "mi")
 #: Columns of :func:`compare_estimates` (and of ``compare/estimates.parquet``).
@@ -163,65 +161,3 @@ def closer_sentences(table: pd.DataFrame) -> list[str]:
                    f"is closer to the truth ({_fmt(row.truth)}) than {_LABEL[lose]} "
                    f"({_fmt(v[lose])}, off by {_fmt(v[lose + '_error'])}).")
     return out
-
-
-def plot_compare(table: pd.DataFrame, *, path: str | os.PathLike | None = None):
-    """Fixed effects of truth, CCA and MI with 95% intervals, on one standardised scale.
-
-    Each row is one term of one model. Estimates and interval ends are shown
-    as :math:`(\\hat\\theta - \\hat\\theta^{\\text{true}}) / \\text{se}^{\\text{true}}`,
-    so the truth sits at 0 with its interval near :math:`\\pm 1.96` and every
-    term, whatever its units, reads on the same axis: how many complete-data
-    standard errors CCA and MI are away from the truth. Without a truth the
-    reference is the MI estimate and its standard error.
-
-    Parameters
-    ----------
-    table : DataFrame
-        Rows of :func:`compare_estimates` (any number of models).
-    path : path, optional
-        Save the figure as PNG here.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fixed = table[table["kind"] == "fixed"].reset_index(drop=True)
-    if fixed.empty:
-        raise ValueError("table has no fixed-effect rows to plot")
-    has_truth = bool(np.isfinite(fixed["truth"]).any())
-    ref = "truth" if has_truth else "mi"
-    centre = fixed[ref].to_numpy(dtype=float)
-    scale = fixed[f"{ref}_se"].to_numpy(dtype=float)
-    scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-    n = len(fixed)
-    fig = Figure(figsize=(8.0, 1.2 + 0.42 * n), layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    y = np.arange(n)[::-1].astype(float)
-    colours = {"truth": "black", "cca": "#d95f02", "mi": "#1f78b4"}
-    offsets = {"truth": 0.22, "cca": 0.0, "mi": -0.22}
-    for src in SOURCES:
-        est = (fixed[src].to_numpy(dtype=float) - centre) / scale
-        lo = (fixed[f"{src}_low"].to_numpy(dtype=float) - centre) / scale
-        hi = (fixed[f"{src}_high"].to_numpy(dtype=float) - centre) / scale
-        ok = np.isfinite(est)
-        if not ok.any():
-            continue
-        yy = y[ok] + offsets[src]
-        ax.hlines(yy, lo[ok], hi[ok], color=colours[src], lw=1.6)
-        ax.plot(est[ok], yy, "o", color=colours[src], ms=5, label=_LABEL[src])
-    ax.axvline(0.0, color="grey", lw=0.8, ls="--")
-    ax.set_yticks(y, [f"{m}: {t}" for m, t in zip(fixed["model"], fixed["term"], strict=True)])
-    ax.set_ylim(-0.7, n - 0.3)
-    ref_label = "truth" if has_truth else "MI"
-    ax.set_xlabel(f"(estimate - {ref_label}) / standard error of {ref_label}; "
-                  "bars: 95% intervals")
-    ax.legend(loc="upper right", frameon=False, ncols=3, bbox_to_anchor=(1.0, 1.0 + 0.6 / n))
-    ax.grid(axis="x", color="0.9")
-    if path is not None:
-        fig.savefig(os.fspath(path), dpi=150, format="png")
-    return fig

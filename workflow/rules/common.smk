@@ -2,6 +2,7 @@
 # per-study input functions, params slices and wildcard constraints.
 # Schema validation (types, unknown keys, defaults) happens in the Snakefile.
 
+import json
 import re
 from pathlib import Path
 

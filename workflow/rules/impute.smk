@@ -51,6 +51,8 @@ rule impute:
 
 rule trace:
     input:
+        data="results/{study}/impute/data.parquet",
+        spec="results/{study}/impute/spec.json",
         traces=lambda wildcards: chain_files(wildcards.study, "trace.parquet"),
         events=lambda wildcards: chain_files(wildcards.study, "events.parquet"),
     output:

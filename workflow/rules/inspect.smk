@@ -17,22 +17,22 @@ rule inspect:
         observed_plot=report(
             "results/{study}/inspect/observed.png",
             caption="../report/observed.rst",
-            category="1. Data and missingness",
+            category="1. Data and study",
         ),
         pattern_plot=report(
             "results/{study}/inspect/pattern.png",
             caption="../report/pattern.rst",
-            category="1. Data and missingness",
+            category="1. Data and study",
         ),
         corr_plot=report(
             "results/{study}/inspect/corr.png",
             caption="../report/corr.rst",
-            category="1. Data and missingness",
+            category="1. Data and study",
         ),
         flux_plot=report(
             "results/{study}/inspect/flux.png",
             caption="../report/flux.rst",
-            category="1. Data and missingness",
+            category="1. Data and study",
         ),
         predictor_matrix=report(
             "results/{study}/impute/predictor_matrix.png",

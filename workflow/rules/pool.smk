@@ -57,7 +57,7 @@ rule compare:
         plot=report(
             "results/{study}/compare/estimates.png",
             caption="../report/compare.rst",
-            category="6. Truth, CCA and MI",
+            category="7. Comparison with the truth and CCA",
         ),
     log:
         "logs/compare/{study}.log",

@@ -12,7 +12,7 @@ rule report:
         html=report(
             "results/{study}/report.html",
             caption="../report/report.rst",
-            category="7. Report",
+            category="0. Report (report.html)",
         ),
         notebook="results/{study}/report/report.ipynb",
     log:

@@ -42,7 +42,7 @@ rule simulation_summary:
         figure=report(
             "results/{study}/simulation/performance.png",
             caption="../report/simulation.rst",
-            category="7. Simulation study",
+            category="9. Simulation study",
         ),
     log:
         "logs/simulation_summary/{study}.log",

@@ -132,10 +132,11 @@ def report_inputs(wildcards):
     names = model_names(study)
     out = {
         "notebook": REPORT_NOTEBOOK,
+        "data": f"results/{study}/impute/data.parquet",
         "inspect": [f"results/{study}/inspect/{f}" for f in
                     ("missing.parquet", "md_pattern.parquet", "flux.parquet", "observed.png",
                      "pattern.png", "corr.png", "flux.png")],
-        "spec": [f"results/{study}/impute/methods.parquet",
+        "spec": [f"results/{study}/impute/methods.parquet", f"results/{study}/impute/spec.json",
                  f"results/{study}/impute/predictor_matrix.png"],
         "diagnostics": [f"results/{study}/diagnostics/{f}" for f in
                         ("trace.png", "rhat.parquet", "events.parquet")],
@@ -161,7 +162,8 @@ def report_params(wildcards):
             "m": imp["m"], "maxit": imp["maxit"], "seed": imp["seed"],
             "rhat_threshold": imp["rhat_threshold"],
             "has_truth": has_complete(study),
-            "has_simulation": simulation(study) is not None}
+            "has_simulation": simulation(study) is not None,
+            "config": json.loads(json.dumps(STUDIES[study], default=str))}
 
 
 def report_outputs(study):

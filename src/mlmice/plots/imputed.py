@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ def discrete_levels(values: np.ndarray, *, max_levels: int = 10) -> np.ndarray |
     return levels if levels.size <= max_levels else None
 
 
-def _strip(ax, observed, imputed, rng, size: float, levels):
+def _strip(ax, observed, imputed, rng, size: float, levels, labels=None):
     m = len(imputed)
     width = 0.3 if m <= 20 else 0.4
     # discrete values also get a little vertical jitter so that counts show
@@ -55,7 +56,7 @@ def _strip(ax, observed, imputed, rng, size: float, levels):
                ys + rng.uniform(-height, height, ys.size), s=size, color=IMPUTED, alpha=0.6,
                linewidths=0, gid="imputed", rasterized=xs.size > 5000)
     if levels is not None:
-        ax.set_yticks(levels)
+        ax.set_yticks(levels, _level_labels(levels, labels))
     positions = np.arange(m + 1)
     shown = thin_ticks(m + 1, max_labels=25)
     ax.set_xticks(positions[shown], [str(p) for p in positions[shown]])
@@ -69,23 +70,44 @@ def _density_curve(values: np.ndarray, grid: np.ndarray):
     return stats.gaussian_kde(values)(grid)
 
 
-def _proportions(ax, observed, imputed, variable, levels):
-    """The discrete analogue of the density look: relative frequency per value."""
+def _proportions(ax, observed, imputed, variable, levels, labels=None):
+    """The discrete analogue of the density look: the share of each value as bars.
+
+    Per value a blue bar (observed share) beside a red bar (the imputed share,
+    averaged over imputations) with one red dot per imputation.
+    """
     m = len(imputed)
-    lw = 0.9 if m <= 20 else 0.5
-    for i, v in imputed.items():
-        if v.size:
-            share = (v[:, None] == levels[None, :]).mean(axis=0)
-            ax.plot(levels, share, color=IMPUTED, linewidth=lw, marker="o", markersize=3,
-                    alpha=0.8, gid=f"imputed-{i}", zorder=3)
-    if observed.size:
-        share = (observed[:, None] == levels[None, :]).mean(axis=0)
-        ax.plot(levels, share, color=OBSERVED, linewidth=2.0, marker="o", markersize=5,
-                gid="observed", zorder=2)
-    ax.set_xticks(levels)
-    ax.set_ylim(-0.03, 1.03)
+    x = np.arange(levels.size, dtype=float)
+    width = 0.38
+    obs_share = ((observed[:, None] == levels[None, :]).mean(axis=0) if observed.size
+                 else np.zeros(levels.size))
+    ax.bar(x - width / 2, obs_share, width=width, color=OBSERVED, alpha=0.85, gid="observed")
+    shares = np.array([(v[:, None] == levels[None, :]).mean(axis=0)
+                       for v in imputed.values() if v.size])
+    if shares.size:
+        ax.bar(x + width / 2, shares.mean(axis=0), width=width, color=IMPUTED, alpha=0.35,
+               gid="imputed")
+        jitter = np.linspace(-0.12, 0.12, len(shares)) if len(shares) > 1 else np.zeros(1)
+        for k, (i, share) in enumerate(zip((i for i, v in imputed.items() if v.size), shares,
+                                           strict=True)):
+            ax.plot(x + width / 2 + jitter[k], share, linestyle="none", marker="o",
+                    markersize=3.5 if m <= 20 else 2.0, color=IMPUTED, gid=f"imputed-{i}",
+                    zorder=3)
+    ax.set_xticks(x, _level_labels(levels, labels))
+    top = max(float(obs_share.max()), float(shares.max()) if shares.size else 0.0)
+    ax.set_ylim(0.0, min(1.03, 1.15 * top + 0.02))
     ax.set_xlabel(variable)
     ax.set_ylabel("Proportion")
+
+
+def _level_labels(levels: np.ndarray, labels) -> list[str]:
+    """Tick labels of discrete values: the value label where there is one."""
+    labels = labels or {}
+    out = []
+    for v in levels:
+        key = int(v) if float(v).is_integer() else v
+        out.append(str(labels.get(key, labels.get(str(key), f"{v:g}"))))
+    return out
 
 
 def _density(ax, observed, imputed, variable):
@@ -139,7 +161,7 @@ def _hist(ax, observed, imputed, variable, edges):
 def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = False, *,
                  where: pd.DataFrame | None = None, cluster: str | None = None,
                  n_clusters: int = 9, bins: int | str | None = None, seed: int = 0,
-                 path: str | os.PathLike | None = None):
+                 labels: Mapping | None = None, path: str | os.PathLike | None = None):
     """Imputed values against observed values, ggmice style.
 
     - ``kind="strip"``: the values by imputation number, jittered; position
@@ -154,8 +176,10 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
 
     A discrete variable (all values, observed and imputed, are integers with
     at most 10 distinct values, e.g. a 0/1 variable) gets a small vertical
-    jitter in the strip look, relative frequencies per value (one line per
-    imputation) instead of kernel densities, and one histogram bar per value.
+    jitter in the strip look, bars of the share of each value (observed
+    beside imputed, a dot per imputation) instead of kernel densities, and
+    one histogram bar per value; its values carry their labels (``labels=``,
+    or the data's ``attrs["labels"]``, e.g. boy/girl for 0/1).
     A density needs two distinct values: panels where the observed or an
     imputation's values have fewer show them as a rug at zero.
 
@@ -175,6 +199,9 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
     variable : str
         The variable to show.
     kind : {"strip", "density", "hist"}
+    labels : mapping, optional
+        Value -> label of a discrete variable; default the imputation
+        result's ``data.attrs["labels"][variable]`` when it has one.
     by_cluster : bool
         One panel per cluster.
     where : DataFrame of bool, optional
@@ -214,6 +241,10 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
     if pooled.size == 0:
         raise ValueError(f"{variable!r} has no finite values to draw")
     levels = discrete_levels(pooled)
+    if labels is None:
+        data = None if isinstance(imp, pd.DataFrame) else getattr(imp, "data", None)
+        attrs = data.attrs if isinstance(data, pd.DataFrame) else {}
+        labels = (attrs.get("labels") or {}).get(variable)
     if kind == "hist":
         if levels is not None and bins is None:
             bins = np.append(levels - 0.5, levels[-1] + 0.5)   # one bar per value
@@ -223,7 +254,7 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
     if not by_cluster:
         fig = new_figure(max(5.5, 2.5 + 0.09 * m) if kind == "strip" else 6.0, 4.4)
         ax = fig.add_subplot()
-        _draw(ax, kind, all_obs, all_imp, variable, rng, bins, levels, size=6.0)
+        _draw(ax, kind, all_obs, all_imp, variable, rng, bins, levels, size=6.0, labels=labels)
         if kind == "strip":
             ax.set_ylabel(variable)
         n_imp = sum(v.size for v in all_imp.values()) // max(m, 1)
@@ -238,8 +269,9 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
         if cluster not in long.columns:
             raise KeyError(f"cluster {cluster!r} is not a column of the completed data")
         fig = _cluster_panels(long, where, variable, cluster, kind=kind, n_clusters=n_clusters,
-                              rng=rng, bins=bins, levels=levels)
-    fig.legend(handles=_legend_handles(kind), loc="outside lower center", ncols=2,
+                              rng=rng, bins=bins, levels=levels, value_labels=labels)
+    fig.legend(handles=_legend_handles(kind, discrete=levels is not None),
+               loc="outside lower center", ncols=2,
                frameon=False)
     return finish(fig, path)
 
@@ -251,7 +283,8 @@ def _cluster_label(value) -> str:
     return str(value)
 
 
-def _cluster_panels(long, where, variable, cluster, *, kind, n_clusters, rng, bins, levels):
+def _cluster_panels(long, where, variable, cluster, *, kind, n_clusters, rng, bins, levels,
+                    value_labels=None):
     """One panel per cluster for the first ``n_clusters`` clusters with imputed values."""
     first = long[long[".imp"] == long[".imp"].min()]
     labels = pd.Series(first[cluster].to_numpy(), index=first[".id"].to_numpy()).sort_index()
@@ -269,7 +302,8 @@ def _cluster_panels(long, where, variable, cluster, *, kind, n_clusters, rng, bi
         keep_ids = labels.index.to_numpy()[row_cluster == lab]
         observed, imputed = _values(long[long[".id"].isin(keep_ids)], where, variable)
         ax = fig.add_subplot(grid[divmod(k, cols)])
-        _draw(ax, kind, observed, imputed, variable, rng, bins, levels, size=9.0)
+        _draw(ax, kind, observed, imputed, variable, rng, bins, levels, size=9.0,
+              labels=value_labels)
         ax.set_title(f"{cluster} {_cluster_label(lab)}", fontsize=9)
         ax.tick_params(labelsize=7.5)
         ax.xaxis.label.set_size(8)
@@ -285,11 +319,11 @@ def _cluster_panels(long, where, variable, cluster, *, kind, n_clusters, rng, bi
     return fig
 
 
-def _draw(ax, kind, observed, imputed, variable, rng, bins, levels, size):
+def _draw(ax, kind, observed, imputed, variable, rng, bins, levels, size, labels=None):
     if kind == "strip":
-        _strip(ax, observed, imputed, rng, size, levels)
+        _strip(ax, observed, imputed, rng, size, levels, labels)
     elif kind == "density" and levels is not None:
-        _proportions(ax, observed, imputed, variable, levels)
+        _proportions(ax, observed, imputed, variable, levels, labels)
     elif kind == "density":
         _density(ax, observed, imputed, variable)
     else:
@@ -298,7 +332,11 @@ def _draw(ax, kind, observed, imputed, variable, rng, bins, levels, size):
     ax.set_axisbelow(True)
 
 
-def _legend_handles(kind):
+def _legend_handles(kind, discrete=False):
+    if kind == "density" and discrete:
+        return [Patch(facecolor=OBSERVED, alpha=0.85, label="observed"),
+                Patch(facecolor=IMPUTED, alpha=0.35,
+                      label="imputed (bar: mean over imputations; dots: each imputation)")]
     if kind == "hist":
         return [Patch(facecolor=OBSERVED, alpha=_HIST_ALPHA, label="observed"),
                 Patch(facecolor="none", edgecolor=IMPUTED, linewidth=1.4,

@@ -1,0 +1,67 @@
+"""Run the report notebook and write it as HTML without code.
+
+:func:`render_report` is what ``jupyter nbconvert --execute --no-input --to
+html`` does, with papermill's parameters: the notebook runs in a fresh
+kernel with the study's parameters injected, the executed notebook is kept,
+and the HTML shows outputs only, every figure embedded. The kernel talks
+over IPC sockets rather than TCP: nothing listens on a network port, and the
+kernel has no reason to warn about unencrypted TCP on every run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["render_report"]
+
+
+def _ipc_kernel_manager():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        """A kernel manager whose kernel listens on IPC sockets, not TCP."""
+
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
+
+
+def render_report(notebook, *, executed, html, parameters: dict, title: str,
+                  cwd=None) -> int:
+    """Execute ``notebook`` with ``parameters``; write ``executed`` (.ipynb) and ``html``.
+
+    Parameters
+    ----------
+    notebook : path
+        The report template (``workflow/notebooks/report.ipynb``).
+    executed, html : path
+        Where the executed notebook and its HTML go.
+    parameters : dict
+        Papermill parameters (the template's ``parameters`` cell).
+    title : str
+        The HTML page's title.
+    cwd : path, optional
+        Working directory of the kernel (default the current one).
+
+    Returns
+    -------
+    int
+        Size of the HTML in bytes.
+    """
+    import nbformat
+    import papermill
+    from nbconvert import HTMLExporter
+
+    papermill.execute_notebook(str(notebook), str(executed), parameters=parameters,
+                               kernel_name="python3", cwd=os.fspath(cwd or os.getcwd()),
+                               progress_bar=False, log_output=False,
+                               kernel_manager_class=_ipc_kernel_manager())
+    node = nbformat.read(str(executed), as_version=4)
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    text, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": title}})
+    Path(html).write_text(text, encoding="utf-8")
+    return len(text.encode())

@@ -200,3 +200,24 @@ def test_methods_paragraph():
     assert "at most 1.04 (below 1.10)" in text
     assert "maximum likelihood or restricted maximum likelihood" in text
     assert "D1" in text and "Variable x" not in text
+
+
+# ---------------------------------------------------------------------- slope reliability
+
+
+def test_slope_reliability_and_its_flag():
+    """rho_j = tau / (tau + sigma2 / SS_j), averaged; observed x only; flagged below 0.3."""
+    from mlmice.reporting import slope_reliability
+    frame = pd.DataFrame({"g": [1, 1, 1, 2, 2, 2], "x": [0.0, 1.0, 2.0, 0.0, 2.0, np.nan],
+                          "y": np.arange(6.0)})
+    vc = pd.Series({"x~~x|g": 0.5, "Residual~~Residual": 2.0, "Intercept~~Intercept|g": 1.0})
+    table = slope_reliability(frame, "y ~ x + (1 + x | g)", vc)
+    ss = np.array([2.0, 2.0])            # cluster 1: 1 + 0 + 1; cluster 2: (0, 2) -> 2
+    assert table["reliability"].iloc[0] == pytest.approx(np.mean(0.5 / (0.5 + 2.0 / ss)))
+    assert table[["term", "variable", "cluster"]].iloc[0].tolist() == ["x~~x|g", "x", "g"]
+    assert slope_reliability(frame, "y ~ x + (1 | g)", vc).empty
+    low = table.assign(model="m", reliability=0.18)
+    flagged = [f for f in findings(_compare(), has_truth=True, reliability=low) if f.flag]
+    assert len(flagged) == 1 and "mean reliability of 0.18, below 0.3" in flagged[0].text
+    assert not any(f.flag for f in findings(_compare(), has_truth=True,
+                                            reliability=low.assign(reliability=0.5)))

@@ -41,10 +41,17 @@ Why not pan's prior on the standardised scale (mlmice 0.1): the
 identity matrix is then small for the intercept variance but not for a
 random slope, whose scale depends on the predictor's unit as well; on real
 data (216 schools, outcome sd 9, slope variance 0.2) it inflated the pooled
-slope variance by 22 % against R mice. The validity study
-(``bench/validity.py``, ``docs/validity.md``) shows the flat prior within
-10 % of the complete-data fit for every variance component in all its
-designs.
+slope variance by 22 % against R mice.
+
+What the validity study (``bench/validity.py``, ``docs/validity.md``) shows
+with the flat prior: intercept variances and ICCs within 6 % of the
+complete-data fit in every design; a random-slope variance that the data
+identify weakly (cluster slopes of reliability 0.1-0.2) still comes out
++19 % (2l.smc, the tutorial design) to +43 % (a slope variance small against
+the residual variance). Pilots (docs/validity.md, "What remains") found no
+prior that removes this: scale-free priors with more mass near zero are
+improper there, and an inverse-Wishart prior centred on the REML estimate
+halves it at most.
 
 References
 ----------

@@ -146,7 +146,8 @@ def methods_paragraph(*, spec: Mapping, n_missing: Mapping[str, int], n_rows: in
     if max_rhat is not None and np.isfinite(max_rhat):
         verdict = "below" if max_rhat < rhat_threshold else "above"
         conv += f", at most {fmt(max_rhat)} ({verdict} {fmt(rhat_threshold)})"
-    out.append(f"We created m = {m} imputed data sets, each after {maxit} iterations of "
+    iterations = f"{maxit} iteration" + ("" if maxit == 1 else "s")
+    out.append(f"We created m = {m} imputed data sets, each after {iterations} of "
                f"the sampler (seed {seed}). " + conv + ".")
     fits = sorted({"restricted maximum likelihood" if mod.get("reml") else "maximum likelihood"
                    for mod in models})

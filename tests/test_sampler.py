@@ -12,7 +12,7 @@ from mlmice.impute.methods.base import (
     MethodResult,
     register_method,
 )
-from mlmice.impute.sampler import Mids, mice, run_chain
+from mlmice.impute.sampler import Mids, continue_chain, mice, run_chain
 from mlmice.impute.spec import validate_spec
 from mlmice.impute.state import ChainState
 
@@ -104,7 +104,7 @@ def test_state_round_trip_and_continue(tmp_path):
     pd.testing.assert_frame_equal(back.trace_frame(), state.trace_frame())
     assert back.events == state.events
     # continue from files == one long run
-    cont = back.continue_(3)
+    cont = continue_chain(back, maxit=3)
     long = run(m=2, maxit=5)
     ref = long.chains[1]
     assert cont.rng_state == ref.rng_state

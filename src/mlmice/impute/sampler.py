@@ -31,7 +31,7 @@ One chain per job (the pipeline)::
     spec = validate_spec(data, method=meth, predictor_matrix=pred)
     state = run_chain(data, spec, chain=c, maxit=10, seed=2024)   # or continue_chain
     state.to_files("impute/chain_c")                              # Parquet + JSON
-    state = ChainState.from_files("impute/chain_c", data).continue_(10)
+    state = continue_chain(ChainState.from_files("impute/chain_c", data), maxit=10)
     imp = Mids.from_chains(data, spec, [ChainState.from_files(d, data) for d in dirs])
 
 Before each method call, predictors that are constant, correlate above 0.99
@@ -301,7 +301,7 @@ def _chain_job(data_path: str, state_in: str | None, out_dir: str, chain: int, m
     if state_in is None:
         state = run_chain(data, spec, chain=chain, maxit=maxit, seed=seed)
     else:
-        state = ChainState.from_files(state_in, data, spec=spec).continue_(maxit)
+        state = continue_chain(ChainState.from_files(state_in, data, spec=spec), maxit=maxit)
     state.to_files(out_dir)
     return out_dir
 
@@ -591,25 +591,21 @@ class Mids:
         """
         if not isinstance(formula, str):
             raise TypeError(f"formula must be a string, got {type(formula).__name__}")
+        from mlmice.linear_model import lm  # model code loads when a model is fitted
+        from mlmice.mixed import glmer, lmer
+
         mixed = "|" in formula
         fits = []
         for i in range(1, self.m + 1):
             data = self.complete(i)
-            try:
-                if family is not None:
-                    if not mixed:
-                        raise ValueError("family= needs a model with a (... | group) term")
-                    from mlmice.mixed import glmer
-                    fits.append(glmer(formula, data=data, family=family))
-                elif mixed:
-                    from mlmice.mixed import lmer
-                    fits.append(lmer(formula, data=data, reml=reml))
-                else:
-                    from mlmice.linear_model import lm
-                    fits.append(lm(formula, data=data))
-            except (ImportError, AttributeError) as exc:
-                raise ImportError(f"fitting {formula!r} needs mlmice's model functions, which "
-                                  f"are not available: {exc}") from exc
+            if family is not None:
+                if not mixed:
+                    raise ValueError("family= needs a model with a (... | group) term")
+                fits.append(glmer(formula, data=data, family=family))
+            elif mixed:
+                fits.append(lmer(formula, data=data, reml=reml))
+            else:
+                fits.append(lm(formula, data=data))
         return MiraFits(fits, formula=formula, reml=reml if mixed and family is None else None,
                         family=family)
 

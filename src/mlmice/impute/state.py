@@ -124,12 +124,6 @@ class ChainState:
         bit.state = self.rng_state
         return np.random.Generator(bit)
 
-    def continue_(self, maxit: int) -> ChainState:
-        """Run ``maxit`` more iterations; returns a new state (this one is unchanged)."""
-        from mlmice.impute.sampler import continue_chain
-
-        return continue_chain(self, maxit=maxit)
-
     # ------------------------------------------------------------------ tables
     def trace_frame(self) -> pd.DataFrame:
         """Trace as a DataFrame: iteration, chain, variable, mean, sd."""

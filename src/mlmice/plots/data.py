@@ -10,7 +10,8 @@ import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.patches import Patch
 
-from mlmice.diagnostics import _check_frame, flux, md_pattern
+from mlmice.diagnostics import flux, md_pattern
+from mlmice.diagnostics._frames import _check_frame
 from mlmice.plots._style import IMPUTED, OBSERVED, finish, label_size, new_figure, thin_ticks
 
 

@@ -25,6 +25,14 @@ SHARED = Path(os.environ.get("MLMICE_SHARED", REPO.parent / "shared"))
 TESTS = Path(__file__).resolve().parent
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that reads ../shared with ``shared`` (from its fixtures), so that
+    ``-m "not shared"`` selects exactly the tests a user's clone can run."""
+    for item in items:
+        if "shared_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.shared)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """Path to ../shared; skips the test when it is absent."""

@@ -36,36 +36,10 @@ from mlmice.pooling.table import TABLE_COLUMNS
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 STUDY = "small"
-MODELS = [
-    {"name": "intercept_only", "formula": "popularity_ij ~ (1 | cluster_id)", "reml": False},
-    {"name": "predictors", "formula": "popularity_ij ~ gender_ij + extraversion_ij + "
-     "experience_j + (1 | cluster_id)", "reml": False},
-]
-CONFIG = {"studies": {STUDY: {
-    "data": {"simulate": {"n_clusters": 12, "cluster_size": 8, "seed": 5},
-             "cluster": "cluster_id", "id": "unit_id", "level2": ["experience_j"]},
-    "amputation": {"mech": "MAR", "prop": 0.4, "seed": 3, "patterns": [
-        {"missing": ["popularity_ij"], "freq": 2, "weights": {"assessment_ij": 1}},
-        {"missing": ["extraversion_ij"], "freq": 3, "weights": {"popularity_ij": 1}},
-        {"missing": ["gender_ij"], "freq": 1},
-        {"missing": ["assessment_ij"], "freq": 1}]},
-    "imputation": {
-        "method": {"popularity_ij": "2l.pmm", "gender_ij": "2l.bin",
-                   "extraversion_ij": "2l.pmm", "assessment_ij": "2l.pmm",
-                   "extraversion_experience": "~ I(extraversion_ij * experience_j)"},
-        "predictor_matrix": {
-            "popularity_ij": {"cluster_id": -2, "gender_ij": 3, "extraversion_ij": 4,
-                              "experience_j": 1, "assessment_ij": 1,
-                              "extraversion_experience": 1},
-            "gender_ij": {"cluster_id": -2, "popularity_ij": 2, "extraversion_ij": 1,
-                          "experience_j": 1, "assessment_ij": 1},
-            "extraversion_ij": {"cluster_id": -2, "popularity_ij": 2, "gender_ij": 1,
-                                "experience_j": 1, "assessment_ij": 1},
-            "assessment_ij": {"cluster_id": -2, "popularity_ij": 4, "gender_ij": 1,
-                              "extraversion_ij": 1, "experience_j": 1}},
-        "m": 2, "maxit": 3, "seed": 11},
-    "models": MODELS,
-}}}
+#: The study of the workflow tests, from the workflow's own test config (as in the
+#: snakemake-workflows catalog: .test/config_<case>/config.yaml).
+CONFIG = yaml.safe_load((REPO / ".test" / "config_small" / "config.yaml").read_text())
+MODELS = CONFIG["studies"][STUDY]["models"]
 SECTIONS = ["Summary", "1. Data and study", "2. Imputation model", "3. Convergence",
             "4. Imputed against observed values", "5. Pooled results per model",
             "6. Tests between models",

@@ -87,6 +87,7 @@ def test_simulated_and_user_file_studies(tmp_path):
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
+@pytest.mark.slow                       # a snakemake process each (about 11 s)
 @pytest.mark.parametrize(("study", "message"), [
     ({"data": {**SIM, "clustr": "cluster_id"}, "amputation": AMP},
      "config error at studies.s.data: unknown key 'clustr'; did you mean 'cluster'?"),
@@ -107,6 +108,7 @@ def test_config_errors_fail_before_any_job_naming_the_key(tmp_path, study, messa
     assert not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow                       # dry run and lint (about 22 s)
 def test_repository_config_plans_the_data_stage_and_lints_clean(tmp_path):
     # the README's `snakemake --cores 8` in a fresh clone: rule all = the data files
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")

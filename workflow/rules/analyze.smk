@@ -18,9 +18,14 @@ rule analyze:
         fits="results/{study}/analysis/{model}/fits.parquet",
     log:
         "logs/analyze/{study}/{model}.log",
+    benchmark:
+        "benchmarks/analyze/{study}/{model}.tsv"
     params:
         model=model_params,
     threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
     conda:
         "../../envs/mlmice.yaml"
     script:

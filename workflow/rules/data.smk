@@ -11,10 +11,16 @@ rule load:
         data="results/{study}/data/complete.parquet",
     log:
         "logs/load/{study}.log",
+    benchmark:
+        "benchmarks/load/{study}.tsv"
     params:
         source=complete_params,
     wildcard_constraints:
         study=WITH_COMPLETE,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/mlmice.yaml"
     script:
@@ -28,10 +34,16 @@ rule load_incomplete:
         data="results/{study}/data/incomplete.parquet",
     log:
         "logs/load_incomplete/{study}.log",
+    benchmark:
+        "benchmarks/load_incomplete/{study}.tsv"
     params:
         source=incomplete_params,
     wildcard_constraints:
         study=NOT_AMPUTED,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/mlmice.yaml"
     script:
@@ -45,10 +57,16 @@ rule ampute:
         incomplete="results/{study}/data/incomplete.parquet",
     log:
         "logs/ampute/{study}.log",
+    benchmark:
+        "benchmarks/ampute/{study}.tsv"
     params:
         amputation=ampute_params,
     wildcard_constraints:
         study=AMPUTED,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/mlmice.yaml"
     script:

@@ -16,8 +16,14 @@ rule validate_spec:
         methods="results/{study}/impute/methods.parquet",
     log:
         "logs/validate_spec/{study}.log",
+    benchmark:
+        "benchmarks/validate_spec/{study}.tsv"
     params:
         spec=spec_params,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/mlmice.yaml"
     script:
@@ -35,6 +41,8 @@ rule impute:
         state="results/{study}/impute/chain_{chain}/state.json",
     log:
         "logs/impute/{study}/chain_{chain}.log",
+    benchmark:
+        "benchmarks/impute/{study}/chain_{chain}.tsv"
     params:
         maxit=lambda wildcards: imputation(wildcards.study)["maxit"],
         seed=lambda wildcards: imputation(wildcards.study)["seed"],
@@ -66,8 +74,14 @@ rule trace:
         ),
     log:
         "logs/trace/{study}.log",
+    benchmark:
+        "benchmarks/trace/{study}.tsv"
     params:
         threshold=lambda wildcards: imputation(wildcards.study)["rhat_threshold"],
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/mlmice.yaml"
     script:
@@ -88,6 +102,12 @@ rule plot_imputed:
         ),
     log:
         "logs/plot_imputed/{study}.log",
+    benchmark:
+        "benchmarks/plot_imputed/{study}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=20,
     conda:
         "../../envs/mlmice.yaml"
     script:

@@ -41,8 +41,14 @@ rule inspect:
         ),
     log:
         "logs/inspect/{study}.log",
+    benchmark:
+        "benchmarks/inspect/{study}.tsv"
     params:
         variables=analysis_variables,
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/mlmice.yaml"
     script:

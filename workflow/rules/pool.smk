@@ -23,6 +23,12 @@ rule pool:
         compare="results/{study}/compare/models/{model}.parquet",
     log:
         "logs/pool/{study}/{model}.log",
+    benchmark:
+        "benchmarks/pool/{study}/{model}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/mlmice.yaml"
     script:
@@ -38,9 +44,14 @@ rule test_models:
         tests="results/{study}/tests/{model}.parquet",
     log:
         "logs/test_models/{study}/{model}.log",
+    benchmark:
+        "benchmarks/test_models/{study}/{model}.tsv"
     params:
         models=test_params,
     threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/mlmice.yaml"
     script:
@@ -61,6 +72,12 @@ rule compare:
         ),
     log:
         "logs/compare/{study}.log",
+    benchmark:
+        "benchmarks/compare/{study}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/mlmice.yaml"
     script:

@@ -17,8 +17,14 @@ rule report:
         notebook="results/{study}/report/report.ipynb",
     log:
         "logs/report/{study}.log",
+    benchmark:
+        "benchmarks/report/{study}.tsv"
     params:
         notebook=report_params,
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=20,
     conda:
         "../../envs/mlmice.yaml"
     script:

@@ -48,6 +48,10 @@ rule simulation_summary:
         "logs/simulation_summary/{study}.log",
     benchmark:
         "benchmarks/simulation_summary/{study}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     conda:
         "../../envs/mlmice.yaml"
     script:

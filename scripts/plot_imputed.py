@@ -9,16 +9,14 @@ import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from mlmice.impute.passive import is_passive  # noqa: E402
-from mlmice.impute.sampler import Mids  # noqa: E402
-from mlmice.impute.state import ChainState  # noqa: E402
 from mlmice.io import read_parquet  # noqa: E402
+from mlmice.pipeline import mids_from_files  # noqa: E402
 from mlmice.plots import figure_name, plot_imputed  # noqa: E402
 from mlmice.reporting import filled_only_variables  # noqa: E402
 
 data = read_parquet(snakemake.input.data)
 spec = json.loads(Path(snakemake.input.spec).read_text())
-chains = [ChainState.from_files(Path(p).parent, data) for p in snakemake.input.chains]
-imp = Mids.from_chains(data, spec, chains)
+imp = mids_from_files(data, spec, snakemake.input.chains)
 
 out = Path(snakemake.output.plots)
 out.mkdir(parents=True, exist_ok=True)

@@ -8,37 +8,21 @@ import sys
 sys.stderr = open(snakemake.log[0], "w")
 
 import warnings  # noqa: E402
-from types import SimpleNamespace  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
 from mlmice.compare import closer_sentences, compare_estimates  # noqa: E402
+from mlmice.pipeline import fits_from_tables  # noqa: E402
 from mlmice.pooling import pooled_table, test_estimates  # noqa: E402
 
 warnings.simplefilter("always")
 warnings.showwarning = lambda msg, cat, *a, **k: print(f"{cat.__name__}: {msg}", file=sys.stderr)
 
 
-def imputations(frame):
-    return frame[frame["dataset"] == "imputation"]
-
-
 all_estimates = pd.read_parquet(snakemake.input.estimates)
 all_varcorr = pd.read_parquet(snakemake.input.varcorr)
-estimates, varcorr = imputations(all_estimates), imputations(all_varcorr)
-vcov = imputations(pd.read_parquet(snakemake.input.vcov))
-info = imputations(pd.read_parquet(snakemake.input.fits))
-
-# the stored fits, as the objects mlmice.pool reads: fixef, vcov, varcorr, dfcom
-fits = []
-for i, block in estimates[estimates["effect"] == "fixed"].groupby("imputation", sort=True):
-    terms = list(block["term"])
-    v = vcov[vcov["imputation"] == i].pivot(index="row", columns="column", values="value")
-    vc = varcorr[varcorr["imputation"] == i][["grp", "var1", "var2", "vcov", "sdcor"]]
-    fits.append(SimpleNamespace(
-        fixef=pd.Series(block["estimate"].to_numpy(), index=terms),
-        vcov=v.loc[terms, terms], varcorr=vc.reset_index(drop=True),
-        dfcom=float(info.loc[info["imputation"] == i, "df_com"].iloc[0])))
+fits = fits_from_tables(all_estimates, pd.read_parquet(snakemake.input.vcov), all_varcorr,
+                        pd.read_parquet(snakemake.input.fits))
 print(f"pooling {len(fits)} fits", file=sys.stderr)
 
 pooled = pooled_table(fits)

@@ -15,9 +15,9 @@ attribute can never be shadowed by a submodule import).
 """
 
 from mlmice.pooling.estimates import TestEstimates, test_estimates
-from mlmice.pooling.models import TestModels, test_models
+from mlmice.pooling.models import SameFixedEffectsError, TestModels, test_models
 from mlmice.pooling.pooled import Pooled, pool
 from mlmice.pooling.table import pooled_table
 
-__all__ = ["Pooled", "TestEstimates", "TestModels", "pool", "pooled_table", "test_estimates",
-           "test_models"]
+__all__ = ["Pooled", "SameFixedEffectsError", "TestEstimates", "TestModels", "pool",
+           "pooled_table", "test_estimates", "test_models"]

@@ -103,6 +103,14 @@ from mlmice.pooling.params import (
 MITML_COLUMNS = ["F.value", "df1", "df2", "P(>F)", "RIV"]
 
 
+class SameFixedEffectsError(ValueError):
+    """D1/D2 (Wald) between models with the same fixed effects: nothing to test.
+
+    The models differ in their random effects only; D3 (or D2 with
+    ``use="likelihood"``) compares them.
+    """
+
+
 class TestModels:
     """Result of :func:`test_models` (R: ``mitml.testModels``).
 
@@ -289,7 +297,7 @@ def _tested_parameters(full: list, null: list) -> tuple[np.ndarray, np.ndarray, 
                          "are the arguments swapped?)")
     idx = [j for j, t in enumerate(s1.terms) if t not in set(s0.terms)]
     if not idx:
-        raise ValueError("model and null_model have the same fixed effects "
+        raise SameFixedEffectsError("model and null_model have the same fixed effects "
                          f"({s1.terms}): not nested, nothing for D1/D2 to test (use D3 or "
                          "D2 with use='likelihood' to compare random-effects structures)")
     names = [s1.terms[j] for j in idx]

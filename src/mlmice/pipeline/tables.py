@@ -1,0 +1,157 @@
+"""One analysis model over several data sets, as the long tables the pipeline stores.
+
+:func:`fit_tables` fits the model to each data set (the truth, the complete
+cases, every imputation) and returns four tables, one row block per data set
+(``dataset``, ``imputation``): tidy estimates, the covariance of the fixed
+effects in long form, the variance components, and one row of fit
+information (nobs, df_com, log-likelihood, convergence, warnings).
+:func:`fits_from_tables` reads the imputation blocks back as light fit
+objects with what Rubin's rules need (``fixef``, ``vcov``, ``varcorr``,
+``dfcom``), so that pooling runs from the stored tables without refitting.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["fit_tables", "fits_from_tables", "model_tests_table"]
+
+#: Columns of :func:`model_tests_table` (``tests/<model>.parquet``).
+TEST_COLUMNS = ["model", "null_model", "method", "use", "m", "df_com", "f_value", "df1", "df2",
+                "p_value", "riv", "note"]
+
+KEYS = ["dataset", "imputation"]
+
+
+def _fit(formula: str, data: pd.DataFrame, reml: bool):
+    from mlmice.linear_model import lm
+    from mlmice.mixed import lmer
+
+    return lmer(formula, data=data, reml=reml) if "|" in formula else lm(formula, data=data)
+
+
+def _ordered(frames) -> pd.DataFrame:
+    out = pd.concat(frames, ignore_index=True)
+    out = out[KEYS + [c for c in out.columns if c not in KEYS]]
+    return out.astype({"dataset": str, "imputation": "int64"})
+
+
+def fit_tables(formula: str, datasets: Sequence[tuple[str, int, pd.DataFrame]], *,
+               reml: bool = False, log=lambda _: None) -> dict[str, pd.DataFrame]:
+    """Fit ``formula`` (lmer with a ``( | )`` term, else lm) to every data set.
+
+    Parameters
+    ----------
+    formula : str
+    datasets : sequence of (name, imputation, DataFrame)
+        ``name`` is "truth", "cca" or "imputation"; ``imputation`` 0 for the first two.
+    reml : bool
+    log : callable
+        Receives one line per fit.
+
+    Returns
+    -------
+    dict with DataFrames ``estimates``, ``vcov``, ``varcorr`` and ``fits``.
+    """
+    estimates, vcovs, varcorrs, infos = [], [], [], []
+    for name, i, data in datasets:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = _fit(formula, data, reml)
+        messages = [f"{w.category.__name__}: {w.message}" for w in caught]
+        key = {"dataset": name, "imputation": int(i)}
+        estimates.append(fit.tidy(conf_int=True).assign(**key, nobs=fit.nobs,
+                                                        df_com=float(fit.dfcom)))
+        v = fit.vcov
+        vcovs.append(pd.DataFrame({**key,
+                                   "row": np.repeat(v.index.to_numpy(dtype=str), v.shape[1]),
+                                   "column": np.tile(v.columns.to_numpy(dtype=str), v.shape[0]),
+                                   "value": v.to_numpy(dtype=float).ravel()}))
+        varcorrs.append(fit.varcorr.assign(**key))
+        ngroups = fit.ngroups
+        infos.append({**key, "nobs": int(fit.nobs), "n_dropped": int(fit.n_dropped),
+                      "ngroups": int(next(iter(ngroups.values()))) if ngroups else 0,
+                      "df_com": float(fit.dfcom), "loglik": float(fit.loglik),
+                      "aic": float(fit.aic), "bic": float(fit.bic),
+                      "converged": bool(fit.converged), "singular": bool(fit.singular),
+                      "warnings": "; ".join(messages)})
+        log(f"{name} {i}: nobs {fit.nobs}, loglik {fit.loglik:.3f}"
+            + (f"; {'; '.join(messages)}" if messages else ""))
+    est = _ordered(estimates)
+    est["group"] = est["group"].astype("string")
+    vc = _ordered(varcorrs)
+    vc[["grp", "var1", "var2"]] = vc[["grp", "var1", "var2"]].astype("string")
+    return {"estimates": est.astype({"nobs": "int64", "df_com": "float64"}),
+            "vcov": _ordered(vcovs), "varcorr": vc, "fits": _ordered([pd.DataFrame(infos)])}
+
+
+def fits_from_tables(estimates: pd.DataFrame, vcov: pd.DataFrame, varcorr: pd.DataFrame,
+                     fits: pd.DataFrame) -> list[SimpleNamespace]:
+    """The imputation blocks of :func:`fit_tables`'s tables as fits for :func:`mlmice.pool`.
+
+    Each has ``fixef`` (Series), ``vcov`` (DataFrame), ``varcorr`` and ``dfcom``,
+    in the order of the imputations.
+    """
+    def imputations(frame):
+        return frame[frame["dataset"] == "imputation"]
+
+    estimates, vcov = imputations(estimates), imputations(vcov)
+    varcorr, info = imputations(varcorr), imputations(fits)
+    out = []
+    for i, block in estimates[estimates["effect"] == "fixed"].groupby("imputation", sort=True):
+        terms = list(block["term"])
+        v = vcov[vcov["imputation"] == i].pivot(index="row", columns="column", values="value")
+        vc = varcorr[varcorr["imputation"] == i][["grp", "var1", "var2", "vcov", "sdcor"]]
+        out.append(SimpleNamespace(
+            fixef=pd.Series(block["estimate"].to_numpy(), index=terms),
+            vcov=v.loc[terms, terms], varcorr=vc.reset_index(drop=True),
+            dfcom=float(info.loc[info["imputation"] == i, "df_com"].iloc[0])))
+    return out
+
+
+def model_tests_table(full, null, *, model: dict, null_model: dict,
+                      log=lambda _: None) -> pd.DataFrame:
+    """D1 and D3 of ``model`` against ``null_model`` (``mitml::testModels``), one row each.
+
+    Parameters
+    ----------
+    full, null : fits of the two models to every imputed data set (``Mids.fit``)
+    model, null_model : dict
+        ``name`` and ``reml`` of each model.
+
+    Returns
+    -------
+    DataFrame with columns :data:`TEST_COLUMNS`. A test that is not defined
+    (D1 between models with the same fixed effects; D3 with REML fits) has
+    empty statistics and says why in ``note``.
+    """
+    from mlmice.pooling import SameFixedEffectsError, test_models
+
+    rows = []
+    for method in ("D1", "D3"):
+        row = {"model": model["name"], "null_model": null_model["name"], "method": method,
+               "note": ""}
+        if method == "D3" and (model["reml"] or null_model["reml"]):
+            row["note"] = "D3 needs ML fits (reml: false); not computed"
+        else:
+            try:
+                result = test_models(full, null, method=method)
+            except SameFixedEffectsError:
+                row["note"] = ("not defined: the models have the same fixed effects (they "
+                               "differ in random effects only)")
+            except ValueError as exc:
+                row["note"] = f"not computed: {exc}"
+            else:
+                row.update(result.to_frame().iloc[0].to_dict())
+                if method == "D1":
+                    row["note"] = "parameters tested: " + ", ".join(result.parameters)
+        log(str(row))
+        rows.append(row)
+    table = pd.DataFrame(rows).reindex(columns=TEST_COLUMNS)
+    return table.astype({"use": "string", "m": "float64",
+                         **{c: "float64" for c in TEST_COLUMNS[5:11]}})

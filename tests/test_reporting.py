@@ -153,6 +153,10 @@ def test_findings_rules():
     assert not any("outside CCA's 95 % interval" in f.text for f in split)
     off = findings(_compare(**{"0__cca": 1.3}), has_truth=True)
     assert any("the truth 1.00 lies outside CCA's 95 % interval" in f.text for f in off)
+    # no interval (a failed CCA fit): no statement about it
+    no_ci = _compare(**{"0__cca": 1.3})
+    no_ci.loc[0, ["cca_low", "cca_high"]] = np.nan
+    assert not any("CCA's 95 % interval" in f.text for f in findings(no_ci, has_truth=True))
     # a variance 12 % below the truth is flagged, 8 % is not
     assert any("12 % below the truth 0.500" in f.text
                for f in findings(_compare(**{"1__mi": 0.44}), has_truth=True))

@@ -86,9 +86,12 @@ def _fixed_findings(model: str, rows: pd.DataFrame, has_truth: bool) -> list[Fin
                 f"Model {model}, {r['term']}: MI and CCA disagree by {fmt(gap / se, 2)} "
                 f"standard errors: MI {_interval(r, 'mi')}, CCA {_interval(r, 'cca')}{truth}.",
                 flag=True, model=model))
-        if has_truth and not pd.isna(r["mi_low"]):
+        if has_truth and not pd.isna(r["truth"]):
             for source, label in (("mi", "MI"), ("cca", "CCA")):
-                if not r[f"{source}_low"] <= r["truth"] <= r[f"{source}_high"]:
+                low, high = r[f"{source}_low"], r[f"{source}_high"]
+                if pd.isna(low) or pd.isna(high):
+                    continue                # no interval (a failed fit): nothing to say
+                if not low <= r["truth"] <= high:
                     out.append(Finding(
                         f"Model {model}, {r['term']}: the truth {fmt(r['truth'])} lies outside "
                         f"{label}'s 95 % interval {_interval(r, source)}.",

@@ -209,7 +209,7 @@ def test_boundary_is_not_accepted_when_an_interior_optimum_is_better():
     # (also simulated without cluster variance) the sample has some, and the
     # fit must find it rather than stop at 0. At theta = 0 the Laplace
     # deviance is that of the ordinary logistic regression.
-    from mlmice.mixed.glmm import fit_logistic
+    from mlmice.mixed.logistic import fit_logistic
 
     df = _simulated(var0=0.0, seed=11)
     with warnings.catch_warnings():

@@ -19,7 +19,7 @@ from scipy.special import expit
 
 from mlmice.impute.methods import MethodInput, get_method
 from mlmice.impute.methods.logreg import augment_binary, independent_columns
-from mlmice.mixed.glmm import fit_logistic
+from mlmice.mixed.logistic import fit_logistic
 
 REF = json.loads((Path(__file__).parent / "r" / "logreg_reference.json").read_text())
 

@@ -81,25 +81,27 @@ Biometrika 81(3), 624-629.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, sparse
-from scipy.special import expit, log_expit
+from scipy import sparse
+from scipy.special import expit
 
-from mlmice._distributions import norm_sf
 from mlmice._validation import check_scalar
 from mlmice.design import ModelFrame, model_frame
-from mlmice.mixed.optim import bfgs
-from mlmice.mixed.results import (
-    ConvergenceWarning,
-    CovarianceTerm,
-    MixedResultMixin,
-    SingularFitWarning,
-    convergence_messages,
+from mlmice.mixed.derivatives import (
+    central_gradient,
+    hessian,
+    hessian_of_gradient,
+    newton_polish,
+    vcov_from_hessian,
 )
+from mlmice.mixed.glmer_result import GlmerResult
+from mlmice.mixed.logistic import LogisticFit, bernoulli_deviance, fit_logistic
+from mlmice.mixed.optim import bfgs
+from mlmice.mixed.results import ConvergenceWarning, SingularFitWarning, convergence_messages
+from mlmice.mixed.terms import LambdaTemplate
 
 __all__ = ["GlmerModel", "GlmerResult", "LogisticFit", "fit_logistic", "glmer"]
 
@@ -108,13 +110,8 @@ _PIRLS_TOL = 1e-11
 _PIRLS_MAXIT = 100
 
 
-def _bernoulli_dev(y: np.ndarray, eta: np.ndarray) -> np.ndarray:
-    """Per-observation deviance ``-2 log p(y | eta)`` for 0/1 ``y``, computed stably."""
-    return -2.0 * log_expit((2.0 * y - 1.0) * eta)
-
-
 @dataclass
-class _Mode:
+class ConditionalModes:
     """Conditional modes and the Laplace pieces at (theta, beta)."""
 
     u: np.ndarray           # (J, q)
@@ -122,100 +119,6 @@ class _Mode:
     g: np.ndarray           # (J,) g_j at the mode
     A: np.ndarray           # (J, q, q) at the mode
     logdet: np.ndarray      # (J,) log|A_j|
-
-
-@dataclass(frozen=True)
-class LogisticFit:
-    """Weighted maximum-likelihood logistic regression.
-
-    Attributes
-    ----------
-    coef : ndarray (p,)
-    cov_unscaled : ndarray (p, p)
-        :math:`(X^\\top W X)^{-1}` at ``coef`` (R's ``summary.glm()$cov.unscaled``).
-    converged : bool
-    iterations : int
-    """
-
-    coef: np.ndarray
-    cov_unscaled: np.ndarray
-    converged: bool
-    iterations: int
-
-
-def _binomial_deviance(y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
-    mu = np.clip(mu, 1e-300, 1 - 1e-16)
-    return float(-2.0 * np.sum(w * (y * np.log(mu) + (1.0 - y) * np.log1p(-mu))))
-
-
-def fit_logistic(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, *,
-                 max_iter: int = 25, tol: float = 1e-8) -> LogisticFit:
-    r"""Logistic regression by IRLS with step halving (as R's ``glm.fit``).
-
-    Start :math:`\mu = (w y + 1/2) / (w + 1)`; iterate the weighted least
-    squares step on the working response
-    :math:`z = \eta + (y - \mu) / (\mu(1 - \mu))` with weights
-    :math:`w \mu (1 - \mu)` until the relative change in deviance is below
-    ``tol``; halve a step that increases the deviance.
-
-    Parameters
-    ----------
-    X : ndarray (n, p), full column rank
-    y : ndarray (n,) of 0/1 (fractions allowed)
-    weights : ndarray (n,), optional prior weights (default 1)
-    """
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
-    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=float)
-    mu = (w * y + 0.5) / (w + 1.0)
-    eta = np.log(mu / (1.0 - mu))
-    beta = np.linalg.lstsq(X, eta, rcond=None)[0]
-    eta = X @ beta
-    mu = expit(eta)
-    dev = _binomial_deviance(y, mu, w)
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007 - iteration count reported
-        var = np.clip(mu * (1.0 - mu), 1e-10, None)
-        ww = w * var
-        zz = eta + (y - mu) / var
-        sw = np.sqrt(ww)
-        new = np.linalg.lstsq(X * sw[:, None], zz * sw, rcond=None)[0]
-        step = new - beta
-        for _ in range(30):
-            cand = beta + step
-            eta_c = X @ cand
-            mu_c = expit(eta_c)
-            dev_c = _binomial_deviance(y, mu_c, w)
-            if np.isfinite(dev_c) and dev_c <= dev + 1e-10 * (abs(dev) + 1):
-                break
-            step = step / 2.0
-        beta, eta, mu = cand, eta_c, mu_c
-        done = abs(dev_c - dev) / (abs(dev_c) + 0.1) < tol
-        dev = dev_c
-        if done:
-            converged = True
-            break
-    var = np.clip(mu * (1.0 - mu), 1e-10, None)
-    info = X.T @ (X * (w * var)[:, None])
-    cov = _spd_inverse(info)
-    return LogisticFit(coef=beta, cov_unscaled=cov, converged=converged, iterations=it)
-
-
-def _spd_inverse(a: np.ndarray) -> np.ndarray:
-    """Inverse of a symmetric positive (semi)definite matrix, jittered if needed."""
-    if a.shape[0] == 0:
-        return a.copy()
-    a = 0.5 * (a + a.T)
-    jitter = 0.0
-    scale = float(np.mean(np.abs(np.diag(a)))) or 1.0
-    for _ in range(12):
-        try:
-            c = linalg.cho_factor(a + jitter * np.eye(a.shape[0]), lower=True)
-            return linalg.cho_solve(c, np.eye(a.shape[0]))
-        except linalg.LinAlgError:
-            jitter = scale * 1e-10 if jitter == 0.0 else jitter * 100.0
-    raise linalg.LinAlgError("information matrix is not positive definite")  # pragma: no cover
 
 
 class GlmerModel:
@@ -268,7 +171,9 @@ class GlmerModel:
             self.term_sizes)
         if sum(self.term_sizes) != self.q:
             raise ValueError(f"term sizes {self.term_sizes} do not add up to q = {self.q}")
-        self._template()
+        self.template = LambdaTemplate.build(self.term_sizes, self.correlated)
+        self._rows, self._cols = self.template.rows, self.template.cols
+        self.theta0, self.ntheta = self.template.theta0, self.template.ntheta
         self.G = sparse.csr_matrix((np.ones(self.n), (self.codes, np.arange(self.n))),
                                    shape=(self.J, self.n))
 
@@ -290,44 +195,29 @@ class GlmerModel:
                    correlated=[b.correlated for b in mf.random], x_names=mf.x_names,
                    z_names=names, group=first.group, levels=first.levels)
 
-    # ---- theta <-> Lambda
-    def _template(self) -> None:
-        rows, cols, lower, theta0 = [], [], [], []
-        off = 0
-        for size, corr in zip(self.term_sizes, self.correlated, strict=True):
-            for c in range(size):
-                for r in range(c, size) if corr else (c,):
-                    rows.append(off + r)
-                    cols.append(off + c)
-                    lower.append(0.0 if r == c else -np.inf)
-                    theta0.append(1.0 if r == c else 0.0)
-            off += size
-        self._rows = np.array(rows, dtype=np.intp)
-        self._cols = np.array(cols, dtype=np.intp)
-        self.theta_lower = np.array(lower)
-        self.theta0 = np.array(theta0)
-        self.ntheta = len(rows)
-
+    # ---- theta <-> Lambda (mlmice.mixed.terms)
     def lam(self, theta) -> np.ndarray:
         """Relative covariance factor :math:`\\Lambda_\\theta` (q x q), Sigma = Lambda Lambda'."""
-        L = np.zeros((self.q, self.q))
-        L[self._rows, self._cols] = np.asarray(theta, dtype=float)
-        return L
+        return self.template.lam(theta)
 
     def theta_from_cov(self, cov) -> np.ndarray:
         """Theta of a random-effects covariance matrix Sigma (its Cholesky factor)."""
         cov = np.atleast_2d(np.asarray(cov, dtype=float))
         if cov.shape != (self.q, self.q):
             raise ValueError(f"cov must be {self.q}x{self.q}, got {cov.shape}")
-        L = np.linalg.cholesky(cov)
-        return L[self._rows, self._cols]
+        blocks = [cov[sl, sl] for sl in self._term_slices()]
+        return self.template.theta_from_cov(blocks)
+
+    def _term_slices(self) -> list[slice]:
+        offsets = np.cumsum([0] + self.term_sizes)
+        return [slice(a, b) for a, b in zip(offsets[:-1], offsets[1:], strict=True)]
 
     # ---- per-cluster sums
     def _csum(self, a: np.ndarray) -> np.ndarray:
         return np.asarray(self.G @ a)
 
     # ---- conditional modes (PIRLS over u)
-    def modes(self, theta, beta, u0=None) -> _Mode:
+    def modes(self, theta, beta, u0=None) -> ConditionalModes:
         """Conditional modes :math:`\\tilde u_j` by batched Newton steps with step halving."""
         L = self.lam(theta)
         ZL = self.Z @ L                                   # (n, q)
@@ -339,7 +229,7 @@ class GlmerModel:
 
         def parts(u):
             eta = off + np.einsum("ia,ia->i", ZL, u[self.codes])
-            g = self._csum(_bernoulli_dev(self.y, eta)[:, None])[:, 0] + (u * u).sum(axis=1)
+            g = self._csum(bernoulli_deviance(self.y, eta)[:, None])[:, 0] + (u * u).sum(axis=1)
             return eta, g
 
         eta, g = parts(u)
@@ -367,7 +257,7 @@ class GlmerModel:
         w = mu * (1.0 - mu)
         A = self._csum(zz * w[:, None]).reshape(J, q, q) + eye
         logdet = np.linalg.slogdet(A)[1]
-        return _Mode(u=u, eta=eta, g=g, A=A, logdet=logdet)
+        return ConditionalModes(u=u, eta=eta, g=g, A=A, logdet=logdet)
 
     # ---- deviances
     def laplace_deviance(self, theta, beta, *, u0=None) -> float:
@@ -375,7 +265,8 @@ class GlmerModel:
         m = self.modes(theta, beta, u0)
         return float(np.sum(m.g + m.logdet))
 
-    def laplace_gradient(self, theta, beta, *, u0=None) -> tuple[float, np.ndarray, _Mode]:
+    def laplace_gradient(self, theta, beta, *, u0=None
+                         ) -> tuple[float, np.ndarray, ConditionalModes]:
         r"""Laplace deviance and its exact gradient in :math:`(\theta, \beta)`.
 
         With :math:`D = \sum_j g_j(\tilde u_j) + \log|A_j|`, the mode
@@ -444,7 +335,7 @@ class GlmerModel:
         off = self.X @ np.asarray(beta, dtype=float)
         ucl = m.u[:, 0][:, None] + sd[:, None] * nodes[None, :]  # (J, K)
         eta = off[:, None] + zl[:, None] * ucl[self.codes]       # (n, K)
-        gk = self._csum(_bernoulli_dev(self.y[:, None], eta)) + ucl**2   # (J, K)
+        gk = self._csum(bernoulli_deviance(self.y[:, None], eta)) + ucl**2   # (J, K)
         expo = -0.5 * (gk - m.g[:, None] - nodes[None, :] ** 2)
         top = expo.max(axis=1, keepdims=True)
         log_sum = np.log(np.exp(expo - top) @ weights) + top[:, 0]
@@ -476,7 +367,7 @@ class GlmerModel:
 
         def objective(beta, u):
             eta = X @ beta + np.einsum("ia,ia->i", ZL, u[self.codes])
-            return eta, float(_bernoulli_dev(self.y, eta).sum() + (u * u).sum())
+            return eta, float(bernoulli_deviance(self.y, eta).sum() + (u * u).sum())
 
         eta, f = objective(beta, u)
         for _ in range(_PIRLS_MAXIT):
@@ -532,9 +423,9 @@ class GlmerModel:
 
         # theta is optimised without bounds: the deviance depends on Lambda only
         # through Lambda Lambda', so a column's sign is fixed afterwards (diagonal >= 0)
-        r1 = bfgs(lambda th: (stage1(th), _central_gradient(stage1, th, 1e-5)), th0,
+        r1 = bfgs(lambda th: (stage1(th), central_gradient(stage1, th, 1e-5)), th0,
                   gtol=1e-2, ftol=1e-8, maxiter=5)
-        theta1 = self._canonical(r1.x)
+        theta1 = self.template.canonical(r1.x)
         _, beta1 = self._joint_modes(theta1, cache["beta"])
         # stage 2: (theta, beta) on the Laplace / AGQ deviance
         k = self.ntheta
@@ -546,7 +437,7 @@ class GlmerModel:
 
         def value_grad(x):
             if nagq > 1:
-                return dev2(x), _central_gradient(dev2, x, 1e-5)
+                return dev2(x), central_gradient(dev2, x, 1e-5)
             dev, grad, m = self.laplace_gradient(x[:k], x[k:], u0=state["u"])
             state["u"] = m.u  # warm start for the next evaluation (nearby parameters)
             return dev, grad
@@ -562,13 +453,18 @@ class GlmerModel:
                              ftol=1e-15, maxiter=1000)
                 if r_alt.fun < r2.fun - 1e-9:
                     r2 = r_alt
-        if nagq > 1:
-            hessian = lambda x: _hessian(dev2, x)  # noqa: E731
-        else:
-            hessian = lambda x: _hessian_from_gradient(value_grad, x)  # noqa: E731
-        x, grad, hess, n_newton = _newton_polish(value_grad, hessian,
-                                                 np.asarray(r2.x, dtype=float))
-        x[:k] = self._canonical(x[:k])
+        def refresh(x):    # (gradient, Hessian) at x
+            if nagq > 1:
+                return hessian(dev2, x)
+            hess = hessian_of_gradient(lambda z: value_grad(z)[1], x)
+            return value_grad(x)[1], hess
+
+        x = np.asarray(r2.x, dtype=float)
+        grad, hess = refresh(x)
+        x, _, grad, hess, _, _, n_newton = newton_polish(
+            lambda z: (value_grad(z)[0], None, None), x, value_grad(x)[0], grad, hess,
+            max_steps=6, gtol=1e-7, refresh=refresh, abs_tol=1e-10)
+        x[:k] = self.template.canonical(x[:k])
         theta, beta = x[:k], x[k:]
         dev = self.deviance(theta, beta, nagq=nagq)
         mode = self.modes(theta, beta)
@@ -584,217 +480,12 @@ class GlmerModel:
             for msg in messages:
                 cls = SingularFitWarning if msg.startswith("boundary") else ConvergenceWarning
                 warnings.warn(msg, cls, stacklevel=3)
-        vcov = _vcov_from_hessian(hess, k)
+        vcov = vcov_from_hessian(hess, k)
         return GlmerResult(model=self, theta=theta, beta=beta, dev=dev, nagq=nagq, mode=mode,
                            vcov_beta=vcov, hessian=hess, gradient=grad, converged=converged,
                            singular=singular, messages=messages, formula=formula,
                            optimizer=dict(stage1=r1.message, stage2=r2.message, nit=r2.nit,
                                           nfev=r1.nfev + r2.nfev, newton_steps=n_newton))
-
-    def _canonical(self, theta: np.ndarray) -> np.ndarray:
-        """Flip the sign of Lambda columns with a negative diagonal (same Sigma)."""
-        L = self.lam(theta)
-        L = L * np.where(np.diag(L) < 0, -1.0, 1.0)[None, :]
-        return L[self._rows, self._cols]
-
-
-def _central_gradient(f, x, h):
-    g = np.empty_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e[i] = h * max(1.0, abs(x[i]))
-        g[i] = (f(x + e) - f(x - e)) / (2.0 * e[i])
-    return g
-
-
-def _hessian(f, x, h=1e-4):
-    """Central-difference Hessian of ``f`` at ``x`` (step ``h``, as lme4's deriv12)."""
-    k = x.size
-    f0 = f(x)
-    H = np.empty((k, k))
-    fp = np.empty(k)
-    fm = np.empty(k)
-    for i in range(k):
-        e = np.zeros(k)
-        e[i] = h
-        fp[i], fm[i] = f(x + e), f(x - e)
-        H[i, i] = (fp[i] - 2.0 * f0 + fm[i]) / h**2
-    for i in range(k):
-        for j in range(i + 1, k):
-            ei = np.zeros(k)
-            ej = np.zeros(k)
-            ei[i] = h
-            ej[j] = h
-            H[i, j] = H[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej)
-                                 + f(x - ei - ej)) / (4.0 * h**2)
-    grad = (fp - fm) / (2.0 * h)
-    return grad, H
-
-
-def _hessian_from_gradient(value_grad, x, h=1e-4):
-    """Central differences of an exact gradient: (gradient at x, Hessian)."""
-    k = x.size
-    H = np.empty((k, k))
-    for i in range(k):
-        e = np.zeros(k)
-        e[i] = h
-        H[:, i] = (value_grad(x + e)[1] - value_grad(x - e)[1]) / (2.0 * h)
-    return value_grad(x)[1], 0.5 * (H + H.T)
-
-
-def _newton_polish(value_grad, hessian, x, *, max_steps=6):
-    """Newton steps with a finite-difference Hessian; returns x, gradient, Hessian, steps."""
-    grad, H = hessian(x)
-    steps = 0
-    fx = value_grad(x)[0]
-    for _ in range(max_steps):
-        if np.max(np.abs(grad)) < 1e-7:
-            break
-        try:
-            np.linalg.cholesky(H)
-        except np.linalg.LinAlgError:
-            break
-        new = x - np.linalg.solve(H, grad)
-        fn = value_grad(new)[0]
-        if not fn <= fx + 1e-10:
-            break
-        x, fx = new, fn
-        steps += 1
-        grad, H = hessian(x)
-    return x, grad, H, steps
-
-
-def _vcov_from_hessian(H: np.ndarray, k: int) -> np.ndarray:
-    """Covariance of beta, :math:`[(H/2)^{-1}]_{\beta\beta}`, from the deviance Hessian.
-
-    When the full Hessian is not positive definite (a boundary fit), the
-    beta block alone is used, :math:`(H_{\beta\beta}/2)^{-1}` (beta's
-    covariance at the estimated theta), as lme4 falls back to when its
-    Hessian-based covariance is not positive definite.
-    """
-    for block in (H, H[k:, k:]):
-        try:
-            np.linalg.cholesky(0.5 * (block + block.T))
-        except np.linalg.LinAlgError:
-            continue
-        inv = np.linalg.inv(block)
-        v = 2.0 * (inv[k:, k:] if block.shape == H.shape else inv)
-        return 0.5 * (v + v.T)
-    return np.full((H.shape[0] - k, H.shape[0] - k), np.nan)
-
-
-@dataclass
-class GlmerResult(MixedResultMixin):
-    """A fitted logistic mixed model (what ``lme4::glmer(family = binomial)`` returns).
-
-    Shares the result API of :class:`~mlmice.mixed.lmm.LmerResult` (documented in
-    :mod:`mlmice._results`; the common part from
-    :class:`~mlmice.mixed.results.MixedResultMixin`): ``fixef``,
-    ``se``, ``vcov``, ``varcorr`` (no residual row: a binomial model has
-    none), ``loglik``, ``deviance`` (``-2 loglik``; R's ``deviance()`` of a
-    glmer fit is the conditional deviance, here :attr:`conditional_deviance`),
-    ``aic``, ``bic``, ``nobs``, ``ngroups``, ``df_residual``/``dfcom``,
-    ``converged``, ``formula`` and ``tidy()``. Standard errors come from the
-    Hessian of the deviance (lme4's default, ``vcov_beta``).
-    """
-
-    model: GlmerModel
-    theta: np.ndarray
-    beta: np.ndarray
-    dev: float
-    nagq: int
-    mode: _Mode
-    vcov_beta: np.ndarray
-    hessian: np.ndarray
-    gradient: np.ndarray
-    converged: bool
-    singular: bool
-    messages: list[str]
-    formula: str | None = None
-    optimizer: dict = field(default_factory=dict)
-    n_dropped: int = 0
-    index: pd.Index | None = None
-
-    family = "binomial"
-    #: a binomial model has no residual variance (no Residual row in varcorr or tidy)
-    _residual_sd = None
-
-    @cached_property
-    def cov_re(self) -> np.ndarray:
-        """Covariance matrix of the random effects, :math:`\\Lambda\\Lambda^\\top`."""
-        L = self.model.lam(self.theta)
-        return L @ L.T
-
-    def covariance_terms(self) -> list[CovarianceTerm]:
-        m = self.model
-        out = []
-        off = 0
-        for k, size in enumerate(m.term_sizes):
-            sl = slice(off, off + size)
-            name = m.group if k == 0 else f"{m.group}.{k}"
-            out.append(CovarianceTerm(group=name, names=m.z_names[sl], cov=self.cov_re[sl, sl]))
-            off += size
-        return out
-
-    @cached_property
-    def ranef(self) -> pd.DataFrame:
-        """Conditional modes of the random effects, rows = clusters (``ranef(fit)``)."""
-        b = self.mode.u @ self.model.lam(self.theta).T
-        return pd.DataFrame(b, index=pd.Index(self.model.levels, name=self.model.group),
-                            columns=self.model.z_names)
-
-    @cached_property
-    def fitted(self) -> np.ndarray:
-        """Conditional fitted probabilities (``fitted(fit)``)."""
-        return expit(self.mode.eta)
-
-    @property
-    def ngroups(self) -> dict[str, int]:
-        return {self.model.group: self.model.J}
-
-    @property
-    def df(self) -> int:
-        """Number of parameters (``attr(logLik(fit), "df")``)."""
-        return self.model.p + self.model.ntheta
-
-    @property
-    def loglik(self) -> float:
-        """Laplace (``nagq = 1``) or quadrature log-likelihood at the estimates."""
-        return -0.5 * self.dev
-
-    @property
-    def deviance(self) -> float:
-        """``-2 loglik`` (the project-wide meaning; see :attr:`conditional_deviance`)."""
-        return self.dev
-
-    @property
-    def conditional_deviance(self) -> float:
-        """R's ``deviance(glmer_fit)``: the sum of deviance residuals at the conditional modes."""
-        return float(_bernoulli_dev(self.model.y, self.mode.eta).sum())
-
-    def tidy(self, conf_int: bool = True, conf_level: float = 0.95) -> pd.DataFrame:
-        """broom.mixed's ``tidy(fit, conf.int = TRUE)``: fixed effects (with ``p_value``,
-        the Wald z test, as broom.mixed reports for glmer), then ran_pars."""
-        out = super().tidy(conf_int=conf_int, conf_level=conf_level)
-        pv = 2.0 * norm_sf(np.abs(out["statistic"].to_numpy(dtype=float)))
-        out.insert(out.columns.get_loc("statistic") + 1, "p_value", pv)
-        return out
-
-    def summary(self) -> str:
-        how = "Laplace" if self.nagq == 1 else f"adaptive Gauss-Hermite ({self.nagq} nodes)"
-        lines = [f"Generalized linear mixed model fit by maximum likelihood ({how}), "
-                 "family binomial (logit)"]
-        if self.formula:
-            lines.append(f"Formula: {self.formula}")
-        lines.append(f"logLik {self.loglik:.4f}  AIC {self.aic:.4f}  nobs {self.nobs}")
-        lines.append(self.varcorr.to_string(index=False))
-        lines.append(self.tidy(conf_int=False).query("effect == 'fixed'")[
-            ["term", "estimate", "std_error", "statistic", "p_value"]].to_string(index=False))
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return (f"<GlmerResult binomial nagq={self.nagq} nobs={self.nobs} "
-                f"loglik={self.loglik:.4f} converged={self.converged}>")
 
 
 def glmer(formula: str, data: pd.DataFrame, *, family: str = "binomial", nagq: int = 1,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mlmice.mixed.model import LmerModel
 from mlmice.pooling.extract import fit_estimates
 from mlmice.pooling.loglik import lmm_loglik
 from mlmice.pooling.varcomp import covariance_matrices
@@ -199,8 +200,6 @@ def offset_refit_loglik(fit, fixef: pd.Series, *, imputation: int) -> float:
         return float(-0.5 * n * (np.log(2.0 * np.pi * (r @ r) / n) + 1.0))
     import dataclasses
     import warnings
-
-    from mlmice.mixed.lmm import LmerModel
 
     mf = dataclasses.replace(frame, y=e, X=np.ones((n, 1)), x_names=["(Intercept)"])
     with warnings.catch_warnings():

@@ -25,7 +25,8 @@ deviances are
 
 Because the model is nested (one grouping factor) every :math:`L_j` is a
 small dense block, so one deviance evaluation is a handful of batched
-``q x q`` operations (:class:`_Profile` handles any ``q``).
+``q x q`` operations: :func:`mlmice.mixed.pls.solve_blocks`, the penalised least
+squares that ``lmer`` uses too.
 
 This is the fit that ``2l.lmer`` and ``2l.pmm`` need at every imputation
 step, and the start of the Gibbs samplers; it is tested against lme4
@@ -45,8 +46,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from mlmice.impute.methods import _batched as batched
 from mlmice.impute.methods._two_level_stats import ClusterStats, TwoLevelProblem
+from mlmice.mixed.pls import BlockSolution, profiled_deviance, solve_blocks
 
 
 @dataclass(frozen=True)
@@ -92,64 +93,36 @@ class LmmEstimate:
     converged: bool
 
 
-def _theta_to_lambda(theta: np.ndarray, q: int) -> np.ndarray:
-    lam = np.zeros((q, q))
-    lam[np.tril_indices(q)] = theta  # row-major lower triangle
-    return lam
-
-
 class _Profile:
-    """Deviance and solution of the penalised least squares problem at ``theta``."""
+    """The profiled deviance of a random-intercept model from cluster statistics.
+
+    The penalised least squares are :func:`mlmice.mixed.pls.solve_blocks`, the one
+    implementation that ``lmer`` uses too.
+    """
 
     def __init__(self, stats: ClusterStats, reml: bool):
         self.reml = reml
         self.q = stats.z_index.size
         self.p = stats.xtx.shape[1]
         self.n = stats.n_obs
-        self.ztz = stats.ztz
-        self.ztx = stats.ztx
-        self.zty = stats.zty
-        self.xtx = stats.xtx_total
-        self.xty = stats.xty_total
+        self.stats = stats
         self.yty = float(stats.yty.sum())
-        self.eye = np.eye(self.q)
 
-    def solve(self, theta: np.ndarray):
-        lam = _theta_to_lambda(theta, self.q)
-        lt = lam.T
-        if self.q == 1:   # scalar blocks
-            t = lam[0, 0]
-            l1 = np.sqrt(t * t * self.ztz[:, 0, 0] + 1.0)
-            L = l1[:, None, None]
-            cu = (t * self.zty[:, 0] / l1)[:, None]
-            rzx = (t / l1)[:, None, None] * self.ztx
-        else:
-            A = lt @ self.ztz @ lam + self.eye                  # (J, q, q)
-            L = batched.cholesky(A)
-            cu = batched.solve_lower(L, lt @ self.zty[:, :, None])[..., 0]   # (J, q)
-            rzx = batched.solve_lower(L, lt @ self.ztx)         # (J, q, p)
-        flat = rzx.reshape(-1, self.p)
-        rxtrx = self.xtx - flat.T @ flat
-        rhs = self.xty - flat.T @ cu.reshape(-1)
-        RX = np.linalg.cholesky(rxtrx)                          # lower: RX RX' = rxtrx
-        cbeta = np.linalg.solve(RX, rhs)
-        beta = np.linalg.solve(RX.T, cbeta)
-        r2 = self.yty - float(np.sum(cu * cu)) - float(cbeta @ cbeta)
-        logdet_l = 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
-        return lam, L, cu, rzx, rxtrx, RX, beta, r2, logdet_l
+    def solve(self, theta: np.ndarray) -> tuple[np.ndarray, BlockSolution]:
+        lam = np.array([[float(theta[0])]])
+        st = self.stats
+        return lam, solve_blocks(lam, st.ztz, st.ztx, st.xtx_total, st.zty, st.xty_total,
+                                 self.yty, want_inverse=True)
 
     def deviance(self, theta: np.ndarray) -> float:
         try:
-            _, _, _, _, _, RX, _, r2, logdet_l = self.solve(theta)
+            _, sol = self.solve(theta)
         except np.linalg.LinAlgError:
             return np.inf
-        if not r2 > 0:
+        if not sol.r2 > 0:
             return np.inf
-        n, p = self.n, self.p
-        if self.reml:
-            logdet_rx = 2.0 * float(np.sum(np.log(np.diag(RX))))
-            return logdet_l + logdet_rx + (n - p) * (1.0 + np.log(2 * np.pi * r2 / (n - p)))
-        return logdet_l + n * (1.0 + np.log(2 * np.pi * r2 / n))
+        return float(profiled_deviance(sol.r2, sol.logdet_a, sol.logdet_s, n=self.n, p=self.p,
+                                       reml=self.reml)[0])
 
 
 def fit_lmm(stats: ClusterStats, *, reml: bool = True, tol: float = 1e-10,
@@ -205,20 +178,20 @@ def fit_lmm(stats: ClusterStats, *, reml: bool = True, tol: float = 1e-10,
     if prof.deviance(np.array([0.0])) <= prof.deviance(theta):
         theta = np.array([0.0])
     try:
-        lam, L, cu, rzx, rxtrx, RX, beta, r2, _ = prof.solve(theta)
+        lam, sol = prof.solve(theta)
     except np.linalg.LinAlgError:
         raise ValueError(f"{variable}: the fixed-effects design of the imputation model is "
                          "singular; remove constant or collinear predictors") from None
     n_df = prof.n - p if reml else prof.n
-    sigma2 = r2 / n_df
-    # conditional modes: u_j = L_j^{-T} (cu_j - RZX_j beta), b_j = Lambda u_j
-    u = batched.solve_lower_t(L, (cu - rzx @ beta)[:, :, None])[..., 0]
-    b = u @ lam.T
-    Linv_lt = batched.solve_lower(L, np.broadcast_to(lam.T, L.shape))    # L^{-1} Lambda'
-    b_cov = sigma2 * np.swapaxes(Linv_lt, 1, 2) @ Linv_lt
+    sigma2 = sol.r2 / n_df
+    # conditional modes u_j = A_j^{-1} (v_j - B_j beta), b_j = Lambda u_j, and their
+    # covariance sigma2 Lambda A_j^{-1} Lambda' given beta
+    b = sol.u @ lam.T
+    a_inv = 1.0 / (lam[0, 0] ** 2 * prof.stats.ztz + 1.0)               # (J, 1, 1)
+    b_cov = sigma2 * lam[0, 0] ** 2 * a_inv
     psi = sigma2 * lam @ lam.T
-    vcov = sigma2 * np.linalg.inv(rxtrx)
-    return LmmEstimate(beta=beta, vcov=vcov, rxtrx=rxtrx, sigma2=float(sigma2), psi=psi, b=b,
+    vcov = sigma2 * sol.sinv
+    return LmmEstimate(beta=sol.beta, vcov=vcov, rxtrx=sol.S, sigma2=float(sigma2), psi=psi, b=b,
                        b_cov=b_cov, theta=theta, deviance=float(prof.deviance(theta)),
                        reml=reml, df_resid=int(prof.n - p), converged=converged)
 

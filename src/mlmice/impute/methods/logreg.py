@@ -55,7 +55,7 @@ from mlmice.impute.methods.base import (
     MethodResult,
     register_method,
 )
-from mlmice.mixed.glmm import fit_logistic
+from mlmice.mixed.logistic import fit_logistic
 
 __all__ = ["LogReg", "augment_binary", "independent_columns"]
 

@@ -42,7 +42,9 @@ def test_variables_and_is_passive():
     ("~ a +", "unexpected end of expression"),
     ("~ (a + b", "expected ')'"),
     ("~ a b", "unexpected 'b'"),
-    ("~ system(a)", "unknown function 'system'; allowed: I, abs, exp, log, sqrt"),
+    ("~ system(a)", "allowed: I, abs, exp, log, log10, log1p, log2, sqrt"),
+    ("~ a:b", "unsupported operator ':'"),
+    ("~ log(a, b)", "log() takes one argument"),
     ("~ a; b", "unexpected character ';'"),
     ("~", "empty expression"),
     ("~ __import__('os')", "unexpected character"),
@@ -51,6 +53,24 @@ def test_syntax_errors_name_the_problem(text, message):
     with pytest.raises(ValueError, match="passive expression .*" + message.replace("(", r"\(")
                        .replace(")", r"\)")):
         parse_passive(text)
+
+
+def test_one_grammar_for_formulas_and_passive_expressions():
+    # the same text means the same thing in a formula and in a passive expression
+    from mlmice.design import model_frame
+    from mlmice.formula import FormulaError, parse_formula
+
+    data = pd.DataFrame({"y": [1.0, 2.0, 3.5, 2.0], "a": [1.0, 2.0, 4.0, 3.0],
+                         "b": [3.0, -1.0, 0.5, 2.0]})
+    for text in ("log2(a) * b^2", "-a**2 + log1p(a) / b"):
+        passive = parse_passive("~ " + text).evaluate({c: data[c].to_numpy() for c in "ab"})
+        X = model_frame(f"y ~ 0 + I({text})", data).X[:, 0]
+        np.testing.assert_allclose(X, passive, rtol=1e-15)
+    for bad in ("system(a)", "eval(a)"):
+        with pytest.raises(ValueError, match="unknown function"):
+            parse_passive("~ " + bad)
+        with pytest.raises(FormulaError, match="unknown function"):
+            parse_formula(f"y ~ I({bad})")
 
 
 def test_never_uses_eval_on_names():

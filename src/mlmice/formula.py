@@ -19,239 +19,33 @@ removes a term, ``0``/``-1`` remove the intercept. Random-effect bars follow
 Bates et al. (2015), *Fitting linear mixed-effects models using lme4*, JSS
 67(1), section 2.1.
 
-Expressions (``I(a * b)``, ``I(a^2)``, ``log(x)``) are kept as syntax trees
-and evaluated on data only by :func:`evaluate` with a whitelist of arithmetic
-operators and functions; nothing the user writes reaches Python's ``eval``.
+The text is read by the project's one expression grammar (:mod:`mlmice.expressions`,
+shared with passive variables). Expressions (``I(a * b)``, ``I(a^2)``, ``log(x)``)
+are kept as syntax trees and evaluated on data only by :func:`evaluate` with its
+whitelist of arithmetic operators and functions; nothing the user writes reaches
+Python's ``eval``.
 Unsupported constructs (``a/b`` nesting, ``(a + b)^2``, ``%in%``, ``offset()``,
 unknown functions) raise :class:`FormulaError` quoting the construct.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-import numpy as np
+from mlmice.expressions import (
+    Node,
+    Parser,
+    check_arithmetic,
+    deparse,
+    evaluate,
+    variables_of,
+)
 
 __all__ = ["Formula", "FormulaError", "RandomTerm", "parse_formula", "evaluate"]
 
 
 class FormulaError(ValueError):
     """A formula that cannot be parsed or uses an unsupported construct."""
-
-
-# --------------------------------------------------------------------------- tokens
-
-_TOKEN_RE = re.compile(
-    r"""
-    (?P<ws>\s+)
-  | (?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
-  | (?P<name>`[^`]+`|[A-Za-z.][A-Za-z0-9._]*)
-  | (?P<op>\|\||%[^%]*%|[~+\-*/:^|(),])
-    """,
-    re.VERBOSE,
-)
-
-
-def _tokenize(text: str) -> list[tuple[str, str, int]]:
-    tokens = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN_RE.match(text, pos)
-        if m is None:
-            raise FormulaError(f"cannot parse formula {text!r}: unexpected character "
-                               f"{text[pos]!r} at position {pos}")
-        kind = m.lastgroup
-        value = m.group(kind)
-        if kind == "name" and value.startswith("`"):
-            value = value[1:-1]
-        if kind != "ws":
-            tokens.append((kind, value, pos))
-        pos = m.end()
-    tokens.append(("end", "", len(text)))
-    return tokens
-
-
-# --------------------------------------------------------------------------- syntax tree
-
-@dataclass(frozen=True)
-class Node:
-    """A node of the formula's syntax tree.
-
-    ``kind`` is one of ``name``, ``num``, ``call`` (``value`` = function name),
-    ``binop`` (``value`` = operator), ``neg``, ``paren``, ``bar`` (``value`` =
-    ``"|"`` or ``"||"``).
-    """
-
-    kind: str
-    value: object = None
-    args: tuple = ()
-
-
-_BINARY_PREC = {"|": 1, "||": 1, "+": 2, "-": 2, "*": 3, "/": 3, ":": 5, "^": 6}
-_RIGHT_ASSOC = {"^"}
-
-
-class _Parser:
-    def __init__(self, text: str):
-        self.text = text
-        self.tokens = _tokenize(text)
-        self.i = 0
-
-    def peek(self):
-        return self.tokens[self.i]
-
-    def take(self):
-        tok = self.tokens[self.i]
-        self.i += 1
-        return tok
-
-    def expect(self, value: str):
-        kind, val, pos = self.take()
-        if val != value or kind == "end":
-            raise FormulaError(f"cannot parse formula {self.text!r}: expected {value!r} at "
-                               f"position {pos}, found {val or 'end of formula'!r}")
-
-    def parse_expr(self, min_prec: int = 0) -> Node:
-        left = self.parse_unary()
-        while True:
-            kind, val, pos = self.peek()
-            if kind != "op" or val not in _BINARY_PREC and not val.startswith("%"):
-                return left
-            if val.startswith("%"):
-                raise FormulaError(f"unsupported operator {val!r} in formula {self.text!r}")
-            prec = _BINARY_PREC[val]
-            if prec < min_prec:
-                return left
-            self.take()
-            next_min = prec if val in _RIGHT_ASSOC else prec + 1
-            right = self.parse_expr(next_min)
-            if val in ("|", "||"):
-                left = Node("bar", val, (left, right))
-            else:
-                left = Node("binop", val, (left, right))
-
-    def parse_unary(self) -> Node:
-        kind, val, pos = self.peek()
-        if kind == "op" and val in ("-", "+"):
-            self.take()
-            operand = self.parse_expr(4)  # binds tighter than * and +, looser than : and ^
-            return Node("neg", None, (operand,)) if val == "-" else operand
-        return self.parse_primary()
-
-    def parse_primary(self) -> Node:
-        kind, val, pos = self.take()
-        if kind == "num":
-            return Node("num", float(val))
-        if kind == "name":
-            if self.peek()[1] == "(":
-                self.take()
-                args = []
-                if self.peek()[1] != ")":
-                    args.append(self.parse_expr())
-                    while self.peek()[1] == ",":
-                        self.take()
-                        args.append(self.parse_expr())
-                self.expect(")")
-                return Node("call", val, tuple(args))
-            return Node("name", val)
-        if kind == "op" and val == "(":
-            inner = self.parse_expr()
-            self.expect(")")
-            return Node("paren", None, (inner,))
-        where = "end of formula" if kind == "end" else repr(val)
-        raise FormulaError(f"cannot parse formula {self.text!r}: unexpected {where} at "
-                           f"position {pos}")
-
-
-# --------------------------------------------------------------------------- deparse
-
-def deparse(node: Node) -> str:
-    """R's ``deparse`` of an expression (spacing as R prints it)."""
-    if node.kind == "name":
-        return str(node.value)
-    if node.kind == "num":
-        v = float(node.value)
-        return str(int(v)) if v.is_integer() else repr(v)
-    if node.kind == "neg":
-        return "-" + deparse(node.args[0])
-    if node.kind == "paren":
-        return "(" + deparse(node.args[0]) + ")"
-    if node.kind == "call":
-        return f"{node.value}(" + ", ".join(deparse(a) for a in node.args) + ")"
-    if node.kind == "binop":
-        op = node.value
-        left, right = (deparse(a) for a in node.args)
-        if op in ("^", ":", "/"):
-            return f"{left}{op}{right}"
-        return f"{left} {op} {right}"
-    if node.kind == "bar":
-        return f"{deparse(node.args[0])} {node.value} {deparse(node.args[1])}"
-    raise FormulaError(f"cannot deparse node {node!r}")  # pragma: no cover
-
-
-# --------------------------------------------------------------------------- evaluation
-
-_FUNCTIONS = {
-    "log": np.log, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs,
-    "log2": np.log2, "log10": np.log10, "log1p": np.log1p,
-}
-_ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide, "^": np.power}
-
-
-def evaluate(node: Node, columns) -> np.ndarray:
-    """Evaluate an arithmetic expression node on data.
-
-    Parameters
-    ----------
-    node : Node
-        A ``name``, ``num``, ``neg``, ``paren``, arithmetic ``binop``
-        (``+ - * / ^``) or a call to ``I`` or one of ``log, exp, sqrt, abs,
-        log2, log10, log1p``.
-    columns : callable
-        ``columns(name) -> ndarray`` returning a numeric column.
-
-    Returns
-    -------
-    ndarray of float
-    """
-    if node.kind == "name":
-        return np.asarray(columns(node.value), dtype=float)
-    if node.kind == "num":
-        return np.asarray(float(node.value))
-    if node.kind == "neg":
-        return -evaluate(node.args[0], columns)
-    if node.kind == "paren":
-        return evaluate(node.args[0], columns)
-    if node.kind == "binop" and node.value in _ARITH:
-        left, right = (evaluate(a, columns) for a in node.args)
-        with np.errstate(all="ignore"):
-            return _ARITH[node.value](left, right)
-    if node.kind == "call":
-        if node.value == "I" and len(node.args) == 1:
-            return evaluate(node.args[0], columns)
-        if node.value in _FUNCTIONS and len(node.args) == 1:
-            with np.errstate(all="ignore"):
-                return _FUNCTIONS[node.value](evaluate(node.args[0], columns))
-    raise FormulaError(f"unsupported expression {deparse(node)!r}; use I(...) with "
-                       f"+ - * / ^ or one of {sorted(_FUNCTIONS)}")
-
-
-def variables_of(node: Node) -> list[str]:
-    """Data variable names used in an expression, in order of appearance."""
-    out: list[str] = []
-
-    def walk(n: Node):
-        if n.kind == "name":
-            if n.value not in out:
-                out.append(n.value)
-        else:
-            for a in n.args:
-                if isinstance(a, Node):
-                    walk(a)
-
-    walk(node)
-    return out
 
 
 # --------------------------------------------------------------------------- term algebra
@@ -424,22 +218,7 @@ class _Expander:
                            f"{self.text!r}")  # pragma: no cover
 
     def _check_expression(self, node: Node) -> None:
-        if node.kind == "call":
-            if not (node.value == "I" or node.value in _FUNCTIONS) or len(node.args) != 1:
-                raise FormulaError(f"unsupported function call {deparse(node)!r} in formula "
-                                   f"{self.text!r}; supported: I(), "
-                                   f"{', '.join(sorted(_FUNCTIONS))}")
-            self._check_expression(node.args[0])
-        elif node.kind == "binop":
-            if node.value not in _ARITH:
-                raise FormulaError(f"unsupported operator {node.value!r} in expression "
-                                   f"{deparse(node)!r} (formula {self.text!r})")
-            for a in node.args:
-                self._check_expression(a)
-        elif node.kind in ("neg", "paren"):
-            self._check_expression(node.args[0])
-        elif node.kind == "bar":
-            raise FormulaError(f"random-effects bar inside expression {deparse(node)!r}")
+        check_arithmetic(node, text=self.text, what="formula", error=FormulaError)
 
     def ordered(self, terms: list[frozenset]) -> tuple[tuple[str, ...], ...]:
         """Sort terms as R does: by order, then first appearance; factors by appearance."""
@@ -517,7 +296,7 @@ def parse_formula(text: str) -> Formula:
         return text
     if not isinstance(text, str):
         raise TypeError(f"formula must be a str, got {type(text).__name__}")
-    parser = _Parser(text)
+    parser = Parser(text, what="formula", error=FormulaError)
     if parser.peek()[1] == "~":
         lhs = None
     else:
@@ -526,9 +305,7 @@ def parse_formula(text: str) -> Formula:
     if val != "~":
         raise FormulaError(f"formula {text!r} has no '~' (write it as 'response ~ terms')")
     rhs = parser.parse_expr()
-    kind, val, pos = parser.peek()
-    if kind != "end":
-        raise FormulaError(f"cannot parse formula {text!r}: unexpected {val!r} at position {pos}")
+    parser.expect_end()
 
     exp = _Expander(text)
     response = None

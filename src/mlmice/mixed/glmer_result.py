@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,10 +14,18 @@ from mlmice._distributions import norm_sf
 from mlmice.mixed.logistic import bernoulli_deviance
 from mlmice.mixed.results import CovarianceTerm, MixedResultMixin
 
-if TYPE_CHECKING:
-    from mlmice.mixed.glmm import ConditionalModes, GlmerModel
+__all__ = ["ConditionalModes", "GlmerResult"]
 
-__all__ = ["GlmerResult"]
+
+@dataclass
+class ConditionalModes:
+    """Conditional modes and the Laplace pieces at (theta, beta)."""
+
+    u: np.ndarray           # (J, q)
+    eta: np.ndarray         # (n,)
+    g: np.ndarray           # (J,) g_j at the mode
+    A: np.ndarray           # (J, q, q) at the mode
+    logdet: np.ndarray      # (J,) log|A_j|
 
 
 @dataclass
@@ -35,7 +43,7 @@ class GlmerResult(MixedResultMixin):
     Hessian of the deviance (lme4's default, ``vcov_beta``).
     """
 
-    model: GlmerModel
+    model: Any               # the fitted mlmice.mixed.glmm.GlmerModel
     theta: np.ndarray
     beta: np.ndarray
     dev: float

@@ -81,7 +81,6 @@ Biometrika 81(3), 624-629.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -97,7 +96,7 @@ from mlmice.mixed.derivatives import (
     newton_polish,
     vcov_from_hessian,
 )
-from mlmice.mixed.glmer_result import GlmerResult
+from mlmice.mixed.glmer_result import ConditionalModes, GlmerResult
 from mlmice.mixed.logistic import LogisticFit, bernoulli_deviance, fit_logistic
 from mlmice.mixed.optim import bfgs
 from mlmice.mixed.results import ConvergenceWarning, SingularFitWarning, convergence_messages
@@ -108,17 +107,6 @@ __all__ = ["GlmerModel", "GlmerResult", "LogisticFit", "fit_logistic", "glmer"]
 SINGULAR_TOL = 1e-4   # lme4: check.conv.singular
 _PIRLS_TOL = 1e-11
 _PIRLS_MAXIT = 100
-
-
-@dataclass
-class ConditionalModes:
-    """Conditional modes and the Laplace pieces at (theta, beta)."""
-
-    u: np.ndarray           # (J, q)
-    eta: np.ndarray         # (n,)
-    g: np.ndarray           # (J,) g_j at the mode
-    A: np.ndarray           # (J, q, q) at the mode
-    logdet: np.ndarray      # (J,) log|A_j|
 
 
 class GlmerModel:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,9 +12,6 @@ import pandas as pd
 from mlmice._results import coef_vector, residual_sd
 from mlmice.mixed.pls import PlsEval
 from mlmice.mixed.results import CovarianceTerm, MixedResultMixin
-
-if TYPE_CHECKING:
-    from mlmice.mixed.model import LmerModel
 
 __all__ = ["LmerResult"]
 
@@ -37,7 +34,7 @@ class LmerResult(MixedResultMixin):
     ``extras["model_frame"]`` (the :class:`~mlmice.design.ModelFrame`).
     """
 
-    model: LmerModel
+    model: Any               # the fitted mlmice.mixed.model.LmerModel
     y: np.ndarray
     reml: bool
     ev: PlsEval

@@ -88,3 +88,23 @@ def test_fit_tables_pool_like_the_fits(small, tmp_path):
         "not defined: the models have the same fixed effects (they differ in random effects "
         "only)", "D3 needs ML fits (reml: false); not computed"]
     assert same["f_value"].isna().all()
+
+
+def test_ampute_arguments_from_a_config_block():
+    from mlmice.pipeline import ampute_arguments
+
+    block = {"prop": 0.3, "mech": "MAR", "seed": 4, "type": "LEFT",
+             "patterns": [{"missing": ["y"], "freq": 2, "weights": {"x": 1.0}},
+                          {"missing": ["x"], "type": "MID"}],
+             "level2": {"w": 0.1}}
+    kw = ampute_arguments(block, cluster="g")
+    assert kw == {"prop": 0.3, "mech": "MAR", "seed": 4, "cluster": "g",
+                  "patterns": [["y"], ["x"]], "freq": [2, 1], "type": ["LEFT", "MID"],
+                  "weights": [{"x": 1.0}, None], "level2": {"w": 0.1}}
+    # MCAR takes no weights; without patterns the block's type is ampute's type
+    assert ampute_arguments({"mech": "MCAR", "patterns": [{"missing": ["y"],
+                                                           "weights": {"x": 1}}]}
+                            )["type"] == ["RIGHT"]
+    assert "weights" not in ampute_arguments({"mech": "MCAR", "patterns": [
+        {"missing": ["y"], "weights": {"x": 1}}]})
+    assert ampute_arguments({}) == {"type": "RIGHT"}

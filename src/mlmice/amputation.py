@@ -67,10 +67,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
-from scipy.special import expit
 
 from mlmice._validation import check_random_state, check_scalar
+from mlmice.amputation_scores import ampute_units
 
 __all__ = ["AmputeResult", "ampute", "default_patterns", "default_weights"]
 
@@ -240,7 +239,7 @@ def ampute(data: pd.DataFrame, prop: float = 0.5, patterns=None, freq=None, mech
         shown = ", ".join(str(i + 1) for i in unused)
         warnings.warn(f"no rows are candidates for pattern(s) {shown}; they will not be "
                       "generated", UserWarning, stacklevel=2)
-    amputed, scores, probs = _ampute_units(X, cand, pat.to_numpy(), w.to_numpy(), mech, types,
+    amputed, scores, probs = ampute_units(X, cand, pat.to_numpy(), w.to_numpy(), mech, types,
                                            prop, offsets, rng, std=std)
     mask = np.zeros(X.shape, dtype=bool)
     mask[amputed] = pat.to_numpy()[cand[amputed]] == 0
@@ -264,72 +263,6 @@ def ampute(data: pd.DataFrame, prop: float = 0.5, patterns=None, freq=None, mech
 
 
 # --------------------------------------------------------------------------- the core
-
-
-def _ampute_units(X, cand, pat, w, mech, types, prop, offsets, rng, *, std=True):
-    """Amputation indicator for units (rows or clusters) given their candidacy."""
-    n = X.shape[0]
-    amputed = np.zeros(n, dtype=bool)
-    scores = np.full(n, np.nan)
-    probs = np.zeros(n)
-    for k in range(pat.shape[0]):
-        idx = np.flatnonzero(cand == k)
-        if idx.size == 0:
-            continue
-        lin = np.zeros(idx.size)
-        if mech != "MCAR":
-            s = _sum_scores(X[idx], w[k], std=std)
-            scores[idx] = s
-            lin = _shape(s, types[k])
-        p = _probabilities(lin + offsets[idx], prop)
-        probs[idx] = p
-        amputed[idx] = rng.random(idx.size) < p
-    return amputed, scores, probs
-
-
-def _sum_scores(Xk, wk, *, std):
-    """Standardised weighted sum scores of one pattern's candidates."""
-    Z = Xk.astype(float)
-    if std and Z.shape[0] > 1:
-        sd = Z.std(axis=0, ddof=1)
-        ok = sd > 0
-        Z = np.where(ok, (Z - Z.mean(axis=0)) / np.where(ok, sd, 1.0), 0.0)
-    s = Z @ wk
-    if s.size > 1:
-        sd = s.std(ddof=1)
-        if sd > 1e-12 * max(1.0, np.abs(s).max()):
-            return (s - s.mean()) / sd
-    return np.zeros_like(s)
-
-
-def _shape(s, typ):
-    c = s - s.mean()
-    if typ == "RIGHT":
-        return c
-    if typ == "LEFT":
-        return -c
-    if typ == "MID":
-        return 0.75 - np.abs(c)
-    return np.abs(c) - 0.75  # TAIL
-
-
-def _probabilities(eta, prop):
-    """expit(eta + b) with b solved so that the mean probability is prop."""
-    if prop <= 0:
-        return np.zeros_like(eta)
-    if prop >= 1:
-        return np.ones_like(eta)
-
-    def gap(b):
-        return expit(eta + b).mean() - prop
-
-    lo, hi = -20.0, 20.0
-    while gap(lo) > 0:
-        lo *= 2
-    while gap(hi) < 0:
-        hi *= 2
-    b = brentq(gap, lo, hi, xtol=1e-12)
-    return expit(eta + b)
 
 
 # --------------------------------------------------------------------------- level 2
@@ -378,7 +311,7 @@ def _ampute_level2(amp, data, spec, variables, cluster, ccodes, labels, offsets_
         pat[0, -1] = 0
         w = _equal_weights(pat, mech)
         offs = np.zeros(n_clusters) if offsets_c is None else offsets_c
-        am, _, _ = _ampute_units(means, np.zeros(n_clusters, dtype=int), pat, w, mech, [typ],
+        am, _, _ = ampute_units(means, np.zeros(n_clusters, dtype=int), pat, w, mech, [typ],
                                  spec[var], offs, rng, std=std)
         rows = am[ccodes]
         col = amp[var].to_numpy(dtype=float, copy=True)
@@ -559,39 +492,3 @@ def _numeric_matrix(data, variables) -> np.ndarray:
         bad = {v: int(c) for v, c in zip(variables, nas, strict=True) if c}
         raise ValueError(f"data must be complete to amputate; missing values in {bad}")
     return X
-
-
-def ampute_arguments(block: dict, *, cluster: str | None = None) -> dict:
-    """Keyword arguments of :func:`ampute` from a config ``amputation`` block.
-
-    The block is the pipeline's (``workflow/schemas/config.schema.yaml``):
-    ``prop, mech, type, seed, std, bycases, patterns`` (each ``missing``,
-    ``freq``, ``weights``, ``type``), ``level2`` and ``cluster_rates``; keys the
-    block leaves out take :func:`ampute`'s defaults.
-
-    Parameters
-    ----------
-    block : dict
-    cluster : str, optional
-        The data's cluster variable (for level-2 amputation and cluster rates).
-    """
-    amp = dict(block)
-    kwargs = {k: amp[k] for k in ("prop", "mech", "seed", "std", "bycases") if k in amp}
-    if cluster is not None:
-        kwargs["cluster"] = cluster
-    patterns = amp.get("patterns")
-    default_type = amp.get("type", "RIGHT")
-    if patterns:
-        kwargs["patterns"] = [list(p["missing"]) for p in patterns]
-        kwargs["freq"] = [p.get("freq", 1) for p in patterns]
-        kwargs["type"] = [p.get("type") or default_type for p in patterns]
-        if amp.get("mech", "MAR") != "MCAR" and any(p.get("weights") for p in patterns):
-            kwargs["weights"] = [dict(p["weights"]) if p.get("weights") else None
-                                 for p in patterns]
-    else:
-        kwargs["type"] = default_type
-    if amp.get("level2"):
-        kwargs["level2"] = dict(amp["level2"])
-    if amp.get("cluster_rates"):
-        kwargs["cluster_rates"] = amp["cluster_rates"]
-    return kwargs

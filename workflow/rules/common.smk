@@ -8,7 +8,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from mlmice.amputation import ampute_arguments
+from mlmice.pipeline.config import ampute_arguments
 from mlmice.formula import FormulaError, parse_formula
 from mlmice.impute.passive import parse_passive
 from mlmice.impute.methods.base import check_options

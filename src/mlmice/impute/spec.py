@@ -16,7 +16,8 @@ code  meaning in a row of the predictor matrix (row = target, column = predictor
 
 :func:`validate_spec` checks a specification against the data before any
 work is done and returns a normalised :class:`ImputationSpec`; every error
-names the variable (and the code) at fault.
+names the variable (and the code) at fault. Without a method vector or a predictor
+matrix it takes mice's defaults (:mod:`mlmice.impute.defaults`).
 """
 
 from __future__ import annotations
@@ -27,11 +28,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mlmice.impute.defaults import (
+    check_frame,
+    is_binary,
+    is_numeric,
+    make_method,
+    make_predictor_matrix,
+    observed_values,
+)
+from mlmice.impute.errors import SpecError, SpecWarning
 from mlmice.impute.methods.base import _REGISTRY, available_methods, check_options
 from mlmice.impute.passive import PassiveExpression, is_passive, parse_passive
 from mlmice.io import check_finite_values
 
-__all__ = ["CODES", "ImputationSpec", "SpecError", "SpecWarning", "make_method",
+__all__ = ["CODES", "ImputationSpec", "SpecError", "SpecWarning", "is_binary", "make_method",
            "make_predictor_matrix", "validate_spec", "method_level", "cluster_codes"]
 
 CODES: dict[int, str] = {
@@ -44,134 +54,9 @@ CODES: dict[int, str] = {
 }
 
 
-class SpecError(ValueError):
-    """An imputation specification that cannot work with the data."""
-
-
-class SpecWarning(UserWarning):
-    """A valid specification with a questionable choice (see ``ImputationSpec.notes``)."""
-
-
 #: Built-in methods whose target must be coded 0/1.
 BINARY_METHODS = frozenset({"logreg", "2l.bin"})
 
-
-def _is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)
-
-
-def _observed_values(series: pd.Series) -> np.ndarray:
-    values = series.to_numpy(dtype=float, na_value=np.nan)
-    return values[~np.isnan(values)]
-
-
-def is_binary(series: pd.Series) -> bool:
-    """True when the observed values of a numeric column are all 0 or 1 (and some exist)."""
-    if not _is_numeric(series):
-        return False
-    obs = _observed_values(series)
-    return obs.size > 0 and bool(np.all((obs == 0) | (obs == 1)))
-
-
-def make_method(df: pd.DataFrame, *, cluster: str | None = None,
-                id: str | None = None) -> pd.Series:
-    """Default imputation methods, as ``mice::make.method``.
-
-    ``""`` for complete columns, the cluster variable and the id variable,
-    ``"logreg"`` for binary (0/1) columns, ``"pmm"`` for other numeric columns.
-
-    Parameters
-    ----------
-    df : DataFrame
-    cluster : str, optional
-        Name of the cluster variable (never imputed). Defaults to the cluster
-        recorded by :func:`mlmice.read_data` in ``df.attrs["roles"]``.
-    id : str, optional
-        Name of a row-identifier variable (never imputed); defaults to the
-        recorded id.
-
-    Returns
-    -------
-    Series of str indexed by column name.
-    """
-    cluster, id = _default_roles(df, cluster, id)
-    _check_frame(df, cluster)
-    out = {}
-    for name in df.columns:
-        series = df[name]
-        if name in (cluster, id) or not series.isna().any():
-            out[name] = ""
-        elif not _is_numeric(series):
-            raise SpecError(f"{name}: cannot choose an imputation method for a non-numeric "
-                            f"column of dtype {series.dtype}; code it numerically (0/1 for "
-                            "binary variables) or give it method ''")
-        elif is_binary(series):
-            out[name] = "logreg"
-        else:
-            out[name] = "pmm"
-    return pd.Series(out, dtype=object, name="method")
-
-
-def make_predictor_matrix(df: pd.DataFrame, *, cluster: str | None = None,
-                          id: str | None = None) -> pd.DataFrame:
-    """Default predictor matrix, as ``mice::make.predictorMatrix``.
-
-    Every variable predicts every other one (code 1), the diagonal is 0.
-    With ``cluster`` the cluster column is coded -2 and its own row is 0.
-    Non-numeric columns and the ``id`` variable are not used as predictors
-    (0); mice leaves an id in and the user has to zero it, as the tutorial does.
-
-    Parameters
-    ----------
-    df : DataFrame
-    cluster, id : str, optional
-        Cluster and row-identifier variables; default to the roles recorded by
-        :func:`mlmice.read_data` in ``df.attrs["roles"]``.
-
-    Returns
-    -------
-    DataFrame of int, rows = targets, columns = predictors (both all columns).
-    """
-    cluster, id = _default_roles(df, cluster, id)
-    _check_frame(df, cluster)
-    names = list(df.columns)
-    pred = pd.DataFrame(1, index=names, columns=names, dtype=int)
-    for name in names:
-        if not _is_numeric(df[name]) or name == id:
-            pred[name] = 0
-    if cluster is not None:
-        pred[cluster] = -2
-        pred.loc[cluster, :] = 0
-    if id is not None:
-        pred.loc[id, :] = 0
-    for name in names:
-        pred.loc[name, name] = 0
-    pred.index.name = "target"
-    pred.columns.name = "predictor"
-    return pred
-
-
-def _default_roles(df, cluster, id):
-    """Cluster and id from the arguments, else from ``df.attrs["roles"]`` (read_data)."""
-    roles = getattr(df, "attrs", {}).get("roles") or {}
-    if cluster is None:
-        cluster = roles.get("cluster")
-    if id is None:
-        id = roles.get("id")
-    if id is not None and id not in getattr(df, "columns", ()):
-        raise SpecError(f"id variable {id!r} is not a column of the data")
-    return cluster, id
-
-
-def _check_frame(df, cluster):
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"data must be a pandas DataFrame, got {type(df).__name__}")
-    if df.columns.has_duplicates:
-        dup = sorted(set(df.columns[df.columns.duplicated()].astype(str)))
-        raise SpecError(f"data has duplicated column names: {', '.join(dup)}")
-    if cluster is not None and cluster not in df.columns:
-        raise SpecError(f"cluster variable {cluster!r} is not a column of the data; columns: "
-                        f"{', '.join(map(str, df.columns))}")
 
 
 def method_level(method: str) -> str:
@@ -361,7 +246,7 @@ def validate_spec(df: pd.DataFrame, method=None, predictor_matrix=None, *,
         incomplete without a method; a passive expression naming an unknown
         variable or depending on itself.
     """
-    _check_frame(df, cluster)
+    check_frame(df, cluster)
     names = [str(c) for c in df.columns]
     if names != list(df.columns):
         bad = [c for c in df.columns if not isinstance(c, str)]
@@ -484,7 +369,7 @@ def _resolve_cluster(df, pred, method, levels, cluster):
 
 def _check_target(df, name, meth, level, pred, cluster, levels, missing):
     series = df[name]
-    if not _is_numeric(series):
+    if not is_numeric(series):
         raise SpecError(f"{name}: method {meth!r} needs a numeric column, got dtype {series.dtype}")
     if not missing[name].any():
         return
@@ -492,7 +377,7 @@ def _check_target(df, name, meth, level, pred, cluster, levels, missing):
         raise SpecError(f"{name}: never observed (all values missing); method {meth!r} has "
                         "nothing to fit")
     if meth in BINARY_METHODS and not is_binary(series):
-        values = np.unique(_observed_values(series))
+        values = np.unique(observed_values(series))
         shown = ", ".join(f"{v:g}" for v in values[:5]) + (" ..." if values.size > 5 else "")
         raise SpecError(f"{name}: method {meth!r} needs a binary variable coded 0/1, but its "
                         f"observed values are {shown} ({values.size} distinct); recode it or use "
@@ -511,7 +396,7 @@ def _check_target(df, name, meth, level, pred, cluster, levels, missing):
             raise SpecError(f"{name}: the cluster variable {pname!r} has code {code}; it must "
                             "be coded -2 (or 0)")
         pseries = df[pname]
-        if not _is_numeric(pseries):
+        if not is_numeric(pseries):
             raise SpecError(f"{name}: predictor {pname!r} (code {code}) is not numeric "
                             f"(dtype {pseries.dtype}); code it numerically or set its code to 0")
         if missing[pname].all():

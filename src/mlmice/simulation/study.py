@@ -89,7 +89,7 @@ class Study:
     generator : Generator
     amputation : dict
         Keyword arguments of :func:`mlmice.ampute` (without ``seed``; from a
-        config block by :func:`mlmice.amputation.ampute_arguments`).
+        config block by :func:`mlmice.pipeline.config.ampute_arguments`).
     arms : tuple of Arm
     models : tuple of Model
     seed : int
@@ -112,7 +112,7 @@ class Study:
                              f"{REFERENCE_ARMS}; choose other names")
         models = tuple(Model(name=mdl["name"], formula=mdl["formula"],
                              reml=bool(mdl.get("reml", False))) for mdl in cfg["models"])
-        from mlmice.amputation import ampute_arguments
+        from mlmice.pipeline.config import ampute_arguments
         amputation = ampute_arguments(cfg["amputation"], cluster=cfg.get("cluster", "cluster_id"))
         amputation.pop("seed", None)
         return cls(generator=make_generator(cfg["generator"]), amputation=amputation,

@@ -379,3 +379,99 @@ def test_trace_sd_of_constant_imputations_is_exactly_zero():
     sd = imp.trace.loc[imp.trace["variable"] == "w", "sd"]
     assert len(sd) == 4 and (sd == 0.0).all()
     assert (imp.trace.loc[imp.trace["variable"] == "y", "sd"] > 0.5).all()
+
+
+def test_builtin_methods_load_on_first_use_and_the_table_is_complete():
+    import importlib
+    import pkgutil
+
+    import mlmice.impute.methods as methods
+    from mlmice.impute.methods.base import _REGISTRY, BUILTIN_METHODS, method_class
+
+    # every built-in name resolves to a class of that name from its module
+    for name, module in BUILTIN_METHODS.items():
+        cls = method_class(name)
+        assert cls.name == name and cls.__module__ == f"mlmice.impute.methods.{module}"
+    # and every method a built-in module registers is in the table
+    for info in pkgutil.iter_modules(methods.__path__):
+        importlib.import_module(f"mlmice.impute.methods.{info.name}")
+    builtin = {n for n, c in _REGISTRY.items() if c.__module__.startswith("mlmice.")}
+    assert builtin == set(BUILTIN_METHODS)
+    with pytest.raises(ValueError, match="unknown imputation method '2l.nope'; known methods: "
+                                         ".*2l.pan"):
+        method_class("2l.nope")
+
+
+# methods that keep a state between calls (2l.bin, 2l.pan, 2l.pmm with a random slope):
+# the state travels with the chain and through its files, so resuming is exact
+STATEFUL = {"x": "2l.pan", "w": "2lonly.pmm", "y": "2l.pmm", "b": "2l.bin"}
+
+
+def _stateful_data():
+    df = make_data()
+    rng = np.random.default_rng(3)
+    df["b"] = (rng.random(len(df)) < 0.3 + 0.04 * np.nan_to_num(df["x"])).astype(float)
+    df.loc[rng.random(len(df)) < 0.15, "b"] = np.nan
+    pred = make_pred(df)
+    pred.loc[["x", "y", "b"], "g"] = -2
+    pred.loc["y", "x"] = 2                       # a random slope: 2l.pmm refits warm
+    pred.loc[["x", "y"], "b"] = 1
+    pred.loc["b", ["x", "y", "w"]] = 1
+    pred.loc["w", "b"] = 1
+    return df, pred
+
+
+def test_method_states_make_resuming_from_files_exact(tmp_path):
+    df, pred = _stateful_data()
+    spec = validate_spec(df, method=STATEFUL, predictor_matrix=pred)
+    long = run_chain(df, spec, chain=1, maxit=5, seed=9)
+    assert set(long.method_state) == {"x", "y", "b"}       # 2lonly.pmm keeps none
+    assert long.method_state["b"]["beta"].ndim == 1
+    short = run_chain(df, spec, chain=1, maxit=2, seed=9)
+    short.to_files(tmp_path / "c1")
+    back = ChainState.from_files(tmp_path / "c1", df)
+    for name, st in short.method_state.items():
+        for key, value in st.items():
+            np.testing.assert_array_equal(back.method_state[name][key], value)
+    resumed = continue_chain(back, maxit=3)
+    assert resumed.rng_state == long.rng_state
+    for name in long.values:
+        np.testing.assert_array_equal(resumed.values[name], long.values[name])
+    # without the states the continuation is a different (restarted) chain
+    back.method_state = {}
+    restarted = continue_chain(back, maxit=3)
+    assert not np.array_equal(restarted.values["b"], long.values["b"]) or not np.array_equal(
+        restarted.values["x"], long.values["x"])
+
+
+def test_two_level_bin_state_is_reexpressed_for_new_standardisation():
+    # the same linear predictor and random-effect distribution after the predictors'
+    # centring and scaling change (what happens when the predictors are re-imputed)
+    from mlmice.impute.methods.two_level_bin import _SEP, _carry_over
+
+    rng = np.random.default_rng(4)
+    n, J = 60, 6
+    cluster = np.repeat(np.arange(J), n // J)
+    raw = np.column_stack([np.ones(n), rng.normal(3, 2, n), rng.normal(-1, 0.5, n)])
+    old_c, old_s = np.r_[0, 2.5, -0.8], np.r_[1, 1.7, 0.6]
+    new_c, new_s = np.r_[0, 3.1, -1.2], np.r_[1, 2.2, 0.4]
+    beta, b = rng.normal(size=3), rng.normal(size=(J, 2))
+    psi = np.array([[0.5, 0.1], [0.1, 0.2]])
+    state = {"beta": beta, "b": b, "psi_inv": np.linalg.inv(psi), "x_center": old_c,
+             "x_scale": old_s, "z_center": old_c[:2], "z_scale": old_s[:2],
+             "x_names": _SEP.join("abc"), "z_names": _SEP.join("ab")}
+    got = _carry_over(state, x_names=list("abc"), z_names=list("ab"), x_center=new_c,
+                      x_scale=new_s, z_center=new_c[:2], z_scale=new_s[:2], n_clusters=J)
+    xo, xn = (raw - old_c) / old_s, (raw - new_c) / new_s
+    eta_old = xo @ beta + np.einsum("ia,ia->i", xo[:, :2], b[cluster])
+    eta_new = xn @ got.beta + np.einsum("ia,ia->i", xn[:, :2], got.b[cluster])
+    np.testing.assert_allclose(eta_new, eta_old, rtol=1e-12)
+    # b_new = M b_old, so Psi_new = M Psi M'; the linear predictor's random part has the
+    # same variance at every row
+    var_old = np.einsum("ia,ab,ib->i", xo[:, :2], psi, xo[:, :2])
+    var_new = np.einsum("ia,ab,ib->i", xn[:, :2], np.linalg.inv(got.psi_inv), xn[:, :2])
+    np.testing.assert_allclose(var_new, var_old, rtol=1e-12)
+    # other predictors: no carry-over
+    assert _carry_over(state, x_names=list("abd"), z_names=list("ab"), x_center=new_c,
+                       x_scale=new_s, z_center=new_c[:2], z_scale=new_s[:2],
+                       n_clusters=J) is None

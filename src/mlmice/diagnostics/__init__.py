@@ -16,8 +16,8 @@ Inspection of the data (:mod:`.inspection`) and convergence of the chains
   statistic (mean and sd of the imputed values per iteration), the
   rank-normalised split R-hat of Vehtari et al. (2021), the lag-1
   autocorrelation and a test for a trend across iterations.
-- :func:`rank_rhat` and :func:`autocorrelation_lag1` are the building blocks
-  on a plain array of draws (iterations x chains).
+- :func:`rank_rhat`, :func:`ess_bulk` and :func:`autocorrelation_lag1` are the
+  building blocks on a plain array of draws (iterations x chains).
 
 Imputation results arrive duck-typed: anything with the attributes of
 ``mlmice.impute.sampler.Mids`` (``.trace``, ``.complete("long")``,
@@ -44,13 +44,14 @@ from mlmice.diagnostics._frames import (
     trace_frame,
     trace_variables,
 )
-from mlmice.diagnostics.convergence import autocorrelation_lag1, rank_rhat, rhat
+from mlmice.diagnostics.convergence import autocorrelation_lag1, ess_bulk, rank_rhat, rhat
 from mlmice.diagnostics.inspection import flux, md_pattern
 
 __all__ = [
     "STATISTICS",
     "TRACE_COLUMNS",
     "autocorrelation_lag1",
+    "ess_bulk",
     "flux",
     "imputed_long",
     "md_pattern",

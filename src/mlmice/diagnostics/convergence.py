@@ -21,7 +21,7 @@ from scipy import special
 from mlmice._distributions import t_sf
 from mlmice.diagnostics._frames import STATISTICS, trace_frame, trace_variables
 
-__all__ = ["autocorrelation_lag1", "rank_rhat", "rhat"]
+__all__ = ["autocorrelation_lag1", "ess_bulk", "rank_rhat", "rhat"]
 
 
 def _as_draws(draws, name: str = "draws") -> np.ndarray:
@@ -94,6 +94,64 @@ def rank_rhat(draws) -> float:
     bulk = _rhat_basic(_z_scale(_split_chains(x)))
     tail = _rhat_basic(_z_scale(_split_chains(np.abs(x - np.median(x)))))
     return float(max(bulk, tail)) if np.isfinite(bulk) and np.isfinite(tail) else np.nan
+
+
+def _ess_basic(x: np.ndarray) -> float:
+    """Multi-chain effective sample size of the columns of ``x`` (Stan's estimator)."""
+    n, m = x.shape
+    if n < 4 or np.ptp(x) < np.finfo(np.float64).eps:
+        return np.nan
+    xc = x - x.mean(axis=0)
+    size = 1 << int(np.ceil(np.log2(2 * n)))            # FFT autocovariance per chain
+    f = np.fft.rfft(xc, n=size, axis=0)
+    acov = np.fft.irfft(f * np.conj(f), n=size, axis=0)[:n] / n          # (n, m)
+    chain_var = acov[0] * n / (n - 1.0)
+    mean_var = chain_var.mean()
+    var_plus = mean_var * (n - 1.0) / n + (x.mean(axis=0).var(ddof=1) if m > 1 else 0.0)
+    rho = 1.0 - (mean_var - acov.mean(axis=1)) / var_plus
+    rho[0] = 1.0
+    # Geyer's initial positive sequence of pair sums, made monotone
+    total, previous = 0.0, np.inf
+    for t in range(0, n - 1, 2):
+        pair = rho[t] + rho[t + 1]
+        if pair < 0:
+            break
+        previous = min(previous, pair)
+        total += previous
+    tau = max(-1.0 + 2.0 * total, 1.0 / np.log10(n * m))
+    return float(n * m / tau)
+
+
+def ess_bulk(draws) -> float:
+    """Bulk effective sample size of Vehtari et al. (2021).
+
+    The draws are split and rank-normalised as for :func:`rank_rhat`; the effective
+    sample size of the ``M`` chains of ``N`` draws is then
+    :math:`MN / \\hat\\tau`, :math:`\\hat\\tau = -1 + 2\\sum_t \\hat P_t`, with
+    :math:`\\hat P_t = \\hat\\rho_{2t} + \\hat\\rho_{2t+1}` the pair sums of the combined
+    autocorrelations :math:`\\hat\\rho_t = 1 - (W - \\bar C_t)/\\widehat{var}^+` (``W`` the
+    within-chain variance, :math:`\\bar C_t` the mean autocovariance at lag ``t``),
+    summed while positive and made monotone (Geyer 1992). This is
+    ``posterior::ess_bulk`` in R and ``arviz.ess(method="bulk")``; NaN when there
+    are fewer than four draws per split chain or all draws are equal.
+
+    Parameters
+    ----------
+    draws : array_like of shape (iterations, chains)
+
+    Returns
+    -------
+    float
+
+    References
+    ----------
+    Geyer, C. J. (1992). Practical Markov chain Monte Carlo. *Statistical Science*
+    7(4), 473-483.
+    """
+    x = _as_draws(draws)
+    if not np.all(np.isfinite(x)):
+        return np.nan
+    return _ess_basic(_z_scale(_split_chains(x)))
 
 
 def autocorrelation_lag1(draws) -> np.ndarray:

@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlmice._threads import one_blas_thread
 from mlmice._validation import check_random_state, check_scalar
 from mlmice.impute.methods.base import (
     ImputationError,
@@ -60,7 +61,7 @@ from mlmice.impute.methods.base import (
     redundant_columns,
 )
 from mlmice.impute.spec import ImputationSpec, cluster_codes, is_binary
-from mlmice.impute.state import ChainState
+from mlmice.impute.state import ChainState, check_method_state
 
 __all__ = ["Engine", "check_n_jobs", "continue_chain", "run_chain", "run_many", "seed_entropy"]
 
@@ -164,7 +165,7 @@ class Engine:
                 f"{expr.text!r} is not finite in row(s) {', '.join(map(str, bad))}")
         X[wp, j] = values
 
-    def step(self, X, name, rng, *, chain, iteration, events):
+    def step(self, X, name, rng, *, chain, iteration, events, method_state):
         s = self.steps[name]
         wy = self.where[name]
         y = X[:, s.j].copy()
@@ -185,7 +186,8 @@ class Engine:
                            cluster=self.cluster if two_level else None,
                            n_clusters=self.n_clusters if two_level else 0,
                            binary=s.binary, options=s.options,
-                           cluster_labels=self.cluster_labels if two_level else ())
+                           cluster_labels=self.cluster_labels if two_level else (),
+                           state=method_state.get(name))
         where = f"chain {chain}, iteration {iteration}: imputing {name!r} with {s.method_name!r}"
         try:
             result = s.method.impute(data, rng)
@@ -200,16 +202,27 @@ class Engine:
         if not np.all(np.isfinite(values)):
             raise ImputationError(f"{where} returned non-finite values")
         X[wy, s.j] = values
+        if result.state is not None:
+            method_state[name] = check_method_state(result.state, where=where)
+        else:
+            method_state.pop(name, None)
         for event in result.events:
             events.append((iteration, name, str(event)))
         for k in self.triggers.get(name, ()):
             self._passive(X, k, chain=chain, iteration=iteration)
 
-    def run(self, X, rng, *, chain, start, maxit, trace, events):
-        """Iterations ``start+1 .. start+maxit`` on ``X`` (in place)."""
+    def run(self, X, rng, *, chain, start, maxit, trace, events, method_state):
+        """Iterations ``start+1 .. start+maxit`` on ``X`` and ``method_state`` (in place),
+        with one BLAS thread."""
+        with one_blas_thread():
+            self._run(X, rng, chain=chain, start=start, maxit=maxit, trace=trace,
+                      events=events, method_state=method_state)
+
+    def _run(self, X, rng, *, chain, start, maxit, trace, events, method_state):
         for it in range(start + 1, start + maxit + 1):
             for name in self.visit:
-                self.step(X, name, rng, chain=chain, iteration=it, events=events)
+                self.step(X, name, rng, chain=chain, iteration=it, events=events,
+                          method_state=method_state)
             for name, j, wy in self.trace_vars:
                 vals = X[wy, j]
                 if vals.size < 2:
@@ -270,10 +283,12 @@ def run_chain(data: pd.DataFrame, spec: ImputationSpec, *, chain: int, maxit: in
     trace: list = []
     events: list = [(0, variable, message) for variable, message in spec.notes]
     X = engine.initial(rng, chain=int(chain))
-    engine.run(X, rng, chain=int(chain), start=0, maxit=int(maxit), trace=trace, events=events)
+    method_state: dict = {}
+    engine.run(X, rng, chain=int(chain), start=0, maxit=int(maxit), trace=trace, events=events,
+               method_state=method_state)
     return ChainState(chain=int(chain), iteration=int(maxit), seed=int(seed),
                       values=engine.values(X), rng_state=rng.bit_generator.state, data=data,
-                      spec=spec, trace=trace, events=events)
+                      spec=spec, trace=trace, events=events, method_state=method_state)
 
 
 def continue_chain(state: ChainState, *, maxit: int, _engine: Engine | None = None
@@ -284,11 +299,13 @@ def continue_chain(state: ChainState, *, maxit: int, _engine: Engine | None = No
     rng = state.generator()
     X = engine.matrix(state.values)
     trace, events = list(state.trace), list(state.events)
+    method_state = {name: dict(st) for name, st in state.method_state.items()}
     engine.run(X, rng, chain=state.chain, start=state.iteration, maxit=int(maxit), trace=trace,
-               events=events)
+               events=events, method_state=method_state)
     return ChainState(chain=state.chain, iteration=state.iteration + int(maxit), seed=state.seed,
                       values=engine.values(X), rng_state=rng.bit_generator.state,
-                      data=state.data, spec=state.spec, trace=trace, events=events)
+                      data=state.data, spec=state.spec, trace=trace, events=events,
+                      method_state=method_state)
 
 
 # ---------------------------------------------------------------------- parallel chains

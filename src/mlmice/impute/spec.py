@@ -37,7 +37,7 @@ from mlmice.impute.defaults import (
     observed_values,
 )
 from mlmice.impute.errors import SpecError, SpecWarning
-from mlmice.impute.methods.base import _REGISTRY, available_methods, check_options
+from mlmice.impute.methods.base import check_options, method_class
 from mlmice.impute.passive import PassiveExpression, is_passive, parse_passive
 from mlmice.io import check_finite_values
 
@@ -63,13 +63,10 @@ def method_level(method: str) -> str:
     """Level of a registered method: ``"1"``, ``"2l"`` or ``"2lonly"`` (``"passive"`` for ``~``)."""
     if is_passive(method):
         return "passive"
-    if method in _REGISTRY:
-        return _REGISTRY[method].level
-    available_methods()  # loads the built-ins
-    if method in _REGISTRY:
-        return _REGISTRY[method].level
-    raise SpecError(f"unknown imputation method {method!r}; known methods: "
-                    f"{', '.join(available_methods())}")
+    try:
+        return method_class(method).level
+    except ValueError as err:
+        raise SpecError(str(err)) from None
 
 
 def cluster_codes(series: pd.Series) -> tuple[np.ndarray, pd.Index]:

@@ -1,7 +1,8 @@
 """Chain state: what one chain of the sampler needs to continue, and its files.
 
 A chain is fully described by the data, the specification, its current
-imputations and its generator's ``bit_generator.state``. :class:`ChainState`
+imputations, its generator's ``bit_generator.state`` and the methods' own states
+(``MethodResult.state``, e.g. a Gibbs sampler's last draw). :class:`ChainState`
 holds those (plus the chain's trace and logged events) and writes them as
 Parquet + JSON, never pickle::
 
@@ -10,9 +11,11 @@ Parquet + JSON, never pickle::
     dir/events.parquet        iteration, variable, event
     dir/state.json            format, chain, iteration, seed, bit_generator
                               state, the specification, a fingerprint of
-                              the data's missingness, the mlmice version that
-                              wrote it, a SHA-256 of each Parquet file and of
-                              state.json's own content
+                              the data's missingness, the methods' states
+                              (arrays as shape and values; JSON writes a float
+                              so that it reads back bit for bit), the mlmice
+                              version that wrote it, a SHA-256 of each Parquet
+                              file and of state.json's own content
 
 Reading checks all of them: a state written by another mlmice version, edited
 by hand, or with a damaged or replaced file is refused with an error naming
@@ -34,7 +37,7 @@ import pandas as pd
 
 __all__ = ["ChainState", "data_fingerprint"]
 
-FORMAT = "mlmice-chain-state/1"
+FORMAT = "mlmice-chain-state/2"
 
 
 def data_fingerprint(data: pd.DataFrame) -> dict:
@@ -101,6 +104,9 @@ class ChainState:
     events : list of (iteration, variable, event)
     data, spec
         The incomplete data and the :class:`~mlmice.impute.spec.ImputationSpec`.
+    method_state : dict
+        Variable -> the state its method returned at its last call (a flat dict of
+        numbers, strings and float arrays; see :mod:`mlmice.impute.methods.base`).
     """
 
     chain: int
@@ -112,6 +118,7 @@ class ChainState:
     spec: object
     trace: list = field(default_factory=list)
     events: list = field(default_factory=list)
+    method_state: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ generator
     def generator(self) -> np.random.Generator:
@@ -166,6 +173,8 @@ class ChainState:
                 "iteration": int(self.iteration),
                 "seed": int(self.seed), "bit_generator": self.rng_state,
                 "spec": self.spec.to_dict(), "data": data_fingerprint(self.data),
+                "method_state": {name: _state_to_json(st)
+                                 for name, st in self.method_state.items()},
                 "files": {name: _file_sha256(path / name) for name in _FILES}}
         meta["content_sha256"] = _content_sha256(meta)
         (path / "state.json").write_text(json.dumps(meta, indent=1))
@@ -216,10 +225,37 @@ class ChainState:
         return cls(chain=int(meta["chain"]), iteration=int(meta["iteration"]),
                    seed=int(meta["seed"]), values=values, rng_state=meta["bit_generator"],
                    data=data, spec=spec,
+                   method_state={str(name): _state_from_json(st) for name, st in
+                                 meta.get("method_state", {}).items()},
                    trace=[(int(i), str(v), float(m), float(s)) for i, v, m, s in
                           trace[["iteration", "variable", "mean", "sd"]].itertuples(index=False)],
                    events=[(int(i), str(v), str(e)) for i, v, e in
                            events[["iteration", "variable", "event"]].itertuples(index=False)])
+
+
+def check_method_state(state, *, where: str) -> dict:
+    """A method's state as the chain keeps it: str keys; numbers, strings or float arrays."""
+    if not isinstance(state, dict):
+        raise TypeError(f"{where} returned a state of type {type(state).__name__}; a method's "
+                        "state must be a dict")
+    out = {}
+    for key, value in state.items():
+        if isinstance(value, (str, bool, int, float, np.integer, np.floating)):
+            out[str(key)] = value.item() if isinstance(value, np.generic) else value
+        else:
+            arr = np.array(value, dtype=float)      # a copy: the method may reuse its array
+            out[str(key)] = arr
+    return out
+
+
+def _state_to_json(state: dict) -> dict:
+    return {key: ({"shape": list(v.shape), "values": v.ravel().tolist()}
+                  if isinstance(v, np.ndarray) else v) for key, v in state.items()}
+
+
+def _state_from_json(state: dict) -> dict:
+    return {key: (np.asarray(v["values"], dtype=float).reshape(v["shape"])
+                  if isinstance(v, dict) else v) for key, v in state.items()}
 
 
 def read_chain_file(path) -> pd.DataFrame:

@@ -87,6 +87,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.special import expit
 
+from mlmice._threads import one_blas_thread
 from mlmice._validation import check_scalar
 from mlmice.design import ModelFrame, model_frame
 from mlmice.mixed.derivatives import (
@@ -393,6 +394,11 @@ class GlmerModel:
     def fit(self, *, nagq: int = 1, theta0=None, beta0=None, warn: bool = True,
             formula: str | None = None) -> GlmerResult:
         """Maximise the Laplace (or quadrature) likelihood; see the module docstring."""
+        with one_blas_thread():
+            return self._fit(nagq=nagq, theta0=theta0, beta0=beta0, warn=warn,
+                             formula=formula)
+
+    def _fit(self, *, nagq, theta0, beta0, warn, formula) -> GlmerResult:
         nagq = check_scalar(nagq, "nagq", kind=(int, np.integer), min_val=1)
         if nagq > 1 and self.q != 1:
             raise ValueError(f"nagq > 1 needs a single scalar random effect (lme4's nAGQ); "
@@ -467,7 +473,7 @@ class GlmerModel:
         if warn:
             for msg in messages:
                 cls = SingularFitWarning if msg.startswith("boundary") else ConvergenceWarning
-                warnings.warn(msg, cls, stacklevel=3)
+                warnings.warn(msg, cls, stacklevel=4)
         vcov = vcov_from_hessian(hess, k)
         return GlmerResult(model=self, theta=theta, beta=beta, dev=dev, nagq=nagq, mode=mode,
                            vcov_beta=vcov, hessian=hess, gradient=grad, converged=converged,

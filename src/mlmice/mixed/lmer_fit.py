@@ -35,11 +35,13 @@ SINGULAR_TOL = 1e-4      # lme4: check.conv.singular tol
 
 
 def fit_model(model, y, *, reml: bool, theta0, check_conv: bool, warn: bool,
-              formula: str | None) -> LmerResult:
+              formula: str | None, hinv0=None, gtol: float = 1e-9,
+              ftol: float = 1e-15) -> LmerResult:
     """Fit ``model`` to ``y``: BFGS, escape from theta_ii = 0, Newton polish, lme4's checks.
 
     Called by :meth:`mlmice.mixed.model.LmerModel.fit` (which validates the arguments
-    and sets the BLAS threads); see it for the parameters.
+    and sets the BLAS threads); see it for the parameters. ``gtol`` and ``ftol`` are
+    the optimiser's tolerances (:func:`mlmice.mixed.optim.bfgs`).
     """
     yp = model._y_parts(y)
     x0 = model.theta0.copy() if theta0 is None else model._check_theta(theta0).copy()
@@ -62,9 +64,12 @@ def fit_model(model, y, *, reml: bool, theta0, check_conv: bool, warn: bool,
     # (diagonal >= 0): a bounded optimiser can stop on the boundary
     # theta_ii = 0, where the gradient vanishes by this symmetry, although
     # the optimum is inside.
-    res = bfgs(fun, x0, gtol=1e-9, ftol=1e-15, maxiter=1000)
+    res = bfgs(fun, x0, gtol=gtol, ftol=ftol, maxiter=1000, hinv0=hinv0)
     res = _escape_zero_diagonal(model, res, fun, yp, reml)
     theta = model.canonical_theta(np.asarray(res.x, dtype=float))
+    # the inverse-Hessian approximation in the canonical signs (a warm start's hinv0)
+    flip = np.where(np.asarray(res.x) == 0, 1.0, np.sign(theta) * np.sign(res.x))
+    hinv = res.hinv * np.outer(flip, flip)
     ev = model._evaluate(theta, yp, reml, grad=True, full=True)
     messages: list[str] = []
     hessian = None
@@ -92,7 +97,8 @@ def fit_model(model, y, *, reml: bool, theta0, check_conv: bool, warn: bool,
     return LmerResult(model=model, y=np.asarray(y, dtype=float), reml=reml, ev=ev,
                       beta_offset=yp[3], optimizer=dict(message=str(res.message),
                                                         success=bool(res.success),
-                                                        n_eval=n_eval, nit=res.nit),
+                                                        n_eval=n_eval, nit=res.nit,
+                                                        hinv=hinv),
                       converged=converged, singular=singular, messages=messages,
                       hessian=hessian, formula=formula)
 

@@ -56,7 +56,8 @@ __all__ = ["LmerModel", "LmerResult", "lmer", "lmer_arrays", "loglik_at", "Conve
 
 
 def lmer_arrays(X, Z, groups, y, *, reml: bool = True, n_groups: int | None = None,
-                theta0=None, check_conv: bool = True, warn: bool = True) -> LmerResult:
+                theta0=None, check_conv: bool = True, warn: bool = True,
+                hinv0=None, gtol: float = 1e-9, ftol: float = 1e-15) -> LmerResult:
     """Fit ``y ~ X + (Z | groups)`` from raw arrays (no formula, no data frame).
 
     Shorthand for ``LmerModel.from_arrays(X, Z, groups, n_groups=n_groups).fit(y, ...)``;
@@ -64,7 +65,8 @@ def lmer_arrays(X, Z, groups, y, *, reml: bool = True, n_groups: int | None = No
     :class:`LmerModel` yourself to refit the same design to new responses.
     """
     model = LmerModel.from_arrays(X, Z, groups, n_groups=n_groups)
-    return model.fit(y, reml=reml, theta0=theta0, check_conv=check_conv, warn=warn)
+    return model.fit(y, reml=reml, theta0=theta0, check_conv=check_conv, warn=warn,
+                     hinv0=hinv0, gtol=gtol, ftol=ftol)
 
 
 def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, theta0=None,

@@ -31,13 +31,11 @@ Building blocks (for imputation methods and pooling)
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import numpy as np
 from scipy import sparse
 
+from mlmice._threads import one_blas_thread
 from mlmice.design import ModelFrame
-from mlmice.mixed._blas import single_threaded_blas
 from mlmice.mixed.lmer_fit import fit_model
 from mlmice.mixed.lmer_result import LmerResult
 from mlmice.mixed.pls import (
@@ -323,7 +321,7 @@ class LmerModel(SchurMixin):
             return self._evaluate(theta, self._y_parts(y), reml, grad=True).grad
 
     def _blas_context(self):
-        return nullcontext() if self.single else single_threaded_blas()
+        return one_blas_thread()
 
     def canonical_theta(self, theta: np.ndarray) -> np.ndarray:
         """Flip the sign of every Lambda column whose diagonal entry is negative.
@@ -341,7 +339,8 @@ class LmerModel(SchurMixin):
 
     # ---- fitting
     def fit(self, y, *, reml: bool = True, theta0=None, check_conv: bool = True,
-            warn: bool = True, formula: str | None = None) -> LmerResult:
+            warn: bool = True, formula: str | None = None, hinv0=None,
+            gtol: float = 1e-9, ftol: float = 1e-15) -> LmerResult:
         """Fit the model to response ``y`` by maximising the (restricted) likelihood.
 
         Parameters
@@ -352,6 +351,13 @@ class LmerModel(SchurMixin):
         theta0 : array, optional
             Starting value (lme4's default: 1 on the diagonal, 0 elsewhere).
             A previous fit's ``theta`` makes refits in an imputation loop faster.
+        hinv0 : array, optional
+            With ``theta0``: the previous fit's ``optimizer["hinv"]`` (the optimiser's
+            inverse-Hessian approximation), so that the refit starts with
+            quasi-Newton steps.
+        gtol, ftol : float, default 1e-9 and 1e-15
+            The optimiser's tolerances (:func:`mlmice.mixed.optim.bfgs`); the
+            imputation methods' refits use looser ones.
         check_conv : bool, default True
             Run lme4's convergence checks (costs ``2 * ntheta`` extra gradient
             evaluations; also polishes theta with Newton steps).
@@ -372,9 +378,10 @@ class LmerModel(SchurMixin):
                              "fixed part as one dummy per value)")
         with self._blas_context(), np.errstate(over="ignore", invalid="ignore",
                                                divide="ignore"):
-            try:   # dense Q x Q algebra: see mlmice.mixed._blas
+            try:   # small dense algebra: see mlmice._threads
                 return fit_model(self, y, reml=reml, theta0=theta0, check_conv=check_conv,
-                                 warn=warn, formula=formula)
+                                 warn=warn, formula=formula, hinv0=hinv0, gtol=gtol,
+                                 ftol=ftol)
             except np.linalg.LinAlgError as err:
                 raise ValueError(
                     "the mixed model could not be fitted: a matrix became singular during "

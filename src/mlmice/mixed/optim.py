@@ -31,16 +31,23 @@ class BFGSResult:
     nfev: int
     success: bool
     message: str
+    hinv: np.ndarray
 
 
-def bfgs(fun, x0, *, gtol: float = 1e-9, ftol: float = 1e-15, maxiter: int = 1000
-         ) -> BFGSResult:
+def bfgs(fun, x0, *, gtol: float = 1e-9, ftol: float = 1e-15, maxiter: int = 1000,
+         hinv0=None) -> BFGSResult:
     """Minimise ``fun`` (returning ``(value, gradient)``) from ``x0`` by BFGS.
 
     Stops when ``max|gradient| <= gtol``, or when an iteration reduces the
     value by less than ``ftol * max(1, |value|)`` twice in a row, or when the
     line search cannot decrease the value (then ``success`` is False only if
     the gradient is still large, ``max|g| > 1e-4``).
+
+    ``hinv0``: a starting inverse-Hessian approximation, e.g. the ``hinv`` of a
+    previous run on a nearby problem; with it (and ``x0`` that run's solution) the
+    first steps are already quasi-Newton steps (a warm start, as the imputation
+    methods refit the same model every iteration). Without it the identity, scaled
+    after the first step (Nocedal and Wright eq. 6.20).
     """
     x = np.array(x0, dtype=float)
     k = x.size
@@ -49,6 +56,10 @@ def bfgs(fun, x0, *, gtol: float = 1e-9, ftol: float = 1e-15, maxiter: int = 100
     eye = np.eye(k)
     Hinv = eye.copy()
     first = True
+    if hinv0 is not None:
+        hinv0 = np.asarray(hinv0, dtype=float)
+        if hinv0.shape == (k, k) and np.all(np.isfinite(hinv0)):
+            Hinv, first = 0.5 * (hinv0 + hinv0.T), False
     stall = 0
     message = "maximum number of iterations reached"
     success = False
@@ -102,4 +113,4 @@ def bfgs(fun, x0, *, gtol: float = 1e-9, ftol: float = 1e-15, maxiter: int = 100
         else:
             stall = 0
     return BFGSResult(x=x, fun=float(f), grad=np.asarray(g), nit=nit, nfev=nfev,
-                      success=success, message=message)
+                      success=success, message=message, hinv=Hinv)

@@ -12,9 +12,18 @@ read ``snakemake.input``/``params``, call these and write ``snakemake.output``).
   between two models as a table (:func:`model_tests_table`).
 """
 
-from mlmice.pipeline.chains import chain_key, mids_from_files, resume_chain
-from mlmice.pipeline.config import ampute_arguments
-from mlmice.pipeline.tables import fit_tables, fits_from_tables, model_tests_table
+import importlib
 
-__all__ = ["ampute_arguments", "chain_key", "fit_tables", "fits_from_tables", "mids_from_files",
-           "model_tests_table", "resume_chain"]
+# imported lazily: a job imports only the module it calls (its start-up is part of its
+# cost; see bench/bench_pipeline.py)
+_EXPORTS = {"chain_key": "chains", "mids_from_files": "chains", "resume_chain": "chains",
+            "ampute_arguments": "config", "fit_tables": "tables",
+            "fits_from_tables": "tables", "model_tests_table": "tables"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"mlmice.pipeline.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'mlmice.pipeline' has no attribute {name!r}")

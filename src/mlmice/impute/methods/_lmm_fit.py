@@ -41,13 +41,18 @@ far fewer deviance evaluations than a gradient-free search.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import optimize
 
 from mlmice.impute.methods._two_level_stats import ClusterStats, TwoLevelProblem
 from mlmice.mixed.pls import BlockSolution, profiled_deviance, solve_blocks
+
+#: The optimiser's tolerances of the imputation methods' refits (``lmer`` uses 1e-9 and
+#: 1e-15): theta to about 1e-7 on the standardised scale, far inside its sampling
+#: error, in half the evaluations (bench/bench_impute.py).
+REFIT_GTOL, REFIT_FTOL = 1e-6, 1e-12
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,9 @@ class LmmEstimate:
     df_resid : int
         ``n - p``.
     converged : bool
+    warm : dict
+        What starts the next refit of the same model (:func:`fit_problem`'s ``warm``;
+        empty for a random intercept, whose one-dimensional search needs none).
     """
 
     beta: np.ndarray
@@ -91,6 +99,7 @@ class LmmEstimate:
     reml: bool
     df_resid: int
     converged: bool
+    warm: dict = field(default_factory=dict)
 
 
 class _Profile:
@@ -196,8 +205,8 @@ def fit_lmm(stats: ClusterStats, *, reml: bool = True, tol: float = 1e-10,
                        reml=reml, df_resid=int(prof.n - p), converged=converged)
 
 
-def fit_problem(problem: TwoLevelProblem, *, reml: bool = True, tol: float = 1e-10
-                ) -> LmmEstimate:
+def fit_problem(problem: TwoLevelProblem, *, reml: bool = True, tol: float = 1e-10,
+                warm: dict | None = None) -> LmmEstimate:
     """Fit the imputation model of ``problem`` (standardised target); see the module docstring.
 
     Parameters
@@ -207,13 +216,20 @@ def fit_problem(problem: TwoLevelProblem, *, reml: bool = True, tol: float = 1e-
         REML (default) or ML.
     tol : float
         Tolerance of the one-dimensional search (``q = 1``; see :func:`fit_lmm`).
+    warm : dict, optional
+        A warm start with random slopes (``q > 1``): the previous iteration's
+        :attr:`LmmEstimate.warm` (``theta`` and the optimiser's inverse-Hessian
+        approximation ``hinv``), so that the refit starts with quasi-Newton steps
+        from the last optimum (the same optimum in a third of the evaluations on
+        the tutorial's data); ignored unless its shapes fit and it is finite.
     """
     if problem.q == 1:
         return fit_lmm(problem.stats, reml=reml, tol=tol, variable=problem.variable)
-    return _fit_with_lmer_engine(problem, reml=reml)
+    return _fit_with_lmer_engine(problem, reml=reml, warm=warm)
 
 
-def _fit_with_lmer_engine(problem: TwoLevelProblem, *, reml: bool) -> LmmEstimate:
+def _fit_with_lmer_engine(problem: TwoLevelProblem, *, reml: bool, warm: dict | None = None
+                          ) -> LmmEstimate:
     from mlmice.mixed.lmm import lmer_arrays
 
     var = problem.variable
@@ -225,8 +241,10 @@ def _fit_with_lmer_engine(problem: TwoLevelProblem, *, reml: bool) -> LmmEstimat
     X = problem.X[ry]
     ys = (problem.y_obs - problem.center) / problem.scale
     try:
+        theta0, hinv0 = _warm_start(warm, k=problem.q * (problem.q + 1) // 2)
         fit = lmer_arrays(X, X[:, problem.z_index], problem.cluster[ry], ys, reml=reml,
-                          n_groups=J, check_conv=False, warn=False)
+                          n_groups=J, check_conv=False, warn=False, theta0=theta0,
+                          hinv0=hinv0, gtol=REFIT_GTOL, ftol=REFIT_FTOL)
     except (np.linalg.LinAlgError, ValueError) as err:
         raise ValueError(f"{var}: the two-level imputation model could not be fitted "
                          f"({err}); remove constant or collinear predictors") from None
@@ -240,4 +258,19 @@ def _fit_with_lmer_engine(problem: TwoLevelProblem, *, reml: bool) -> LmmEstimat
                        rxtrx=sigma2 * np.linalg.inv(vcov), sigma2=sigma2, psi=psi, b=b,
                        b_cov=b_cov, theta=np.asarray(fit.theta, dtype=float),
                        deviance=float(fit.deviance), reml=reml, df_resid=n_obs - p,
-                       converged=bool(fit.converged))
+                       converged=bool(fit.converged),
+                       warm={"theta": np.asarray(fit.theta, dtype=float),
+                             "hinv": np.asarray(fit.optimizer["hinv"], dtype=float)})
+
+
+def _warm_start(warm: dict | None, *, k: int):
+    """(theta0, hinv0) from a previous estimate's ``warm``, or (None, None) if it does not fit."""
+    if not warm:
+        return None, None
+    theta0 = np.asarray(warm.get("theta", ()), dtype=float).ravel()
+    hinv0 = np.asarray(warm.get("hinv", ()), dtype=float)
+    if theta0.shape != (k,) or not np.all(np.isfinite(theta0)):
+        return None, None
+    if hinv0.shape != (k, k) or not np.all(np.isfinite(hinv0)):
+        hinv0 = None
+    return theta0, hinv0

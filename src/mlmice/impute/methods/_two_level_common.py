@@ -42,6 +42,36 @@ def start_values(problem: TwoLevelProblem) -> tuple[float, np.ndarray]:
     return sigma2, psi
 
 
+_SEP = "\x1f"   # joins names in a method's state (a character no column name contains)
+
+
+def carried_variances(problem: TwoLevelProblem, state: dict | None
+                      ) -> tuple[float, np.ndarray] | None:
+    """The previous call's draw of :math:`(\\sigma^2, \\Psi)`, if it fits this call's model.
+
+    It fits when the random effects are the same columns (by name); it is rescaled to
+    this call's standardisation of the target. Otherwise (or at the first call) None,
+    and the sampler starts at the REML estimates (:func:`start_values`).
+    """
+    if not state or state.get("z_names") != _SEP.join(problem.z_names):
+        return None
+    try:
+        sigma2, psi = float(state["sigma2"]), np.asarray(state["psi"], dtype=float)
+        ratio = (float(state["scale"]) / problem.scale) ** 2
+    except (KeyError, TypeError, ValueError):
+        return None
+    if (psi.shape != (problem.q, problem.q) or not np.all(np.isfinite(psi))
+            or not (np.isfinite(sigma2) and sigma2 > 0 and np.isfinite(ratio))):
+        return None
+    return sigma2 * ratio, psi * ratio
+
+
+def variance_state(problem: TwoLevelProblem, sigma2: float, psi: np.ndarray) -> dict:
+    """The state :func:`carried_variances` reads back at the next call."""
+    return {"sigma2": float(sigma2), "psi": np.asarray(psi, dtype=float),
+            "scale": float(problem.scale), "z_names": _SEP.join(problem.z_names)}
+
+
 def impute_rows(problem: TwoLevelProblem, beta: np.ndarray, b: np.ndarray,
                 sigma2_cluster: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Draw :math:`y = X\\beta + Z b_j + e` for the rows ``wy``; back on the raw scale."""

@@ -36,12 +36,25 @@ A method must either return finite values for every ``wy`` row or raise; the
 sampler turns an exception into an :class:`ImputationError` naming the
 variable, the iteration and the chain (it never keeps old imputations).
 
+Method state. A method whose model is itself sampled (a Gibbs sampler) or refitted
+(a REML optimum) may return ``MethodResult.state``: a flat dict of numbers and NumPy
+arrays, for example the last draw of its parameters. The sampler keeps it with the
+chain (written to the chain's files with it) and hands it back in
+``MethodInput.state`` at the method's next call for the same variable in the same
+chain; at the first call it is None. A chain is then fully described by its current
+imputations, its generator state and these method states, so continuing a chain
+from its files gives the same result as one long run. A method must treat the state
+as a starting point only: check that it fits the current call (its shapes, the
+predictors it was made with) and otherwise start afresh.
+
 Changes to this contract (kept backwards compatible):
 
 * ``MethodInput.cluster_labels`` (new, optional): the original cluster ids,
   ``cluster_labels[k]`` is the label of cluster index ``k`` (for messages).
 * :func:`redundant_columns` (new helper).
 * :class:`ImputationError` (new): what the sampler raises when a method fails.
+* ``MethodInput.state`` and ``MethodResult.state`` (new, optional): the method's own
+  state between calls (above).
 
 To add a method (for example a substantive-model-compatible one)::
 
@@ -93,6 +106,9 @@ class MethodInput:
         Method options from the user (e.g. ``donors`` for pmm).
     cluster_labels : tuple
         Original cluster ids by cluster index (empty when ``cluster`` is None).
+    state : dict or None
+        What this method returned as ``MethodResult.state`` at its previous call for
+        this variable in this chain (None at the first call).
     """
 
     variable: str
@@ -107,14 +123,20 @@ class MethodInput:
     binary: bool = False
     options: dict = field(default_factory=dict)
     cluster_labels: tuple = ()
+    state: dict | None = None
 
 
 @dataclass
 class MethodResult:
-    """Imputed values for the rows ``wy`` (in row order) and logged events."""
+    """Imputed values for the rows ``wy`` (in row order), logged events and the state.
+
+    ``state`` (optional): a flat dict of numbers, strings and NumPy arrays that the
+    sampler hands back at the next call (module docstring, "Method state").
+    """
 
     values: np.ndarray
     events: list[str] = field(default_factory=list)
+    state: dict | None = None
 
 
 class ImputationError(RuntimeError):
@@ -154,20 +176,39 @@ def register_method(name: str):
     return decorator
 
 
-def get_method(name: str) -> ImputationMethod:
-    """Return an instance of the method registered as ``name``.
+#: Built-in method -> the module of :mod:`mlmice.impute.methods` that registers it. A
+#: module is imported when one of its methods is first asked for, so a job imports only
+#: the methods (and their dependencies) its specification uses.
+BUILTIN_METHODS = {
+    "mean": "mean", "norm": "norm", "pmm": "pmm", "logreg": "logreg",
+    "2l.bin": "two_level_bin", "2l.lmer": "two_level_lmer", "2l.norm": "two_level_norm",
+    "2l.pan": "two_level_pan", "2l.pmm": "two_level_pmm", "2l.smc": "two_level_smc",
+    "2lonly.mean": "level_two", "2lonly.norm": "level_two", "2lonly.pmm": "level_two",
+}
+
+
+def method_class(name: str) -> type[ImputationMethod]:
+    """The class registered as ``name`` (a built-in's module is imported on first use).
 
     Raises
     ------
     ValueError
         Naming the unknown method and listing the known ones.
     """
-    _load_builtin_methods()
+    if name not in _REGISTRY and name in BUILTIN_METHODS:
+        import importlib
+
+        importlib.import_module(f"mlmice.impute.methods.{BUILTIN_METHODS[name]}")
     try:
-        return _REGISTRY[name]()
-    except KeyError:
-        known = ", ".join(sorted(_REGISTRY))
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        known = ", ".join(available_methods())
         raise ValueError(f"unknown imputation method {name!r}; known methods: {known}") from None
+
+
+def get_method(name: str) -> ImputationMethod:
+    """Return an instance of the method registered as ``name`` (see :func:`method_class`)."""
+    return method_class(name)()
 
 
 def check_options(method: str, options: dict, *, variable: str) -> None:
@@ -194,14 +235,8 @@ def check_options(method: str, options: dict, *, variable: str) -> None:
 
 
 def available_methods() -> list[str]:
-    """Names of all registered methods."""
-    _load_builtin_methods()
-    return sorted(_REGISTRY)
-
-
-def _load_builtin_methods() -> None:
-    # importing the package registers the built-in methods
-    import mlmice.impute.methods  # noqa: F401
+    """Names of all methods: the built-ins and those registered by the user."""
+    return sorted(set(_REGISTRY) | set(BUILTIN_METHODS))
 
 
 def cluster_means(x: np.ndarray, cluster: np.ndarray, n_clusters: int) -> np.ndarray:

@@ -88,7 +88,7 @@ class TwoLevelLmer(ImputationMethod):
             raise ValueError(f"{var}: option psi_draw == {psi_draw!r}, must be one of {PSI_DRAWS}")
         reml = bool(data.options.get("reml", True))
         stats = problem.stats
-        est = fit_problem(problem, reml=reml)
+        est = fit_problem(problem, reml=reml, warm=data.state)
         events = list(problem.events)
         if not est.converged:
             events.append("2l.lmer: the REML optimiser reported non-convergence")
@@ -111,4 +111,4 @@ class TwoLevelLmer(ImputationMethod):
         w = np.full(problem.n_clusters, 1.0 / sigma2)
         b = draw_b(stats, w, psi, beta, rng)
         values = impute_rows(problem, beta, b, np.full(problem.n_clusters, sigma2), rng)
-        return MethodResult(values=values, events=events)
+        return MethodResult(values=values, events=events, state=est.warm)

@@ -120,7 +120,7 @@ class TwoLevelPmm(ImputationMethod):
         if const is not None:
             return const
         stats = problem.stats
-        est = fit_problem(problem, reml=True)
+        est = fit_problem(problem, reml=True, warm=data.state)
         events = list(problem.events)
         if not est.converged:
             events.append("2l.pmm: the REML optimiser reported non-convergence")
@@ -135,4 +135,5 @@ class TwoLevelPmm(ImputationMethod):
         else:
             yhat_obs = problem.fitted(est.beta, est.b, ry)
         values = match_neighbours(yhat_obs, yhat_mis, problem.y_obs, donors, rng)
-        return MethodResult(values=values, events=events)
+        # the REML optimum starts the next iteration's fit (a warm start, same optimum)
+        return MethodResult(values=values, events=events, state=est.warm)

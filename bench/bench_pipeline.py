@@ -10,7 +10,11 @@ own overhead included), and the ratio to R's CPU seconds for the same work
 (impute + fit + pool of the tutorial, m = 5, maxit = 20) from
 ``../shared/reference/r_timings.json``.
 
-    python bench/bench_pipeline.py [--cores 2] [--workdir DIR]
+    python bench/bench_pipeline.py [--cores 2] [--runs 3] [--workdir DIR]
+
+It prints every run, the medians, the ratio of the median to R's CPU seconds, and
+each rule's share of the job time of the last run (its ``benchmark:`` files: the
+wall seconds of its jobs, Python's start-up included).
 
 On a shared machine the numbers are inflated by other jobs: compare CPU
 seconds, and repeat.
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,29 +36,64 @@ REPO = Path(__file__).resolve().parents[1]
 R_TIMINGS = REPO.parent / "shared" / "reference" / "r_timings.json"
 
 
+def rule_shares(workdir: Path) -> list[tuple[str, int, float, float]]:
+    """Per rule from Snakemake's ``benchmark:`` files: (rule, jobs, wall s, CPU s)."""
+    import csv
+
+    out: dict[str, list[float]] = {}
+    for path in sorted((workdir / "benchmarks").rglob("*.tsv")):
+        rule = path.relative_to(workdir / "benchmarks").parts[0]
+        with path.open() as fh:
+            row = next(csv.DictReader(fh, delimiter="\t"))
+        acc = out.setdefault(rule, [0, 0.0, 0.0])
+        acc[0] += 1
+        acc[1] += float(row["s"])
+        acc[2] += float(row.get("cpu_time") or 0.0)
+    return sorted(((r, int(v[0]), v[1], v[2]) for r, v in out.items()), key=lambda t: -t[2])
+
+
+def run_once(cores: int, workdir: Path) -> tuple[float, float, Path]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(workdir), "--cores", str(cores), "--quiet", "rules"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    run = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    if run.returncode != 0:
+        sys.exit(f"snakemake failed:\n{run.stderr[-3000:]}")
+    return wall, cpu, workdir
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--workdir", type=Path, default=None,
                         help="run here (default: a new temporary directory)")
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="mlmice-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "config.yaml").write_text((REPO / "config.yaml").read_text())
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
-           "--directory", str(workdir), "--cores", str(args.cores), "--quiet", "rules"]
-    start = time.perf_counter()
-    run = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = usage.ru_utime + usage.ru_stime
-    if run.returncode != 0:
-        sys.exit(f"snakemake failed:\n{run.stderr[-3000:]}")
-    print(f"mlmice pipeline, default config, --cores {args.cores} ({workdir})")
-    print(f"  wall clock: {wall:8.1f} s")
-    print(f"  CPU (all jobs + Snakemake): {cpu:8.1f} s")
-    impute_logs = sorted((workdir / "logs" / "impute").rglob("*.log"))
-    print(f"  chains: {len(impute_logs)}")
+    runs = []
+    for r in range(args.runs):
+        base = args.workdir or Path(tempfile.mkdtemp(prefix="mlmice-bench-"))
+        wall, cpu, workdir = run_once(args.cores, base / f"run{r + 1}")
+        runs.append((wall, cpu))
+        print(f"run {r + 1}: wall {wall:6.1f} s, CPU {cpu:6.1f} s ({workdir})", flush=True)
+    wall = statistics.median(w for w, _ in runs)
+    cpu = statistics.median(c for _, c in runs)
+    print(f"mlmice pipeline, default config, --cores {args.cores}, {len(runs)} runs from "
+          "scratch (every job runs, the report included)")
+    print(f"  median wall clock: {wall:8.1f} s   (target <= 20 s)")
+    print(f"  median CPU (all jobs + Snakemake): {cpu:8.1f} s")
+    shares = rule_shares(workdir)
+    total = sum(t[2] for t in shares)
+    print(f"\n  per rule, last run (Snakemake's benchmark files; job wall seconds, start-up "
+          f"included; {total:.1f} s over all jobs):")
+    print(f"  {'rule':<22}{'jobs':>5}{'wall s':>9}{'share':>8}{'CPU s':>8}")
+    for rule, n, w, c in shares:
+        print(f"  {rule:<22}{n:5d}{w:9.2f}{100 * w / total:7.1f}%{c:8.2f}")
     if R_TIMINGS.exists():
         summary = json.loads(R_TIMINGS.read_text())["summary"]
         r_cpu = float(summary["end_to_end_tutorial_impute_analyse_pool"]["cpu_s"])

@@ -227,6 +227,53 @@ class LmerModel(SchurMixin):
         else:
             Zty = np.asarray(self._Z.T @ yt)[None, :]
         return Zty, self.X.T @ yt, float(yt @ yt), beta_ols, yt
+    def start_theta(self, yp) -> np.ndarray:
+        r"""The optimiser's start: a moment estimate (one grouping factor), else lme4's.
+
+        Per cluster, least squares of the OLS residuals :math:`r_j` on :math:`Z_j` give
+        :math:`\hat b_j = (Z_j^\top Z_j)^{-1}Z_j^\top r_j` (clusters with more rows than
+        effects and a regular :math:`Z_j^\top Z_j`); :math:`\hat\sigma^2` is their pooled
+        residual variance and :math:`\hat\Psi = \mathrm{cov}(\hat b_j) -
+        \hat\sigma^2\,\overline{(Z_j^\top Z_j)^{-1}}` (the method of moments, its
+        eigenvalues floored at 1 % of the mean variance of the :math:`\hat b_j`), so
+        :math:`\theta_0 = \mathrm{chol}(\hat\Psi)/\hat\sigma`. It lies near the
+        optimum, which BFGS then reaches in a third fewer evaluations (the same optimum:
+        the deviance is the same function). lme4's start (1 on the diagonal of
+        :math:`\Lambda`, 0 elsewhere) where the moments cannot be formed.
+        """
+        theta = self._moment_theta(yp) if self.single else None
+        return self.theta0.copy() if theta is None else theta
+
+    def _moment_theta(self, yp) -> np.ndarray | None:
+        Zty, _, _, _, yt = yp
+        C = self._C
+        q = C.shape[1]
+        n_j = np.asarray(self._G.sum(axis=1)).ravel()
+        with np.errstate(all="ignore"):
+            regular = np.linalg.det(C) > 1e-8 * np.maximum(np.einsum("jii->j", C), 1.0) ** q
+        use = regular & (n_j > q)
+        if use.sum() < max(q + 1, 3):
+            return None
+        try:
+            c_inv = np.linalg.inv(C[use])
+        except np.linalg.LinAlgError:
+            return None
+        b = np.einsum("jab,jb->ja", c_inv, Zty[use])
+        rss = np.asarray(self._G @ (yt * yt)).ravel()[use] - np.einsum("ja,ja->j", Zty[use], b)
+        sigma2 = float(rss.sum() / (n_j[use] - q).sum())
+        if not (np.isfinite(sigma2) and sigma2 > 0):
+            return None
+        cov_b = np.atleast_2d(np.cov(b, rowvar=False))
+        w, V = np.linalg.eigh(cov_b - sigma2 * c_inv.mean(axis=0))
+        floor = 0.01 * max(float(np.trace(cov_b)) / q, 1e-12)
+        psi = (V * np.maximum(w, floor)) @ V.T
+        covs, off = [], 0
+        for t in self.terms:
+            covs.append(psi[off:off + t.q, off:off + t.q])
+            off += t.q
+        theta = self.template.theta_from_cov(covs, np.sqrt(sigma2))
+        return theta if np.all(np.isfinite(theta)) else None
+
     def lam_times(self, theta, u: np.ndarray) -> np.ndarray:
         """:math:`\\Lambda_\\theta u` for spherical effects ``u`` in the model's layout.
 
@@ -349,7 +396,8 @@ class LmerModel(SchurMixin):
         reml : bool, default True
             REML (lme4's default) or ML (``reml=False``).
         theta0 : array, optional
-            Starting value (lme4's default: 1 on the diagonal, 0 elsewhere).
+            Starting value; default :meth:`start_theta` (a moment estimate; lme4's
+            start, 1 on the diagonal and 0 elsewhere, with several grouping factors).
             A previous fit's ``theta`` makes refits in an imputation loop faster.
         hinv0 : array, optional
             With ``theta0``: the previous fit's ``optimizer["hinv"]`` (the optimiser's

@@ -9,6 +9,7 @@ import numpy as np
 from mlmice._validation import check_scalar
 from mlmice.impute.methods._lmm_fit import fit_problem
 from mlmice.impute.methods._two_level_stats import TwoLevelProblem
+from mlmice.impute.methods.base import STATE_NAME_SEP as _SEP
 from mlmice.impute.methods.base import MethodResult
 
 
@@ -40,9 +41,6 @@ def start_values(problem: TwoLevelProblem) -> tuple[float, np.ndarray]:
     # keep Psi invertible: the Gibbs step needs Psi^{-1}; 1e-4 of the target's variance
     psi = est.psi + 1e-4 * np.eye(q)
     return sigma2, psi
-
-
-_SEP = "\x1f"   # joins names in a method's state (a character no column name contains)
 
 
 def carried_variances(problem: TwoLevelProblem, state: dict | None

@@ -126,6 +126,10 @@ class MethodInput:
     state: dict | None = None
 
 
+#: Joins the column names a method keeps in its state (no column name contains it).
+STATE_NAME_SEP = "\x1f"
+
+
 @dataclass
 class MethodResult:
     """Imputed values for the rows ``wy`` (in row order), logged events and the state.

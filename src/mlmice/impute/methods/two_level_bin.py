@@ -142,6 +142,7 @@ from scipy.special import expit
 
 from mlmice._validation import check_scalar
 from mlmice.impute.methods._polya_gamma import draw_polya_gamma
+from mlmice.impute.methods.base import STATE_NAME_SEP as _SEP
 from mlmice.impute.methods.base import (
     ImputationMethod,
     MethodInput,
@@ -225,7 +226,6 @@ def _carry_over(state: dict | None, *, x_names, z_names, x_center, x_scale, z_ce
     return GibbsState(beta=mx @ beta, b=b @ mz.T, psi_inv=mz_inv.T @ psi_inv @ mz_inv)
 
 
-_SEP = "\x1f"   # joins names in the state (a character no column name contains)
 
 
 def _batched_chol_inv(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -14,11 +14,11 @@ from mlmice.impute.methods.base import MethodResult
 
 
 def get_n_iter(options: dict, default: int, *, aliases: tuple[str, ...] = (),
-               variable: str = "y") -> int:
-    """Read the number of Gibbs iterations from the method options."""
-    for key in ("n_iter", *aliases):
-        if key in options:
-            return check_scalar(options[key], f"{variable}: option {key}",
+               variable: str = "y", key: str = "n_iter") -> int:
+    """Read a number of Gibbs iterations (option ``key`` or an alias) from the options."""
+    for name in (key, *aliases):
+        if name in options:
+            return check_scalar(options[name], f"{variable}: option {name}",
                                 kind=numbers.Integral, min_val=1)
     return default
 
@@ -51,23 +51,38 @@ def carried_variances(problem: TwoLevelProblem, state: dict | None
     this call's standardisation of the target. Otherwise (or at the first call) None,
     and the sampler starts at the REML estimates (:func:`start_values`).
     """
-    if not state or state.get("z_names") != _SEP.join(problem.z_names):
+    ratio = state_scale_ratio(problem, state)
+    if ratio is None:
         return None
     try:
         sigma2, psi = float(state["sigma2"]), np.asarray(state["psi"], dtype=float)
-        ratio = (float(state["scale"]) / problem.scale) ** 2
     except (KeyError, TypeError, ValueError):
         return None
     if (psi.shape != (problem.q, problem.q) or not np.all(np.isfinite(psi))
-            or not (np.isfinite(sigma2) and sigma2 > 0 and np.isfinite(ratio))):
+            or not (np.isfinite(sigma2) and sigma2 > 0)):
         return None
     return sigma2 * ratio, psi * ratio
 
 
-def variance_state(problem: TwoLevelProblem, sigma2: float, psi: np.ndarray) -> dict:
-    """The state :func:`carried_variances` reads back at the next call."""
+def state_scale_ratio(problem: TwoLevelProblem, state: dict | None) -> float | None:
+    """The factor that puts a state's variances on this call's scale of the target.
+
+    :math:`(s_{old}/s_{new})^2`; None when there is no state or it was made for other
+    random effects (by name).
+    """
+    if not state or state.get("z_names") != _SEP.join(problem.z_names):
+        return None
+    try:
+        ratio = (float(state["scale"]) / problem.scale) ** 2
+    except (KeyError, TypeError, ValueError):
+        return None
+    return ratio if np.isfinite(ratio) and ratio > 0 else None
+
+
+def variance_state(problem: TwoLevelProblem, sigma2: float, psi: np.ndarray, **more) -> dict:
+    """The state :func:`carried_variances` reads back at the next call (and ``more``)."""
     return {"sigma2": float(sigma2), "psi": np.asarray(psi, dtype=float),
-            "scale": float(problem.scale), "z_names": _SEP.join(problem.z_names)}
+            "scale": float(problem.scale), "z_names": _SEP.join(problem.z_names), **more}
 
 
 def impute_rows(problem: TwoLevelProblem, beta: np.ndarray, b: np.ndarray,

@@ -74,6 +74,7 @@ from mlmice.impute.methods._two_level_common import (
     get_n_iter,
     impute_rows,
     start_values,
+    state_scale_ratio,
     variance_state,
 )
 from mlmice.impute.methods._two_level_stats import TwoLevelProblem, prepare_problem
@@ -115,25 +116,25 @@ class TwoLevelNorm(ImputationMethod):
         n_iter = get_n_iter(data.options, NORM_ITERATIONS, variable=data.variable)
         start = _carried(problem, data.state)
         if start is not None:
-            n_iter = get_n_iter({"n_iter": data.options["n_warm"]} if "n_warm" in data.options
-                                else {}, NORM_WARM_ITERATIONS, variable=data.variable)
+            n_iter = get_n_iter(data.options, NORM_WARM_ITERATIONS, variable=data.variable,
+                                key="n_warm")
         state = norm_gibbs(problem, rng, n_iter=n_iter, start=start)
         values = impute_rows(problem, state["beta"], state["b"], state["sigma2"], rng)
-        keep = variance_state(problem, 1.0, state["psi"])
-        keep.update(cluster_sigma2=state["sigma2"], sigma2_0=state["sigma2_0"],
-                    theta=state["theta"])
+        keep = variance_state(problem, state["sigma2_0"], state["psi"],
+                              cluster_sigma2=state["sigma2"], theta=state["theta"])
         return MethodResult(values=values, events=list(problem.events), state=keep)
 
 
 def _carried(problem: TwoLevelProblem, state: dict | None) -> dict | None:
     """The previous call's draw (rescaled to this call's target), if it fits; else None."""
-    carried = carried_variances(problem, state)
+    carried = carried_variances(problem, state)      # sigma2 holds sigma2_0 here
     if carried is None:
         return None
-    ratio, psi = carried               # variance_state stored sigma2 = 1: the scale ratio
+    sigma2_0, psi = carried
+    ratio = state_scale_ratio(problem, state)
     try:
         sigma2 = np.asarray(state["cluster_sigma2"], dtype=float) * ratio
-        sigma2_0, theta = float(state["sigma2_0"]) * ratio, float(state["theta"])
+        theta = float(state["theta"])
     except (KeyError, TypeError, ValueError):
         return None
     if (sigma2.shape != (problem.n_clusters,) or not np.all(np.isfinite(sigma2))

@@ -133,8 +133,8 @@ class TwoLevelPan(ImputationMethod):
         prior = get_prior_kind(data.options, variable=data.variable, method="2l.pan")
         start = carried_variances(problem, data.state)
         if start is not None:
-            n_iter = get_n_iter({"n_iter": data.options["n_warm"]} if "n_warm" in data.options
-                                else {}, PAN_WARM_ITERATIONS, variable=data.variable)
+            n_iter = get_n_iter(data.options, PAN_WARM_ITERATIONS, variable=data.variable,
+                                key="n_warm")
         beta, b, sigma2, psi = pan_gibbs(problem, rng, n_iter=n_iter, start=start, prior=prior)
         values = impute_rows(problem, beta, b, np.full(problem.n_clusters, sigma2), rng)
         return MethodResult(values=values, events=list(problem.events),

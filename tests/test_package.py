@@ -65,3 +65,26 @@ def test_version_matches_pyproject():
     from pathlib import Path
     text = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert re.search(r'^version = "([^"]+)"', text, re.M).group(1) == mlmice.__version__
+
+
+@pytest.mark.parametrize("package", ["mlmice.plots", "mlmice.pipeline"])
+def test_lazy_subpackages_export_what_they_list(package):
+    import importlib
+
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, f"{package}.{name}"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        module.nope  # noqa: B018
+
+
+def test_report_helpers_do_not_import_matplotlib_or_scipy_stats():
+    # the report notebook imports figure_name and mlmice.reporting; matplotlib and
+    # scipy.stats cost about 1 s of the report job (bench/bench_pipeline.py)
+    import subprocess
+    import sys
+
+    code = ("import sys; from mlmice.plots import figure_name, OBSERVED; import mlmice.reporting; "
+            "print(sorted(m for m in ('matplotlib', 'scipy.stats') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -20,15 +20,25 @@ function                  what it shows (R equivalent)
 ========================  ================================================
 """
 
-from mlmice.plots._style import IMPUTED, OBSERVED, figure_name
-from mlmice.plots.chains import plot_trace
-from mlmice.plots.compare import plot_compare
-from mlmice.plots.data import plot_corr, plot_flux, plot_pattern
-from mlmice.plots.imputed import plot_imputed
-from mlmice.plots.model import plot_pred
-from mlmice.plots.observed import plot_observed
-from mlmice.plots.simulation import plot_performance
+import importlib
 
-__all__ = ["IMPUTED", "OBSERVED", "figure_name", "plot_compare", "plot_corr", "plot_flux",
-           "plot_imputed", "plot_observed", "plot_pattern", "plot_performance", "plot_pred",
-           "plot_trace"]
+# imported lazily: matplotlib and scipy.stats cost about 1 s to import, which a job
+# that draws one figure (or none: the report needs only figure_name) should not pay
+# for the others
+_EXPORTS = {"IMPUTED": "_style", "OBSERVED": "_style", "figure_name": "_style",
+            "plot_trace": "chains", "plot_compare": "compare", "plot_corr": "data",
+            "plot_flux": "data", "plot_pattern": "data", "plot_imputed": "imputed",
+            "plot_pred": "model", "plot_observed": "observed",
+            "plot_performance": "simulation"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"mlmice.plots.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'mlmice.plots' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

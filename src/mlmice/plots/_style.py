@@ -2,16 +2,20 @@
 
 Figures are built on :class:`matplotlib.figure.Figure` directly (never
 ``pyplot``), so making one changes no global state and works under any
-backend; saving uses the Agg renderer.
+backend; saving uses the Agg renderer. matplotlib is imported when the first
+figure is made, so that the colours and :func:`figure_name` cost nothing to
+import (the report and the pipeline's jobs that draw nothing use them).
 """
 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: ggmice's colour for observed values (blue)
 OBSERVED = "#006CC2"
@@ -23,6 +27,9 @@ DPI = 150
 
 def new_figure(width: float, height: float) -> Figure:
     """A constrained-layout Figure with an Agg canvas attached."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(float(width), float(height)), layout="constrained")
     FigureCanvasAgg(fig)
     return fig

@@ -386,12 +386,19 @@ def test_builtin_methods_load_on_first_use_and_the_table_is_complete():
     import pkgutil
 
     import mlmice.impute.methods as methods
-    from mlmice.impute.methods.base import _REGISTRY, BUILTIN_METHODS, method_class
+    from mlmice.impute.methods.base import (
+        _REGISTRY,
+        BUILTIN_METHODS,
+        builtin_level,
+        method_class,
+    )
 
-    # every built-in name resolves to a class of that name from its module
+    # every built-in name resolves to a class of that name from its module, and its
+    # level read off the name (which spares the analysis jobs the import) is the class's
     for name, module in BUILTIN_METHODS.items():
         cls = method_class(name)
         assert cls.name == name and cls.__module__ == f"mlmice.impute.methods.{module}"
+        assert builtin_level(name) == cls.level, name
     # and every method a built-in module registers is in the table
     for info in pkgutil.iter_modules(methods.__path__):
         importlib.import_module(f"mlmice.impute.methods.{info.name}")

@@ -172,6 +172,8 @@ def test_data_contract_artifacts(pipeline):
     tests = pd.read_parquet(res / "tests" / "predictors.parquet")
     assert list(tests["method"]) == ["D1", "D3"]
     assert (tests["df1"] == 3).all() and (tests["p_value"].between(0, 1)).all()
+    first = pd.read_parquet(res / "tests" / f"{MODELS[0]['name']}.parquet")
+    assert first.empty and list(first.columns) == list(tests.columns)   # no model before it
 
     compare = pd.read_parquet(res / "compare" / "estimates.parquet")
     assert list(compare.columns) == COMPARE_COLUMNS
@@ -289,9 +291,8 @@ def test_changed_formula_reruns_only_that_model(pipeline):
     config = copy.deepcopy(CONFIG)
     config["studies"][STUDY]["models"][1]["formula"] += " + assessment_ij"
     jobs = _dry_run(pipeline, config)
-    assert _rules(jobs) == {"analyze": 1, "pool": 1, "test_models": 1, "compare": 1,
-                            "report": 1}
-    models = {w.get("model") for r, w in jobs if r in ("analyze", "pool", "test_models")}
+    assert _rules(jobs) == {"analyze": 1, "pool": 1, "compare": 1, "report": 1}
+    models = {w.get("model") for r, w in jobs if r in ("analyze", "pool")}
     assert models == {"predictors"}
 
 

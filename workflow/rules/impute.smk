@@ -47,6 +47,7 @@ rule impute:
         maxit=lambda wildcards: imputation(wildcards.study)["maxit"],
         seed=lambda wildcards: imputation(wildcards.study)["seed"],
         saved=lambda wildcards: f"results/{wildcards.study}/impute/saved",
+    priority: PRIORITY["impute"]
     threads: 1
     resources:
         mem_mb=2000,
@@ -78,6 +79,7 @@ rule trace:
         "benchmarks/trace/{study}.tsv"
     params:
         threshold=lambda wildcards: imputation(wildcards.study)["rhat_threshold"],
+    priority: PRIORITY["trace"]
     threads: 1
     resources:
         mem_mb=1000,
@@ -104,6 +106,7 @@ rule plot_imputed:
         "logs/plot_imputed/{study}.log",
     benchmark:
         "benchmarks/plot_imputed/{study}.tsv"
+    priority: PRIORITY["plot_imputed"]
     threads: 1
     resources:
         mem_mb=1500,

@@ -45,6 +45,7 @@ rule inspect:
         "benchmarks/inspect/{study}.tsv"
     params:
         variables=analysis_variables,
+    priority: PRIORITY["inspect"]
     threads: 1
     resources:
         mem_mb=1000,

@@ -4,8 +4,6 @@
 #                                                   components (kind = extra_par)
 #   results/{study}/pooled/mitml/{model}.parquet    mitml::testEstimates(extra.pars = TRUE)
 #   results/{study}/compare/models/{model}.parquet  truth, CCA and MI side by side
-#   results/{study}/tests/{model}.parquet           D1 and D3 of {model} against the model
-#                                                   before it in the sequence
 #   results/{study}/compare/estimates.parquet       all models; + estimates.png
 # The per-model comparison is written by the pool job (it needs the same inputs
 # and no fit), which saves one job start per model.
@@ -25,6 +23,7 @@ rule pool:
         "logs/pool/{study}/{model}.log",
     benchmark:
         "benchmarks/pool/{study}/{model}.tsv"
+    priority: PRIORITY["pool"]
     threads: 1
     resources:
         mem_mb=1000,
@@ -33,29 +32,6 @@ rule pool:
         "../../envs/mlmice.yaml"
     script:
         "../../scripts/pool.py"
-
-
-rule test_models:
-    input:
-        data="results/{study}/impute/data.parquet",
-        spec="results/{study}/impute/spec.json",
-        chains=chain_inputs,
-    output:
-        tests="results/{study}/tests/{model}.parquet",
-    log:
-        "logs/test_models/{study}/{model}.log",
-    benchmark:
-        "benchmarks/test_models/{study}/{model}.tsv"
-    params:
-        models=test_params,
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../../envs/mlmice.yaml"
-    script:
-        "../../scripts/test_models.py"
 
 
 rule compare:
@@ -74,6 +50,7 @@ rule compare:
         "logs/compare/{study}.log",
     benchmark:
         "benchmarks/compare/{study}.tsv"
+    priority: PRIORITY["compare"]
     threads: 1
     resources:
         mem_mb=1000,

@@ -71,9 +71,10 @@ def model_config(study, name):
 
 
 def model_params(wildcards):
-    """Formula and fitting options of the model in the wildcards."""
+    """Name, formula and fitting options of the model in the wildcards."""
     model = model_config(wildcards.study, wildcards.model)
-    return {"formula": " ".join(model["formula"].split()), "reml": model["reml"]}
+    return {"name": model["name"], "formula": " ".join(model["formula"].split()),
+            "reml": model["reml"]}
 
 
 def analysis_inputs(wildcards):
@@ -106,13 +107,15 @@ def previous_model(study, name):
     return model_config(study, names[k - 1])
 
 
-def test_params(wildcards):
-    """The model and the model before it (the null model of the tests)."""
+def null_model_params(wildcards):
+    """The model before the one in the wildcards (the null model of its tests), or None
+    for the first model of the sequence."""
     study, name = wildcards.study, wildcards.model
+    if model_names(study).index(model_config(study, name)["name"]) == 0:
+        return None
     null = previous_model(study, name)
-    return {"model": {"name": name, **model_params(wildcards)},
-            "null_model": {"name": null["name"], "formula": " ".join(null["formula"].split()),
-                           "reml": null["reml"]}}
+    return {"name": null["name"], "formula": " ".join(null["formula"].split()),
+            "reml": null["reml"]}
 
 
 def test_names(study):

@@ -37,7 +37,13 @@ from mlmice.impute.defaults import (
     observed_values,
 )
 from mlmice.impute.errors import SpecError, SpecWarning
-from mlmice.impute.methods.base import check_options, method_class
+from mlmice.impute.methods.base import (
+    _REGISTRY,
+    BUILTIN_METHODS,
+    builtin_level,
+    check_options,
+    method_class,
+)
 from mlmice.impute.passive import PassiveExpression, is_passive, parse_passive
 from mlmice.io import check_finite_values
 
@@ -64,6 +70,8 @@ def method_level(method: str) -> str:
     if is_passive(method):
         return "passive"
     try:
+        if method in BUILTIN_METHODS and method not in _REGISTRY:
+            return builtin_level(method)
         return method_class(method).level
     except ValueError as err:
         raise SpecError(str(err)) from None

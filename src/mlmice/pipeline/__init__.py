@@ -9,7 +9,8 @@ read ``snakemake.input``/``params``, call these and write ``snakemake.output``).
 * :mod:`~mlmice.pipeline.tables`: one model fitted to several data sets as long
   tables (:func:`fit_tables`), and those tables back as fits that
   :func:`mlmice.pool` accepts (:func:`fits_from_tables`), and the pooled tests
-  between two models as a table (:func:`model_tests_table`).
+  between two models as a table (:func:`model_tests_table`; :func:`no_tests_table`
+  for the first model of a sequence).
 """
 
 import importlib
@@ -18,7 +19,8 @@ import importlib
 # cost; see bench/bench_pipeline.py)
 _EXPORTS = {"chain_key": "chains", "mids_from_files": "chains", "resume_chain": "chains",
             "ampute_arguments": "config", "fit_tables": "tables",
-            "fits_from_tables": "tables", "model_tests_table": "tables"}
+            "fits_from_tables": "tables", "model_tests_table": "tables",
+            "no_tests_table": "tables"}
 
 __all__ = sorted(_EXPORTS)
 

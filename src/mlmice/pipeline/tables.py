@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-__all__ = ["fit_tables", "fits_from_tables", "model_tests_table"]
+__all__ = ["fit_tables", "fits_from_tables", "model_tests_table", "no_tests_table"]
 
 #: Columns of :func:`model_tests_table` (``tests/<model>.parquet``).
 TEST_COLUMNS = ["model", "null_model", "method", "use", "m", "df_com", "f_value", "df1", "df2",
@@ -152,6 +152,16 @@ def model_tests_table(full, null, *, model: dict, null_model: dict,
                     row["note"] = "parameters tested: " + ", ".join(result.parameters)
         log(str(row))
         rows.append(row)
-    table = pd.DataFrame(rows).reindex(columns=TEST_COLUMNS)
-    return table.astype({"use": "string", "m": "float64",
+    return _tests_frame(rows)
+
+
+def no_tests_table() -> pd.DataFrame:
+    """The tests table of the first model of a sequence: no rows (no model before it)."""
+    return _tests_frame([])
+
+
+def _tests_frame(rows: list[dict]) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=TEST_COLUMNS)
+    return table.astype({"model": "string", "null_model": "string", "method": "string",
+                         "use": "string", "m": "float64", "note": "string",
                          **{c: "float64" for c in TEST_COLUMNS[5:11]}})

@@ -44,7 +44,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import optimize
 
 from mlmice.impute.methods._two_level_stats import ClusterStats, TwoLevelProblem
 from mlmice.mixed.pls import BlockSolution, profiled_deviance, solve_blocks
@@ -173,6 +172,8 @@ def fit_lmm(stats: ClusterStats, *, reml: bool = True, tol: float = 1e-10,
                          "use fit_problem")
     if prof.n <= p:
         raise ValueError(f"{variable}: {prof.n} observed values cannot identify {p} fixed effects")
+    from scipy import optimize  # here: importing it costs 0.2 s, paid only when used
+
     upper = 50.0
     while True:
         res = optimize.minimize_scalar(lambda t: prof.deviance(np.array([t])),

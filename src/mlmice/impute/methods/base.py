@@ -191,6 +191,19 @@ BUILTIN_METHODS = {
 }
 
 
+def builtin_level(name: str) -> str:
+    """Level of a built-in method read off its name, as in mice: ``2lonly.*`` is
+    ``"2lonly"``, ``2l.*`` is ``"2l"``, the others ``"1"``.
+
+    Equal to the class's ``level`` (a test checks every built-in); it lets a job
+    that only reads a specification (the analysis stages) skip importing the
+    methods and their dependencies.
+    """
+    if name not in BUILTIN_METHODS:
+        raise ValueError(f"{name!r} is not a built-in method")
+    return "2lonly" if name.startswith("2lonly.") else "2l" if name.startswith("2l.") else "1"
+
+
 def method_class(name: str) -> type[ImputationMethod]:
     """The class registered as ``name`` (a built-in's module is imported on first use).
 

@@ -204,3 +204,16 @@ def test_ess_bulk_of_ar1_chains_is_the_theoretical_value(rho):
         x[t] = rho * x[t - 1] + e[t]
     assert ess_bulk(x) == pytest.approx(n * m * (1 - rho) / (1 + rho), rel=0.08)
     assert np.isnan(ess_bulk(np.ones((20, 2))))
+
+
+def test_average_ranks_equal_scipy_rankdata():
+    from scipy.stats import rankdata
+
+    from mlmice.diagnostics.convergence import average_ranks
+
+    rng = np.random.default_rng(3)
+    cases = [rng.normal(size=(20, 4)), rng.integers(0, 5, size=(30, 3)).astype(float),
+             np.ones((5, 2)), np.array([[2.0]]), np.array([[1.0, 1.0], [0.0, 3.0]])]
+    for x in cases:
+        np.testing.assert_array_equal(average_ranks(x),
+                                      rankdata(x, method="average", axis=None).reshape(x.shape))

@@ -407,3 +407,17 @@ def test_figures_and_rhat_from_mlmice_mice(popular_mar):
     fig = plots.plot_imputed(imp, "popularity_ij", kind="hist", by_cluster=True, n_clusters=2)
     titles = [ax.get_title() for ax in fig.axes if (ax.get_gid() or "").startswith("imputed:")]
     assert titles == ["cluster_id 1", "cluster_id 2"]       # float ids 1.0, 2.0 shown as ints
+
+
+def test_density_curve_equals_scipy_gaussian_kde():
+    from scipy.stats import gaussian_kde
+
+    from mlmice.plots.imputed import _density_curve
+
+    rng = np.random.default_rng(5)
+    grid = np.linspace(-4, 6, 101)
+    for values in (rng.normal(size=50), rng.gamma(2.0, size=9000), np.array([0.0, 1.0])):
+        np.testing.assert_allclose(_density_curve(values, grid, chunk=1000),
+                                   gaussian_kde(values)(grid), rtol=1e-10, atol=1e-15)
+    assert _density_curve(np.array([1.0]), grid) is None
+    assert _density_curve(np.array([2.0, 2.0]), grid) is None

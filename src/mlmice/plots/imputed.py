@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from scipy import stats
 
 from mlmice._validation import check_random_state, check_scalar
 from mlmice.diagnostics import imputed_long
@@ -64,10 +63,26 @@ def _strip(ax, observed, imputed, rng, size: float, levels, labels=None):
     ax.set_xlabel("Imputation number (0 = observed data)")
 
 
-def _density_curve(values: np.ndarray, grid: np.ndarray):
+def _density_curve(values: np.ndarray, grid: np.ndarray, chunk: int = 4096):
+    r"""Gaussian kernel density of ``values`` at ``grid`` with Scott's bandwidth.
+
+    .. math:: \hat f(x) = \frac{1}{n h} \sum_i \phi\Big(\frac{x - x_i}{h}\Big),
+       \qquad h = s\, n^{-1/5},
+
+    with :math:`s` the sample standard deviation: ``scipy.stats.gaussian_kde``'s
+    default in one dimension (Scott 1992), equal to it to rounding
+    (``tests/test_plots.py``), without importing scipy.stats (0.7 s of the job).
+    Summed over chunks of ``values``, so memory stays ``len(grid) * chunk``.
+    """
+    values = np.asarray(values, dtype=float)
     if values.size < 2 or np.ptp(values) == 0:
         return None
-    return stats.gaussian_kde(values)(grid)
+    h = values.std(ddof=1) * values.size ** -0.2
+    density = np.zeros(grid.size)
+    for start in range(0, values.size, chunk):
+        z = (grid[:, None] - values[None, start:start + chunk]) / h
+        density += np.exp(-0.5 * z * z).sum(axis=1)
+    return density / (values.size * h * np.sqrt(2.0 * np.pi))
 
 
 def _proportions(ax, observed, imputed, variable, levels, labels=None):

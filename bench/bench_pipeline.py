@@ -34,6 +34,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 R_TIMINGS = REPO.parent / "shared" / "reference" / "r_timings.json"
+#: The wall clock before the job-count work (commit 0473c51, one analyze, pool and
+#: test_models job per model, papermill saving after every cell), median of 2 runs on
+#: a 2-core machine: the baseline the ratio below names.
+BASELINE_WALL = 28.4
 
 
 def rule_shares(workdir: Path) -> list[tuple[str, int, float, float]]:
@@ -85,7 +89,8 @@ def main() -> None:
     cpu = statistics.median(c for _, c in runs)
     print(f"mlmice pipeline, default config, --cores {args.cores}, {len(runs)} runs from "
           "scratch (every job runs, the report included)")
-    print(f"  median wall clock: {wall:8.1f} s   (target <= 20 s)")
+    print(f"  median wall clock: {wall:8.1f} s   (target <= 20 s; baseline {BASELINE_WALL} s "
+          f"at 0473c51: ratio {wall / BASELINE_WALL:.2f})")
     print(f"  median CPU (all jobs + Snakemake): {cpu:8.1f} s")
     shares = rule_shares(workdir)
     total = sum(t[2] for t in shares)

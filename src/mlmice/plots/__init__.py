@@ -22,7 +22,7 @@ function                  what it shows (R equivalent)
 
 import importlib
 
-# imported lazily: matplotlib and scipy.stats cost about 1 s to import, which a job
+# imported lazily: matplotlib costs about 0.35 s to import, which a job
 # that draws one figure (or none: the report needs only figure_name) should not pay
 # for the others
 _EXPORTS = {"IMPUTED": "_style", "OBSERVED": "_style", "figure_name": "_style",

@@ -135,3 +135,17 @@ def test_empty_after_na_removal(small):
     df = small.assign(x=np.nan)
     with pytest.raises(ValueError, match="no rows left after removing rows with missing values"):
         model_frame("y ~ x", df)
+
+
+def test_numeric_design_equals_model_frame():
+    from mlmice.design import model_frame, numeric_design
+
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"y": rng.normal(size=30), "x": rng.normal(size=30),
+                       "w": rng.normal(size=30), "g": np.repeat(np.arange(6), 5)})
+    for formula in ("y ~ x + w + x:w + (1 + x | g)", "y ~ x * w + I(x^2) + log(abs(w))",
+                    "y ~ 0 + x + I(2 * w)"):
+        mf = model_frame(formula, df, drop_rank=False, check_random=False)
+        X, names = numeric_design(formula, {v: df[v].to_numpy() for v in ("x", "w")})
+        assert names == list(mf.x_names), formula
+        np.testing.assert_array_equal(X, mf.X)

@@ -451,6 +451,26 @@ def test_method_states_make_resuming_from_files_exact(tmp_path):
         restarted.values["x"], long.values["x"])
 
 
+def test_two_level_smc_state_makes_resuming_exact(tmp_path):
+    # 2l.smc keeps each sampler's last draw (substantive model "sub.", covariate model
+    # "cov.") and continues it with n_warm sweeps
+    df, pred = _stateful_data()
+    df = df.drop(columns="b")
+    pred = pred.drop(index="b", columns="b")
+    pred.loc["x", "y"] = 1
+    method = {"x": "2l.smc", "y": "2l.smc", "w": "2lonly.pmm"}
+    options = {v: {"model": "y ~ x + w + (1 + x | g)"} for v in ("x", "y")}
+    spec = validate_spec(df, method=method, predictor_matrix=pred, method_options=options)
+    long = run_chain(df, spec, chain=1, maxit=4, seed=5)
+    assert {k.split(".")[0] for k in long.method_state["x"]} == {"sub", "cov"}
+    assert {k.split(".")[0] for k in long.method_state["y"]} == {"sub"}
+    short = run_chain(df, spec, chain=1, maxit=2, seed=5)
+    short.to_files(tmp_path / "c1")
+    resumed = continue_chain(ChainState.from_files(tmp_path / "c1", df), maxit=2)
+    for name in long.values:
+        np.testing.assert_array_equal(resumed.values[name], long.values[name])
+
+
 def test_two_level_bin_state_is_reexpressed_for_new_standardisation():
     # the same linear predictor and random-effect distribution after the predictors'
     # centring and scaling change (what happens when the predictors are re-imputed)

@@ -36,6 +36,7 @@ import pandas as pd
 from mlmice.formula import Formula, RandomTerm, evaluate, parse_formula
 
 __all__ = ["ModelFrame", "RandomBlock", "RankDeficiencyWarning", "model_frame",
+           "numeric_design",
            "check_random_blocks", "drop_rank_deficient"]
 
 
@@ -129,6 +130,8 @@ class ModelFrame:
 
 def _is_factor(series: pd.Series) -> bool:
     dt = series.dtype
+    if isinstance(series, np.ndarray) and dt.kind in "fiu":
+        return False                     # numeric arrays (numeric_design): no pandas call
     return (isinstance(dt, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(dt)
             or pd.api.types.is_string_dtype(dt) or pd.api.types.is_object_dtype(dt))
 
@@ -238,12 +241,17 @@ def drop_rank_deficient(X: np.ndarray, names: list[str], *, tol: float = 1e-7,
 
 
 class _Columns:
-    """Builds the numeric columns of factor labels on the kept rows."""
+    """Builds the numeric columns of factor labels on the kept rows.
 
-    def __init__(self, formula: Formula, data: pd.DataFrame, factors: set[str]):
+    ``data`` is a DataFrame, or a mapping of names to numeric arrays of length ``n``
+    (:func:`numeric_design`).
+    """
+
+    def __init__(self, formula: Formula, data, factors: set[str], n: int | None = None):
         self.formula = formula
         self.data = data
         self.factors = factors
+        self.n = len(data) if n is None else int(n)
         self.labels = data.attrs.get("labels", {}) if hasattr(data, "attrs") else {}
         self.cache: dict[str, tuple[np.ndarray, list[str] | None]] = {}
 
@@ -252,7 +260,11 @@ class _Columns:
         if _is_factor(s) or name in self.factors:
             raise ValueError(f"variable {name!r} is a factor and cannot be used in an "
                              f"arithmetic expression in formula {self.formula.text!r}")
-        return s.to_numpy(dtype=float)
+        return np.asarray(s, dtype=float)
+
+    def row_label(self, k: int):
+        """The label of row ``k`` in messages (its index label for a DataFrame)."""
+        return self.data.index[k] if isinstance(self.data, pd.DataFrame) else k
 
     def get(self, label: str) -> tuple[np.ndarray, list[str] | None]:
         """Return (matrix (n, k), level names or None for numeric)."""
@@ -267,14 +279,14 @@ class _Columns:
                 dummies[np.arange(len(codes)), codes] = 1.0
                 out = (dummies, levels)
             else:
-                out = (s.to_numpy(dtype=float)[:, None], None)
+                out = (np.asarray(s, dtype=float)[:, None], None)
         else:
             val = evaluate(node, self.numeric)
-            val = np.broadcast_to(val, (len(self.data),)).astype(float)
+            val = np.broadcast_to(val, (self.n,)).astype(float)
             if not np.all(np.isfinite(val)):
                 bad = int(np.flatnonzero(~np.isfinite(val))[0])
                 raise ValueError(f"term {label!r} is not finite (NaN or Inf) in row "
-                                 f"{self.data.index[bad]!r}")
+                                 f"{self.row_label(bad)!r}")
             out = (val[:, None], None)
         self.cache[label] = out
         return out
@@ -321,6 +333,31 @@ def _design(cols: _Columns, intercept: bool, terms, n: int) -> tuple[np.ndarray,
 
 
 # --------------------------------------------------------------------------- public
+
+def numeric_design(formula: str | Formula, columns) -> tuple[np.ndarray, list[str]]:
+    """The fixed-effects matrix of ``formula`` on numeric columns, without a model frame.
+
+    The same columns and names as ``model_frame(formula, data, drop_rank=False).X``
+    for complete numeric data (``tests/test_design.py``), built from arrays with no
+    pandas and no missing-value handling: for samplers that evaluate one model at many
+    candidate values of a variable (``2l.smc``'s Metropolis-Hastings steps).
+
+    Parameters
+    ----------
+    formula : str or Formula
+    columns : mapping
+        Every variable of the fixed part -> ndarray (n,), numeric and complete.
+
+    Returns
+    -------
+    X : ndarray (n, p)
+    names : list of str
+    """
+    f = parse_formula(formula)
+    n = len(next(iter(columns.values())))
+    cols = _Columns(f, columns, set(), n=n)
+    return _design(cols, f.intercept, f.terms, n)
+
 
 def model_frame(formula: str | Formula, data: pd.DataFrame, *, factors=None,
                 numeric_response: bool = True, drop_rank: bool = True,

@@ -11,7 +11,8 @@ handles (a plain numeric response, exactly one random-effects term with a
 random intercept whose slopes are also fixed effects, no factors) and builds,
 for given column values, the fixed-effects matrix ``X`` (R's column names,
 products for ``a:b``, ``I(...)`` expressions) with
-:func:`mlmice.design.model_frame`, and the positions of the random-effects
+:func:`mlmice.design.numeric_design` (no pandas: the Metropolis-Hastings steps
+build it once per step), and the positions of the random-effects
 columns ``Z`` within ``X``. The grouping factor of the random term is the
 imputation's cluster variable (predictor code -2); its name in the formula is
 only checked not to be one of the model's other variables.
@@ -20,9 +21,8 @@ only checked not to be one of the model's other variables.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from mlmice.design import model_frame
+from mlmice.design import numeric_design
 from mlmice.formula import FormulaError, parse_formula
 
 
@@ -97,6 +97,7 @@ class SubstantiveModel:
             raise ValueError(f"{where}: the grouping factor {self.group!r} is also a "
                              "covariate")
         self.covariates = tuple(used)
+        self._z_index: np.ndarray | None = None
         if variable != self.response and variable not in self.covariates:
             raise ValueError(f"{where}: {variable!r} does not occur in the model {formula!r}")
 
@@ -122,13 +123,9 @@ class SubstantiveModel:
         z_index : ndarray of int (q,)
             Columns of ``X`` that form ``Z`` (intercept first).
         """
-        n = len(next(iter(columns.values())))
-        frame = pd.DataFrame({v: np.asarray(columns[v], dtype=float) for v in self.covariates})
-        frame[self.response] = 0.0
-        frame[self.group] = np.zeros(n, dtype=int)
-        mf = model_frame(self.formula, frame, drop_rank=False, check_random=False)
-        if mf.nobs != n:
-            raise ValueError(f"model {self.text!r}: covariates must be complete")
-        names = list(mf.x_names)
-        z_index = np.asarray([names.index(t) for t in self.z_terms], dtype=int)
-        return mf.X, names, z_index
+        X, names = numeric_design(self.formula, {v: columns[v] for v in self.covariates})
+        if not np.all(np.isfinite(X)):
+            raise ValueError(f"model {self.text!r}: covariates must be complete and finite")
+        if self._z_index is None:
+            self._z_index = np.asarray([names.index(t) for t in self.z_terms], dtype=int)
+        return X, names, self._z_index

@@ -11,23 +11,39 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mlmice.impute.categorical import as_codes, is_categorical
 from mlmice.impute.errors import SpecError
 
-__all__ = ["check_frame", "default_roles", "is_binary", "is_numeric", "make_method",
-           "make_predictor_matrix", "observed_values"]
+__all__ = ["as_float", "check_frame", "default_roles", "is_binary", "is_numeric", "is_usable",
+           "make_method", "make_predictor_matrix", "observed_values"]
 
 
 def is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)
 
 
+def is_usable(series: pd.Series) -> bool:
+    """Numeric, boolean or categorical: a column the sampler can hold (as codes)."""
+    return is_numeric(series) or is_categorical(series)
+
+
+def as_float(series: pd.Series) -> np.ndarray:
+    """A usable column as floats (category codes for a categorical), NaN where missing."""
+    if is_categorical(series):
+        return as_codes(series)
+    return series.to_numpy(dtype=float, na_value=np.nan, copy=True)
+
+
 def observed_values(series: pd.Series) -> np.ndarray:
-    values = series.to_numpy(dtype=float, na_value=np.nan)
+    values = as_float(series)
     return values[~np.isnan(values)]
 
 
 def is_binary(series: pd.Series) -> bool:
-    """True when the observed values of a numeric column are all 0 or 1 (and some exist)."""
+    """True when the observed values of a numeric column are all 0 or 1 (and some exist),
+    or for a categorical column with two categories (its codes are 0/1)."""
+    if is_categorical(series):
+        return len(series.cat.categories) == 2 and bool(series.notna().any())
     if not is_numeric(series):
         return False
     obs = observed_values(series)
@@ -39,7 +55,9 @@ def make_method(df: pd.DataFrame, *, cluster: str | None = None,
     """Default imputation methods, as ``mice::make.method``.
 
     ``""`` for complete columns, the cluster variable and the id variable,
-    ``"logreg"`` for binary (0/1) columns, ``"pmm"`` for other numeric columns.
+    ``"logreg"`` for binary (0/1) columns and categoricals with two categories,
+    ``"polr"`` for other ordered categoricals, ``"polyreg"`` for other unordered
+    ones, ``"pmm"`` for other numeric columns.
 
     Parameters
     ----------
@@ -62,12 +80,15 @@ def make_method(df: pd.DataFrame, *, cluster: str | None = None,
         series = df[name]
         if name in (cluster, id) or not series.isna().any():
             out[name] = ""
-        elif not is_numeric(series):
-            raise SpecError(f"{name}: cannot choose an imputation method for a non-numeric "
-                            f"column of dtype {series.dtype}; code it numerically (0/1 for "
-                            "binary variables) or give it method ''")
+        elif not is_usable(series):
+            raise SpecError(f"{name}: cannot choose an imputation method for a column of "
+                            f"dtype {series.dtype}; make it categorical "
+                            f"(df[{name!r}] = df[{name!r}].astype('category'), ordered for "
+                            "an ordinal variable), code it numerically, or give it method ''")
         elif is_binary(series):
             out[name] = "logreg"
+        elif is_categorical(series):
+            out[name] = "polr" if series.cat.ordered else "polyreg"
         else:
             out[name] = "pmm"
     return pd.Series(out, dtype=object, name="method")
@@ -79,7 +100,8 @@ def make_predictor_matrix(df: pd.DataFrame, *, cluster: str | None = None,
 
     Every variable predicts every other one (code 1), the diagonal is 0.
     With ``cluster`` the cluster column is coded -2 and its own row is 0.
-    Non-numeric columns and the ``id`` variable are not used as predictors
+    Columns that are neither numeric nor categorical (text) and the ``id``
+    variable are not used as predictors
     (0); mice leaves an id in and the user has to zero it, as the tutorial does.
 
     Parameters
@@ -98,7 +120,7 @@ def make_predictor_matrix(df: pd.DataFrame, *, cluster: str | None = None,
     names = list(df.columns)
     pred = pd.DataFrame(1, index=names, columns=names, dtype=int)
     for name in names:
-        if not is_numeric(df[name]) or name == id:
+        if not is_usable(df[name]) or name == id:
             pred[name] = 0
     if cluster is not None:
         pred[cluster] = -2

@@ -54,6 +54,8 @@ import pandas as pd
 
 from mlmice._threads import one_blas_thread
 from mlmice._validation import check_random_state, check_scalar
+from mlmice.impute.categorical import category_labels, dummies, dummy_names, is_categorical
+from mlmice.impute.defaults import as_float, is_usable
 from mlmice.impute.methods.base import (
     ImputationError,
     MethodInput,
@@ -70,7 +72,7 @@ class _Step:
     """What the sampler needs to impute one variable (fixed for the whole run)."""
 
     __slots__ = ("name", "j", "method", "method_name", "level", "pred", "pred_names", "codes",
-                 "options", "binary")
+                 "options", "binary", "categories", "ordered", "expand")
 
 
 class Engine:
@@ -86,10 +88,12 @@ class Engine:
             series = data[name]
             if name == spec.cluster:
                 continue
-            if pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(
-                    series.dtype):
-                base[:, j] = series.to_numpy(dtype=float, na_value=np.nan)
+            if is_usable(series):
+                base[:, j] = as_float(series)      # a categorical as its codes
         self.base = base
+        # categorical variables: their categories (predictors enter as dummies)
+        self.categories = {name: category_labels(data[name]) for name in self.names
+                           if name != spec.cluster and is_categorical(data[name])}
         self.where: dict[str, np.ndarray] = {}
         for name in self.names:
             if spec.method[name] != "":
@@ -115,10 +119,21 @@ class Engine:
             use = [(self.col[p], p, int(c)) for p, c in row.items() if c in (1, 2, 3, 4)
                    and p != spec.cluster]
             step.pred = np.array([u[0] for u in use], dtype=np.intp)
-            step.pred_names = tuple(u[1] for u in use)
-            step.codes = np.array([u[2] if step.level != "1" else 1 for u in use], dtype=int)
+            codes = [u[2] if step.level != "1" else 1 for u in use]
+            # a categorical predictor with K categories becomes its K - 1 dummies
+            step.expand = [(k, len(self.categories[p])) for k, (_j, p, _c) in enumerate(use)
+                           if p in self.categories]
+            names, expanded_codes = [], []
+            for (_j, p, _c), c in zip(use, codes, strict=True):
+                labels = (dummy_names(p, self.categories[p]) if p in self.categories else (p,))
+                names.extend(labels)
+                expanded_codes.extend([c] * len(labels))
+            step.pred_names = tuple(names)
+            step.codes = np.array(expanded_codes, dtype=int)
             step.options = dict(spec.options.get(name, {}))
             step.binary = is_binary(data[name])
+            step.categories = self.categories.get(name, ())
+            step.ordered = bool(step.categories) and bool(data[name].cat.ordered)
             self.steps[name] = step
         self.visit = [v for v in spec.visit_sequence if v in self.steps]
         self.passive_where = [(p, self.col[p], self.where[p], spec.passive[p])
@@ -165,12 +180,23 @@ class Engine:
                 f"{expr.text!r} is not finite in row(s) {', '.join(map(str, bad))}")
         X[wp, j] = values
 
+    @staticmethod
+    def _with_dummies(X: np.ndarray, s: _Step) -> np.ndarray:
+        """The predictors of step ``s``, each categorical one as its dummies."""
+        blocks, start = [], 0
+        x = X[:, s.pred]
+        for k, n_categories in s.expand:
+            blocks += [x[:, start:k], dummies(x[:, k], n_categories)]
+            start = k + 1
+        blocks.append(x[:, start:])
+        return np.hstack(blocks)
+
     def step(self, X, name, rng, *, chain, iteration, events, method_state):
         s = self.steps[name]
         wy = self.where[name]
         y = X[:, s.j].copy()
         ry = ~np.isnan(self.base[:, s.j])
-        x = X[:, s.pred]
+        x = X[:, s.pred] if not s.expand else self._with_dummies(X, s)
         names, codes = s.pred_names, s.codes
         if x.shape[1]:
             drop = redundant_columns(x[ry], y[ry])
@@ -187,7 +213,8 @@ class Engine:
                            n_clusters=self.n_clusters if two_level else 0,
                            binary=s.binary, options=s.options,
                            cluster_labels=self.cluster_labels if two_level else (),
-                           state=method_state.get(name))
+                           state=method_state.get(name), categories=s.categories,
+                           ordered=s.ordered)
         where = f"chain {chain}, iteration {iteration}: imputing {name!r} with {s.method_name!r}"
         try:
             result = s.method.impute(data, rng)
@@ -201,6 +228,10 @@ class Engine:
                                   f"{int(wy.sum())} missing rows")
         if not np.all(np.isfinite(values)):
             raise ImputationError(f"{where} returned non-finite values")
+        if s.categories and not np.all((values == np.round(values)) & (values >= 0)
+                                       & (values < len(s.categories))):
+            raise ImputationError(f"{where} returned values that are not codes of the "
+                                  f"{len(s.categories)} categories of {name!r}")
         X[wy, s.j] = values
         if result.state is not None:
             method_state[name] = check_method_state(result.state, where=where)

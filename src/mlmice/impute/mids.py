@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from mlmice._validation import check_scalar
+from mlmice.impute.categorical import from_codes, is_categorical
+from mlmice.impute.defaults import as_float
 from mlmice.impute.engine import Engine, check_n_jobs, run_many
 from mlmice.impute.spec import ImputationSpec
 from mlmice.impute.state import ChainState
@@ -215,9 +217,10 @@ class Mids:
         state = self.chains[action - 1]
         out = self.data.copy()
         for name, vals in state.values.items():
-            col = out[name].to_numpy(dtype=float, na_value=np.nan, copy=True)
+            col = as_float(out[name])                  # a categorical's codes
             col[np.isnan(col)] = vals
-            out[name] = col
+            out[name] = (from_codes(col, out[name].dtype) if is_categorical(out[name])
+                         else col)
         out.attrs = dict(self.data.attrs)
         return out
 

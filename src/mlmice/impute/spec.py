@@ -28,10 +28,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from mlmice.impute.categorical import is_categorical
 from mlmice.impute.defaults import (
     check_frame,
     is_binary,
     is_numeric,
+    is_usable,
     make_method,
     make_predictor_matrix,
     observed_values,
@@ -60,8 +62,10 @@ CODES: dict[int, str] = {
 }
 
 
-#: Built-in methods whose target must be coded 0/1.
+#: Built-in methods whose target must be coded 0/1 (or a categorical of two categories).
 BINARY_METHODS = frozenset({"logreg", "2l.bin"})
+#: Built-in methods whose target must be a categorical (:mod:`mlmice.impute.categorical`).
+CATEGORICAL_METHODS = frozenset({"polr", "polyreg"})
 
 
 
@@ -374,7 +378,17 @@ def _resolve_cluster(df, pred, method, levels, cluster):
 
 def _check_target(df, name, meth, level, pred, cluster, levels, missing):
     series = df[name]
-    if not is_numeric(series):
+    if meth in CATEGORICAL_METHODS:
+        if not is_categorical(series):
+            raise SpecError(f"{name}: method {meth!r} imputes a categorical variable, but {name} "
+                            f"has dtype {series.dtype}; make it one with df[{name!r}] = "
+                            f"df[{name!r}].astype('category') (ordered for polr)")
+    elif is_categorical(series) and not (meth in BINARY_METHODS and is_binary(series)):
+        k = len(series.cat.categories)
+        use = "logreg (or 2l.bin)" if k == 2 else ("polr" if series.cat.ordered else "polyreg")
+        raise SpecError(f"{name}: method {meth!r} imputes numbers, but {name} is categorical "
+                        f"({k} categories); use {use}")
+    elif not is_numeric(series) and not is_categorical(series):
         raise SpecError(f"{name}: method {meth!r} needs a numeric column, got dtype {series.dtype}")
     if not missing[name].any():
         return
@@ -401,9 +415,10 @@ def _check_target(df, name, meth, level, pred, cluster, levels, missing):
             raise SpecError(f"{name}: the cluster variable {pname!r} has code {code}; it must "
                             "be coded -2 (or 0)")
         pseries = df[pname]
-        if not is_numeric(pseries):
-            raise SpecError(f"{name}: predictor {pname!r} (code {code}) is not numeric "
-                            f"(dtype {pseries.dtype}); code it numerically or set its code to 0")
+        if not is_usable(pseries):
+            raise SpecError(f"{name}: predictor {pname!r} (code {code}) is neither numeric nor "
+                            f"categorical (dtype {pseries.dtype}); make it categorical "
+                            f"(.astype('category')), code it numerically or set its code to 0")
         if missing[pname].all():
             raise SpecError(f"{name}: predictor {pname!r} (code {code}) is never observed; "
                             "set its code to 0")

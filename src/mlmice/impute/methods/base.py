@@ -55,6 +55,9 @@ Changes to this contract (kept backwards compatible):
 * :class:`ImputationError` (new): what the sampler raises when a method fails.
 * ``MethodInput.state`` and ``MethodResult.state`` (new, optional): the method's own
   state between calls (above).
+* ``MethodInput.categories`` and ``MethodInput.ordered`` (new, optional): a categorical
+  target's categories (``y`` holds its codes); a categorical predictor arrives as its
+  dummies (``x`` columns named ``<variable><category>``).
 
 To add a method (for example a substantive-model-compatible one)::
 
@@ -109,6 +112,11 @@ class MethodInput:
     state : dict or None
         What this method returned as ``MethodResult.state`` at its previous call for
         this variable in this chain (None at the first call).
+    categories : tuple of str
+        The target's categories when it is categorical (``y`` then holds the codes
+        ``0 .. K-1``; :mod:`mlmice.impute.categorical`); empty otherwise.
+    ordered : bool
+        True when the categorical target is ordered (ordinal).
     """
 
     variable: str
@@ -124,6 +132,8 @@ class MethodInput:
     options: dict = field(default_factory=dict)
     cluster_labels: tuple = ()
     state: dict | None = None
+    categories: tuple = ()
+    ordered: bool = False
 
 
 #: Joins the column names a method keeps in its state (no column name contains it).
@@ -185,6 +195,7 @@ def register_method(name: str):
 #: the methods (and their dependencies) its specification uses.
 BUILTIN_METHODS = {
     "mean": "mean", "norm": "norm", "pmm": "pmm", "logreg": "logreg",
+    "polyreg": "polytomous", "polr": "polytomous",
     "2l.bin": "two_level_bin", "2l.lmer": "two_level_lmer", "2l.norm": "two_level_norm",
     "2l.pan": "two_level_pan", "2l.pmm": "two_level_pmm", "2l.smc": "two_level_smc",
     "2lonly.mean": "level_two", "2lonly.norm": "level_two", "2lonly.pmm": "level_two",

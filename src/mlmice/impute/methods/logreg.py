@@ -49,6 +49,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from mlmice.impute.methods._augment import augment
 from mlmice.impute.methods.base import (
     ImputationMethod,
     MethodInput,
@@ -85,39 +86,8 @@ def independent_columns(X: np.ndarray, *, tol: float = 1e-7) -> np.ndarray:
 
 
 def augment_binary(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pseudo-observations of White, Daniel and Royston (2010) for a binary target.
-
-    As ``mice:::augment(y, ry, x, wy)`` for a 0/1 target: the categories are
-    always 0 and 1, and the predictor means and sds are taken over all rows,
-    so neither ``y`` nor ``ry`` is needed.
-
-    Parameters
-    ----------
-    x : ndarray (n, p) predictors (no intercept), all rows
-
-    Returns
-    -------
-    x_aug : ndarray (2 p k, p)
-    y_aug : ndarray (2 p k,)
-    w_aug : ndarray (2 p k,) weights, summing to p + 1
-    """
-    n, p = x.shape
-    cats = np.array([0.0, 1.0])
-    k = cats.size
-    if p == 0:
-        return np.empty((0, p)), np.empty(0), np.empty(0)
-    mean = x.mean(axis=0)
-    sd = x.std(axis=0, ddof=1) if n > 1 else np.zeros(p)
-    lo, hi = x.min(axis=0), x.max(axis=0)
-    nr = 2 * p * k
-    xa = np.tile(mean, (nr, 1))
-    shift = np.tile([0.5, -0.5], k)  # +/- half an sd, per category
-    for j in range(p):
-        rows = slice(2 * k * j, 2 * k * (j + 1))
-        xa[rows, j] = np.clip(mean[j] + shift * sd[j], lo[j], hi[j])
-    ya = np.tile(np.repeat(cats, 2), p)
-    wa = np.full(nr, (p + 1) / nr)
-    return xa, ya.astype(float), wa
+    """:func:`._augment.augment` for a 0/1 target: always both categories (see above)."""
+    return augment(x, (0.0, 1.0))
 
 
 @register_method("logreg")

@@ -146,3 +146,29 @@ def test_unknown_draw_is_refused():
                                         "normal, got 'bayes'"):
         mm.mice(df, m=1, maxit=1, method={"o": "polr", "nom": "polyreg", "z": "pmm"},
                 method_options={"o": {"draw": "bayes"}})
+
+
+@pytest.mark.parametrize("method", ["2lonly.polyreg", "2lonly.polr"])
+def test_level_two_categorical(method):
+    # a cluster-level category (school type): one value per cluster, imputed per cluster
+    rng = np.random.default_rng(8)
+    G, size = 60, 8
+    g = np.repeat(np.arange(G), size)
+    u = rng.normal(size=G)
+    kind = np.searchsorted([-0.5, 0.6], u + 0.5 * rng.logistic(size=G))
+    df = pd.DataFrame({"g": g, "x": u[g] + rng.normal(size=G * size),
+                       "s": pd.Categorical.from_codes(kind[g], ["low", "mid", "high"],
+                                                      ordered=method.endswith("polr"))})
+    gone = rng.choice(G, 15, replace=False)
+    df.loc[np.isin(g, gone), "s"] = np.nan
+    df.loc[(g == gone[0]) & (np.arange(G * size) % size == 0), "s"] = "mid"  # partly observed
+    pred = pd.DataFrame(0, index=df.columns, columns=df.columns)
+    pred.loc["s", ["g", "x"]] = [-2, 1]
+    imp = mm.mice(df, m=2, maxit=2, seed=3, method={"s": method}, predictor_matrix=pred)
+    done = imp.complete(1)
+    per_cluster = done.groupby("g", observed=True)["s"].nunique()
+    assert (per_cluster == 1).all()                        # one value per cluster
+    assert (done.loc[df["g"] == gone[0], "s"] == "mid").all()   # filled from its own rows
+    assert done["s"].dtype == df["s"].dtype
+    events = imp.logged_events["event"]
+    assert events.str.contains("observed for some rows").any()

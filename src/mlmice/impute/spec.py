@@ -30,6 +30,7 @@ import pandas as pd
 
 from mlmice.impute.categorical import is_categorical
 from mlmice.impute.defaults import (
+    as_float,
     check_frame,
     is_binary,
     is_numeric,
@@ -65,7 +66,7 @@ CODES: dict[int, str] = {
 #: Built-in methods whose target must be coded 0/1 (or a categorical of two categories).
 BINARY_METHODS = frozenset({"logreg", "2l.bin"})
 #: Built-in methods whose target must be a categorical (:mod:`mlmice.impute.categorical`).
-CATEGORICAL_METHODS = frozenset({"polr", "polyreg"})
+CATEGORICAL_METHODS = frozenset({"polr", "polyreg", "2lonly.polr", "2lonly.polyreg"})
 
 
 
@@ -427,7 +428,7 @@ def _check_target(df, name, meth, level, pred, cluster, levels, missing):
                             "no imputation method; give it a method or set its code to 0")
     if level == "2lonly":
         codes, _ = cluster_codes(df[cluster])
-        y = series.to_numpy(dtype=float, na_value=np.nan)
+        y = as_float(series)
         ok = ~np.isnan(y)
         lo = np.full(codes.max() + 1, np.inf)
         hi = np.full(codes.max() + 1, -np.inf)

@@ -1,4 +1,5 @@
-"""Level-2-only methods: ``2lonly.mean``, ``2lonly.norm``, ``2lonly.pmm``.
+"""Level-2-only methods: ``2lonly.mean``, ``2lonly.norm``, ``2lonly.pmm``,
+``2lonly.polr`` and ``2lonly.polyreg``.
 
 A level-2 variable :math:`w_j` takes one value per cluster :math:`j`. The
 methods aggregate to one row per cluster, impute there and write the value
@@ -15,7 +16,12 @@ Res. Methods* 21(1), section "level-2 variables"):
 * ``2lonly.pmm``: the same draw followed by predictive mean matching among
   the observed clusters (type-1 matching, 5 donors);
 * ``2lonly.mean``: the cluster's own observed value; clusters with nothing
-  observed get the mean over observed clusters (an event is logged).
+  observed get the mean over observed clusters (an event is logged);
+* ``2lonly.polr``, ``2lonly.polyreg``: a categorical level-2 variable (a school
+  type, an ordinal rating of the cluster), by the steps of ``polr`` and
+  ``polyreg`` (:mod:`.polytomous`: augmentation, proportional-odds or multinomial
+  logit, a class drawn from each missing cluster's probabilities) on the
+  cluster-level data; option ``draw`` as theirs.
 
 A cluster where the value is observed for some rows and missing for others
 (the tutorial's teacher experience in class 1) is not an error here (R's
@@ -25,6 +31,8 @@ refused by :func:`mlmice.impute.spec.validate_spec` before any work.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -37,8 +45,10 @@ from mlmice.impute.methods.base import (
 )
 from mlmice.impute.methods.norm import bayes_linear_draw, with_intercept
 from mlmice.impute.methods.pmm import pmm_match
+from mlmice.impute.methods.polytomous import DRAWS, class_probabilities, draw_classes
 
-__all__ = ["LevelTwoMean", "LevelTwoNorm", "LevelTwoPmm", "cluster_level_data"]
+__all__ = ["LevelTwoMean", "LevelTwoNorm", "LevelTwoPmm", "LevelTwoPolr", "LevelTwoPolyreg",
+           "cluster_level_data"]
 
 
 def cluster_level_data(data: MethodInput):
@@ -138,3 +148,42 @@ class LevelTwoMean(_LevelTwoOnly):
         events.append(f"{x_mis.shape[0]} cluster(s) with {data.variable} missing in every row: "
                       "imputed with the mean over observed clusters")
         return np.full(x_mis.shape[0], float(np.mean(w_obs)))
+
+
+class _LevelTwoCategorical(_LevelTwoOnly):
+    ordinal = False
+    options = {"draw": ("mice", "class probabilities at the ML estimate ('mice') or at a "
+                                "normal draw of the coefficients ('normal')")}
+
+    def _draw(self, w_obs, x_obs, x_mis, rng, data, events):
+        if not data.categories:
+            raise ValueError(f"{data.variable}: method {self.name} imputes a categorical "
+                             "variable")
+        draw = data.options.get("draw", "mice")
+        if draw not in DRAWS:
+            raise ValueError(f"{data.variable}: option draw of method {self.name} must be one "
+                             f"of {', '.join(DRAWS)}, got {draw!r}")
+        n_obs, n_mis = w_obs.size, x_mis.shape[0]
+        clusters = replace(data, y=np.concatenate([w_obs, np.full(n_mis, np.nan)]),
+                           ry=np.arange(n_obs + n_mis) < n_obs,
+                           wy=np.arange(n_obs + n_mis) >= n_obs,
+                           x=np.vstack([x_obs, x_mis]), cluster=None, n_clusters=0,
+                           names=tuple(f"cluster mean {k + 1}" for k in range(x_obs.shape[1])))
+        classes, prob, more = class_probabilities(clusters, ordinal=self.ordinal, draw=draw,
+                                                  rng=rng, method=self.name)
+        events.extend(more)
+        return classes[draw_classes(prob, rng)]
+
+
+@register_method("2lonly.polyreg")
+class LevelTwoPolyreg(_LevelTwoCategorical):
+    """Multinomial logit at the cluster level (see the module docstring)."""
+
+    ordinal = False
+
+
+@register_method("2lonly.polr")
+class LevelTwoPolr(_LevelTwoCategorical):
+    """Proportional-odds logit at the cluster level (see the module docstring)."""
+
+    ordinal = True

@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "write_parquet": "mlmice.io",
     "read_parquet": "mlmice.io",
     "simulate_popularity": "mlmice.simulate",
+    "simulate_tracks": "mlmice.simulate_categorical",
     "ampute": "mlmice.amputation",
     # models
     "lmer": "mlmice.mixed",

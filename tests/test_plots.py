@@ -421,3 +421,20 @@ def test_density_curve_equals_scipy_gaussian_kde():
                                    gaussian_kde(values)(grid), rtol=1e-10, atol=1e-15)
     assert _density_curve(np.array([1.0]), grid) is None
     assert _density_curve(np.array([2.0, 2.0]), grid) is None
+
+
+def test_plot_imputed_categorical_shows_its_categories():
+    import mlmice as mm
+
+    df = mm.simulate_tracks(30, 8, seed=2)
+    df.loc[::4, "track"] = np.nan
+    imp = mm.mice(df, m=2, maxit=1, seed=1, method={"track": "polr"})
+    fig = plots.plot_imputed(imp, "track", kind="density")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["low", "middle", "high", "top"]
+    fig = plots.plot_imputed(imp, "track", kind="strip")
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["low", "middle", "high",
+                                                                     "top"]
+    with pytest.raises(TypeError, match="neither numeric nor categorical"):
+        plots.plot_imputed(imp.complete("long").assign(track=lambda d: d["track"].astype(str)),
+                           "track", where=imp.where)

@@ -190,7 +190,8 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
       of the imputed values, the latter averaged over the imputations.
 
     A discrete variable (all values, observed and imputed, are integers with
-    at most 10 distinct values, e.g. a 0/1 variable) gets a small vertical
+    at most 10 distinct values, e.g. a 0/1 variable, or a categorical one,
+    whose categories label its values) gets a small vertical
     jitter in the strip look, bars of the share of each value (observed
     beside imputed, a dot per imputation) instead of kernel densities, and
     one histogram bar per value; its values carry their labels (``labels=``,
@@ -245,9 +246,19 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
         raise KeyError(f"variable {variable!r} is not a column of the completed data")
     if variable not in where.columns:
         raise KeyError(f"variable {variable!r} is not a column of where (the imputed-cell mask)")
-    if not pd.api.types.is_numeric_dtype(long[variable]):
-        raise TypeError(f"variable {variable!r} is not numeric (dtype {long[variable].dtype}); "
-                        "plot_imputed draws numeric variables (binary ones coded 0/1)")
+    categories = None
+    if isinstance(long[variable].dtype, pd.CategoricalDtype):
+        # a categorical variable: its codes, drawn as discrete values with its categories
+        categories = [str(c) for c in long[variable].cat.categories]
+        codes = long[variable].cat.codes.to_numpy().astype(float)
+        codes[codes < 0] = np.nan
+        long = long.assign(**{variable: codes})
+        if labels is None:
+            labels = dict(enumerate(categories))
+    elif not pd.api.types.is_numeric_dtype(long[variable]):
+        raise TypeError(f"variable {variable!r} is neither numeric nor categorical (dtype "
+                        f"{long[variable].dtype}); plot_imputed draws numeric and categorical "
+                        "variables")
     rng = check_random_state(seed)
     m = long[".imp"].nunique()
     all_obs, all_imp = _values(long, where, variable)
@@ -255,7 +266,8 @@ def plot_imputed(imp, variable: str, kind: str = "strip", by_cluster: bool = Fal
     pooled = pooled[np.isfinite(pooled)]
     if pooled.size == 0:
         raise ValueError(f"{variable!r} has no finite values to draw")
-    levels = discrete_levels(pooled)
+    levels = (discrete_levels(pooled) if categories is None
+              else np.arange(len(categories), dtype=float))
     if labels is None:
         data = None if isinstance(imp, pd.DataFrame) else getattr(imp, "data", None)
         attrs = data.attrs if isinstance(data, pd.DataFrame) else {}

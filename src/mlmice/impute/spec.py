@@ -66,7 +66,7 @@ CODES: dict[int, str] = {
 #: Built-in methods whose target must be coded 0/1 (or a categorical of two categories).
 BINARY_METHODS = frozenset({"logreg", "2l.bin"})
 #: Built-in methods whose target must be a categorical (:mod:`mlmice.impute.categorical`).
-CATEGORICAL_METHODS = frozenset({"polr", "polyreg", "2l.polr", "2lonly.polr",
+CATEGORICAL_METHODS = frozenset({"polr", "polyreg", "2l.polr", "2l.polyreg", "2lonly.polr",
                                  "2lonly.polyreg"})
 
 

@@ -198,7 +198,7 @@ BUILTIN_METHODS = {
     "polyreg": "polytomous", "polr": "polytomous",
     "2l.bin": "two_level_bin", "2l.lmer": "two_level_lmer", "2l.norm": "two_level_norm",
     "2l.pan": "two_level_pan", "2l.pmm": "two_level_pmm", "2l.smc": "two_level_smc",
-    "2l.polr": "two_level_polr",
+    "2l.polr": "two_level_polr", "2l.polyreg": "two_level_polyreg",
     "2lonly.mean": "level_two", "2lonly.norm": "level_two", "2lonly.pmm": "level_two",
     "2lonly.polr": "level_two", "2lonly.polyreg": "level_two",
 }

@@ -1,0 +1,198 @@
+r"""``2l.polyreg``: two-level imputation of a nominal variable by Polya-Gamma Gibbs sampling.
+
+Model
+-----
+For pupil :math:`i` in cluster :math:`j` with unordered categories
+:math:`c = 0, \dots, C-1` (the categories observed; 0 the reference),
+
+.. math::
+    \Pr(y_{ij} = c \mid b_j) = \frac{\exp(\eta_{ijc})}{\sum_{d} \exp(\eta_{ijd})},
+    \quad \eta_{ijc} = x_{ij}^\top\beta_c + z_{ij}^\top b_{jc}, \quad \eta_{ij0} = 0,
+    \quad b_{jc} \sim N_q(0, \Psi_c),
+
+a multinomial logit with random effects per category contrast (independent between
+contrasts), ``X`` and ``Z`` from the predictor codes as for every 2l method, centred
+and scaled on the observed rows, and per contrast the priors of ``2l.bin``.
+
+Gibbs sweep (observed rows), for each contrast :math:`c = 1, \dots, C-1` in turn
+(Holmes and Held 2006; Polson, Scott and Windle 2013): given the other contrasts the
+likelihood of :math:`(\beta_c, b_c)` is a logistic one,
+:math:`\Pr(y_{ij} = c) = \operatorname{logit}^{-1}(\eta_{ijc} - o_{ijc})` with the
+offset :math:`o_{ijc} = \log\sum_{d \ne c} \exp(\eta_{ijd})`, so with
+:math:`\omega_{ijc} \sim PG(1, \eta_{ijc} - o_{ijc})` it is Gaussian with weights
+:math:`\omega` and linear term :math:`\kappa + \omega o`,
+:math:`\kappa = [y_{ij} = c] - 1/2`; ``2l.bin``'s joint draw of :math:`(\beta_c, b_c)`,
+its Wishart draw of :math:`\Psi_c^{-1}` and its scale move then apply unchanged.
+
+A missing value is drawn from the class probabilities with the cluster's own
+:math:`b_{jc}` (a cluster without observed values draws them from their prior), so an
+imputation is never a category that was not observed. The first call of a chain runs
+``n_iter`` sweeps (default 30) from :math:`\beta = 0` except the intercepts at the
+log-odds of the observed shares; later calls continue the last draw (kept in the
+method state and re-expressed for the next call's centring and scaling, as
+``2l.bin``) with ``n_warm`` sweeps (default 3).
+
+References
+----------
+Holmes, C. C. and Held, L. (2006). Bayesian auxiliary variable models for binary and
+multinomial regression. Bayesian Analysis 1(1), 145-168.
+Polson, N. G., Scott, J. G. and Windle, J. (2013). Bayesian inference for logistic
+models using Polya-Gamma latent variables. JASA 108, 1339-1349.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp
+
+from mlmice._validation import check_scalar
+from mlmice.impute.methods._polya_gamma import draw_polya_gamma
+from mlmice.impute.methods.base import STATE_NAME_SEP as _SEP
+from mlmice.impute.methods.base import (
+    ImputationMethod,
+    MethodInput,
+    MethodResult,
+    register_method,
+    two_level_design,
+)
+from mlmice.impute.methods.logreg import independent_columns
+from mlmice.impute.methods.polytomous import draw_classes
+from mlmice.impute.methods.two_level_bin import (
+    GibbsState,
+    _Blocks,
+    _carry_over,
+    _draw_psi_inv,
+    _scale_move,
+    _standardise,
+    _wishart,
+)
+
+__all__ = ["TwoLevelPolyreg", "gibbs_two_level_multinomial"]
+
+_DEFAULTS = {"n_iter": 30, "n_warm": 3}
+
+
+def _eta(blocks, states, cluster):
+    """Linear predictors (n, C) with the reference's column of zeros first."""
+    cols = [np.zeros(blocks.X.shape[0])]
+    cols += [blocks.eta(s.beta, s.b, cluster) for s in states]
+    return np.column_stack(cols)
+
+
+def gibbs_two_level_multinomial(X, Z, y, cluster, n_clusters, *, n_classes, rng, n_iter,
+                                prior_sd, psi_scale=0.1, start=None):
+    """Run the sampler of the module docstring on the observed rows.
+
+    Parameters
+    ----------
+    X, Z : ndarray
+        Standardised designs of the observed rows (X with the intercept first).
+    y : ndarray of int (n,), classes 0 .. n_classes-1
+    start : list of GibbsState, optional
+        The previous draw of each contrast.
+
+    Returns
+    -------
+    list of GibbsState, one per contrast 1 .. n_classes-1
+    """
+    p, q = X.shape[1], Z.shape[1]
+    nu0, s0 = q + 1.0, psi_scale * np.eye(q)
+    p0 = np.diag(1.0 / np.asarray(prior_sd, dtype=float) ** 2)
+    blocks = _Blocks(X, Z, cluster, n_clusters)
+    if start is None:
+        share = np.bincount(y, minlength=n_classes) + 0.5
+        start = []
+        for c in range(1, n_classes):
+            beta = np.zeros(p)
+            beta[0] = np.log(share[c] / share[0])
+            start.append(GibbsState(beta=beta, b=np.zeros((n_clusters, q)),
+                                    psi_inv=_wishart(s0 + 0.1 * n_clusters * np.eye(q),
+                                                     nu0 + n_clusters, rng)))
+    states = list(start)
+    for _ in range(n_iter):
+        for c in range(1, n_classes):
+            eta = _eta(blocks, states, cluster)
+            others = np.delete(eta, c, axis=1)
+            offset = logsumexp(others, axis=1)
+            omega = draw_polya_gamma(eta[:, c] - offset, rng=rng)
+            kappa = (y == c) - 0.5 + omega * offset
+            s = states[c - 1]
+            beta, b, _ = blocks.solve(omega, kappa, s.psi_inv, p0, rng=rng)
+            psi_inv = _draw_psi_inv(b, s0, nu0, rng)
+            b, psi_inv = _scale_move(blocks, cluster, omega, kappa, beta, b, psi_inv, s0, nu0,
+                                     rng)
+            states[c - 1] = GibbsState(beta=beta, b=b, psi_inv=psi_inv)
+    return states
+
+
+@register_method("2l.polyreg")
+class TwoLevelPolyreg(ImputationMethod):
+    """Two-level multinomial logit imputation by Polya-Gamma Gibbs sampling (module docstring)."""
+
+    options = {"n_iter": (30, "Gibbs sweeps of the first call"),
+               "n_warm": (3, "Gibbs sweeps of later calls, which continue the last draw")}
+    level = "2l"
+
+    def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
+        var = data.variable
+        if not data.categories:
+            raise ValueError(f"{var}: method 2l.polyreg imputes a categorical variable; make "
+                             f"it one with df[{var!r}] = df[{var!r}].astype('category')")
+        opts = {**_DEFAULTS, **data.options}
+        n_iter = check_scalar(opts["n_iter"], f"{var}: option n_iter", kind=int, min_val=1)
+        n_warm = check_scalar(opts["n_warm"], f"{var}: option n_warm", kind=int, min_val=1)
+        events: list[str] = []
+        y = np.asarray(data.y, dtype=float)
+        ry, wy = np.asarray(data.ry, dtype=bool), np.asarray(data.wy, dtype=bool)
+        if int(wy.sum()) == 0:
+            return MethodResult(values=np.empty(0))
+        classes = np.unique(y[ry])
+        if classes.size == 1:
+            return MethodResult(values=np.full(int(wy.sum()), classes[0]),
+                                events=[f"2l.polyreg: every observed value of {var} is one "
+                                        "category; imputed that category"])
+        X, x_names, Z, z_names = two_level_design(data)
+        cluster = np.asarray(data.cluster, dtype=np.int64)
+        n_clusters = int(data.n_clusters)
+        X, x_center, x_scale = _standardise(X, ry)
+        Z, z_center, z_scale = _standardise(Z, ry)
+        keep_x = independent_columns(X[ry])
+        if keep_x.size < X.shape[1]:
+            dropped = [x_names[j] for j in range(X.shape[1]) if j not in set(keep_x.tolist())]
+            events.append(f"2l.polyreg: dropped linearly dependent fixed effects {dropped}")
+            X, x_names = X[:, keep_x], [x_names[j] for j in keep_x]
+            x_center, x_scale = x_center[keep_x], x_scale[keep_x]
+        keep_z = independent_columns(Z[ry])
+        if keep_z.size < Z.shape[1]:
+            dropped = [z_names[j] for j in range(Z.shape[1]) if j not in set(keep_z.tolist())]
+            events.append(f"2l.polyreg: dropped linearly dependent random effects {dropped}")
+            Z, z_names = Z[:, keep_z], [z_names[j] for j in keep_z]
+            z_center, z_scale = z_center[keep_z], z_scale[keep_z]
+        class_key = _SEP.join(str(int(c)) for c in classes)
+        state = data.state if data.state and data.state.get("classes") == class_key else None
+        start = None
+        if state is not None:
+            start = [_carry_over({k[len(f"{c}."):]: v for k, v in state.items()
+                                  if k.startswith(f"{c}.")},
+                                 x_names=x_names, z_names=z_names, x_center=x_center,
+                                 x_scale=x_scale, z_center=z_center, z_scale=z_scale,
+                                 n_clusters=n_clusters) for c in range(1, classes.size)]
+            if any(s is None for s in start):
+                start = None
+        sd = np.full(X.shape[1], 2.5)
+        sd[0] = 10.0
+        yi = np.searchsorted(classes, y[ry]).astype(int)
+        states = gibbs_two_level_multinomial(
+            X[ry], Z[ry], yi, cluster[ry], n_clusters, n_classes=classes.size, rng=rng,
+            n_iter=n_warm if start is not None else n_iter, prior_sd=sd, start=start)
+        eta = np.column_stack([np.zeros(int(wy.sum()))] + [
+            X[wy] @ s.beta + np.einsum("ia,ia->i", Z[wy], s.b[cluster[wy]]) for s in states])
+        prob = np.exp(eta - logsumexp(eta, axis=1, keepdims=True))
+        values = classes[draw_classes(prob, rng)]
+        keep = {"classes": class_key}
+        for c, s in enumerate(states, start=1):
+            keep.update({f"{c}.beta": s.beta, f"{c}.b": s.b, f"{c}.psi_inv": s.psi_inv,
+                         f"{c}.x_center": x_center, f"{c}.x_scale": x_scale,
+                         f"{c}.z_center": z_center, f"{c}.z_scale": z_scale,
+                         f"{c}.x_names": _SEP.join(x_names), f"{c}.z_names": _SEP.join(z_names)})
+        return MethodResult(values=values.astype(float), events=events, state=keep)

@@ -6,8 +6,20 @@ and a nominal school type ``school`` missing at random), imputes them with jomo 
 joint model of latent normals with random intercepts; m = 20) and pools the analysis
 model ``y ~ track + x + school + (1 | cluster_id)``. Here the same data sets are
 imputed by mlmice (``track`` by 2l.polr, ``school`` by 2lonly.polyreg; m = 10) and
-the pooled estimates compared, data set by data set: the mean difference over the 30
-data sets in units of its Monte Carlo SE, and both against the complete-data fits.
+the pooled estimates compared, data set by data set, with each other and with the
+complete-data fits.
+
+We do not agree with jomo, and jomo is the one that is off. Over the 30 data sets
+(2026-12-05) mlmice is within 5 % of the complete-data fit on every parameter, jomo
+is 11 % high on ``x``, 9 % on the vocational-school contrast and 6 % on the intercept
+variance, 2-4 % low on the track contrasts (differences of 5-19 MC SEs). jomo models
+``y`` and the latent normal behind ``track`` as jointly normal, so in its imputations
+``y`` depends on the latent variable linearly, not on the category with free effects
+as in the analysis model: the track effects shrink towards a line and part of them
+moves to ``x``, which is correlated with the latent variable. mlmice's chained
+equations impute ``track`` given ``y`` and the school dummies, the analysis model's
+variables, and so stay closer. The test therefore holds mlmice to the complete-data
+fit and checks that it is closer to it than jomo, and prints both.
 """
 
 from __future__ import annotations
@@ -80,7 +92,14 @@ def test_pooled_analysis_agrees_with_jomo(oracle):
                            / complete.mean().abs(),
                            "jomo vs complete %": 100 * (jomo - complete).mean()
                            / complete.mean().abs()})
-    print(f"\nmlmice against jomo, means over {len(diff)} data sets:\n{report}")
-    assert (z[list(FIXED)].abs() < 3).all(), report
-    # both within 10 % of the complete-data fit on the variance components
-    assert (report.loc[list(VARIANCES), "ours vs complete %"].abs() < 10).all(), report
+    print(f"\nmlmice against jomo, means over {len(diff)} data sets:\n{report.to_string()}")
+    paired = ours - complete
+    mcse = 100 * paired.std(ddof=1) / np.sqrt(len(paired)) / complete.mean().abs()
+    # every parameter within 10 % of the complete-data fit; the paired MC SEs are 0.3-2 %
+    # (3.9 % for the general-school contrast, the smallest effect), so a 10 % error is
+    # 2.5-30 MC SEs away and fails
+    assert (report["ours vs complete %"].abs() < 10).all(), report
+    assert (mcse < 4).all(), mcse.to_string()
+    # and closer to it than jomo on average over the parameters
+    assert (report["ours vs complete %"].abs().mean()
+            < report["jomo vs complete %"].abs().mean()), report

@@ -172,3 +172,12 @@ def test_level_two_categorical(method):
     assert done["s"].dtype == df["s"].dtype
     events = imp.logged_events["event"]
     assert events.str.contains("observed for some rows").any()
+
+
+def test_passive_expression_on_a_categorical_is_refused():
+    df = _data()
+    df["ox"] = np.nan
+    with pytest.raises(SpecError, match="ox: passive expression .* involves the categorical "
+                                        "variable.s. o; arithmetic on categories"):
+        mm.mice(df, m=1, maxit=1, method={"o": "polr", "nom": "polyreg", "z": "pmm",
+                                           "ox": "~ I(o * x)"})

@@ -285,6 +285,14 @@ def validate_spec(df: pd.DataFrame, method=None, predictor_matrix=None, *,
                 raise SpecError(f"{name}: passive expression {meth!r} names unknown "
                                 f"variable(s) {', '.join(unknown)} (variables: "
                                 f"{', '.join(names)})")
+            categorical = [v for v in passive[name].variables if is_categorical(df[v])]
+            if categorical or is_categorical(df[name]):
+                which = categorical or [name]
+                raise SpecError(f"{name}: passive expression {meth!r} involves the categorical "
+                                f"variable(s) {', '.join(which)}; arithmetic on categories has "
+                                "no meaning (it would use their codes). Use a numeric 0/1 "
+                                "column per category, or let the analysis formula build the "
+                                "dummies")
             levels[name] = "passive"
             continue
         try:

@@ -78,3 +78,24 @@ def test_init_then_pipeline_end_to_end(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert (tmp_path / "results/pupils/report.html").exists()
     assert not (tmp_path / "results/popularity").exists()
+
+
+def test_init_picks_categorical_methods(tmp_path):
+    # a text column with a few repeated values is a categorical variable: 2l.polyreg at
+    # level 1, 2lonly.polyreg at level 2, and no random-intercept model with it as outcome
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(30), 8)
+    df = pd.DataFrame({"school": g + 1, "score": rng.normal(size=g.size),
+                       "kind": np.array(["public", "private", "charter"])[g % 3],
+                       "track": rng.choice(["a", "b", "c", "d"], size=g.size)})
+    df.loc[rng.random(g.size) < 0.2, "track"] = None
+    df.loc[df["school"].isin([2, 5]), "kind"] = None
+    df.loc[rng.random(g.size) < 0.1, "score"] = np.nan
+    df.to_csv(tmp_path / "own.csv", index=False)
+    config = yaml.safe_load(init_config(tmp_path / "own.csv", cluster="school"))
+    study = config["studies"]["own"]
+    assert study["imputation"]["method"] == {"score": "2l.pmm", "kind": "2lonly.polyreg",
+                                             "track": "2l.polyreg"}
+    assert [m["name"] for m in study["models"]] == ["ri_score"]

@@ -116,8 +116,11 @@ def test_errors_name_the_file_variable_or_row(tmp_path, shared_data):
     with pytest.raises(ValueError, match=r"'g' has 2 missing value\(s\), at row\(s\) 1, 3"):
         read_data(na, cluster="g")
     text = _csv(tmp_path, good.assign(x=["lo", "mid", "hi", "lo"]), "text.csv")
-    with pytest.raises(ValueError, match="variable 'x' is not numeric.*3 distinct"):
-        read_data(text, cluster="g")
+    assert list(read_data(text, cluster="g")["x"].cat.categories) == ["hi", "lo", "mid"]
+    ident = _csv(tmp_path, good.assign(x=["p1", "p2", "p3", "p4"]), "ident.csv")
+    with pytest.raises(ValueError, match="variable 'x' is not numeric.*4 distinct values in 4 "
+                                         "rows: not a categorical variable"):
+        read_data(ident, cluster="g")
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     with pytest.raises(ValueError, match="empty.csv' is empty"):
@@ -146,16 +149,41 @@ def test_rdata_with_several_objects_lists_them(tmp_path, monkeypatch):
     assert read_data(path, cluster="g", object="b")["g"].tolist() == [2]
 
 
-def test_factor_with_many_levels_cannot_be_coded():
+def test_factors_with_more_levels_stay_categorical():
     from mlmice.io import prepare_frame
 
-    raw = pd.DataFrame({"g": [1, 2, 3], "f": pd.Categorical(["a", "b", "c"])})
-    with pytest.raises(ValueError, match="'f' is a factor with 3 levels"):
-        prepare_frame(raw, cluster="g", source="my.rds")
-    # R's read.csv keeps empty strings as a level: the message must show it
-    raw = pd.DataFrame({"g": [1, 2, 3], "f": pd.Categorical(["", "no", "yes"])})
-    with pytest.raises(ValueError, match=r"3 levels \('', 'no', 'yes'\)"):
-        prepare_frame(raw, cluster="g", source="my.rds")
+    raw = pd.DataFrame({"g": [1, 1, 2, 2, 3, 3],
+                        "f": pd.Categorical(["lo", "hi", "mid", None, "hi", "lo"],
+                                            categories=["lo", "mid", "hi"], ordered=True),
+                        "t": ["x", "y", "z", "x", None, "z"], "s": ["u", "u", "v", "v", "w", "w"]})
+    df = prepare_frame(raw, cluster="g", source="my.rds")
+    assert list(df["f"].cat.categories) == ["lo", "mid", "hi"] and df["f"].cat.ordered
+    assert df["f"].isna().sum() == 1
+    # a text column with 3-50 repeated values: a categorical, categories as R's factor
+    assert list(df["t"].cat.categories) == ["x", "y", "z"] and not df["t"].cat.ordered
+    assert df.attrs["roles"]["level2"] == ["s"]          # judged by its codes
+    assert df.attrs["labels"] == {}
+    # more than 50 categories is not a categorical variable
+    many = pd.DataFrame({"g": np.repeat([1, 2], 51),
+                         "f": pd.Categorical([f"c{i}" for i in range(51)] * 2)})
+    with pytest.raises(ValueError, match="'f' is a factor with 51 levels, more than the 50"):
+        prepare_frame(many, cluster="g", source="my.rds")
+
+
+def test_categorical_survives_parquet_and_imputes(tmp_path):
+    raw = pd.DataFrame({"g": np.repeat(np.arange(20), 6), "y": np.arange(120.0) % 7,
+                        "t": np.tile(["a", "b", "c", "a", "b", "c"], 20)})
+    raw.loc[::5, "t"] = None
+    raw.to_csv(tmp_path / "d.csv", index=False)
+    df = read_data(tmp_path / "d.csv", cluster="g")
+    write_parquet(df, tmp_path / "d.parquet")
+    back = read_parquet(tmp_path / "d.parquet")
+    assert back["t"].dtype == df["t"].dtype
+    import mlmice as mm
+
+    assert mm.make_method(back)["t"] == "polyreg"
+    done = mm.mice(back, m=1, maxit=2, seed=1).complete(1)
+    assert set(done["t"]) <= {"a", "b", "c"} and done["t"].notna().all()
 
 
 def test_text_identifier_not_named_as_id_gets_a_hint():

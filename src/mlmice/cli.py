@@ -69,6 +69,8 @@ def init_config(path, *, cluster: str, id: str | None = None,
         From :func:`mlmice.read_data` (naming the file or variable), or when
         no variable has missing values.
     """
+    import pandas as pd
+
     from mlmice.io import read_data
 
     path = Path(path)
@@ -85,8 +87,13 @@ def init_config(path, *, cluster: str, id: str | None = None,
     name = study or (re.sub(r"[^A-Za-z0-9_-]", "_", path.stem) or "study")
 
     method, pred = {}, {}
+    categorical = {v: df[v].cat.ordered for v in variables
+                   if isinstance(df[v].dtype, pd.CategoricalDtype)}
     for target in incomplete:
-        if target in level2:
+        if target in categorical:
+            kind = "polr" if categorical[target] else "polyreg"
+            method[target] = f"2lonly.{kind}" if target in level2 else f"2l.{kind}"
+        elif target in level2:
             method[target] = "2lonly.pmm"
         elif target in binary:
             method[target] = "2l.bin"
@@ -100,7 +107,8 @@ def init_config(path, *, cluster: str, id: str | None = None,
             row[p] = 3 if level1_pair else 1
         pred[target] = row
     models = []
-    for target in (v for v in incomplete if v not in level2 and v not in binary):
+    for target in (v for v in incomplete
+                   if v not in level2 and v not in binary and v not in categorical):
         rhs = " + ".join(_term(v) for v in variables if v != target and v not in constant)
         models.append({"name": "ri_" + re.sub(r"[^A-Za-z0-9_-]", "_", target),
                        "formula": f"{_term(target)} ~ {rhs or '1'} + (1 | {_term(cluster)})",
@@ -125,7 +133,9 @@ def init_config(path, *, cluster: str, id: str | None = None,
               "    # give an amputation block instead (see the schema).",
               "    amputation: null",
               "    imputation:",
-              "      # 2l.pmm for level-1, 2l.bin for binary, 2lonly.pmm for level-2 variables.",
+              "      # 2l.pmm for level-1, 2l.bin for binary, 2lonly.pmm for level-2 variables;",
+              "      # 2l.polr/2l.polyreg for ordered/unordered categorical ones (2lonly.* at",
+              "      # level 2).",
               "      # Missing values: "
               + ", ".join(f"{v} {int(n_missing[v])}" for v in incomplete) + ".",
               "      method:"]

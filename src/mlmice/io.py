@@ -3,12 +3,18 @@
 The analysis frame (the project's shared convention) is a pandas DataFrame
 in which
 
-* every analysis variable is ``float64`` with ``NaN`` for a missing value;
+* every analysis variable is ``float64`` with ``NaN`` for a missing value, or
+  categorical (below);
 * a binary variable (an R factor or string column with two levels, a
   numeric column with two value-labelled codes, or a numeric column with two
   whole-number values) is coded ``0.0``/``1.0``; the lower code (R's first
   factor level) becomes 0. Its labels are kept in
   ``df.attrs["labels"] = {variable: {0: "boy", 1: "girl"}}``;
+* a factor with three to 50 levels (an R factor, ordered or not, a pandas or
+  Parquet categorical, a text column with three to 50 distinct values) stays a
+  pandas ``Categorical`` with its categories (as text) and order: the methods
+  ``polr``/``polyreg`` and their 2l and 2lonly forms impute it
+  (:mod:`mlmice.impute.categorical`);
 * the cluster column (and the optional id column) keep their identity: whole
   numbers become ``int64``, strings and categoricals stay as they are;
 * ``df.attrs["roles"]`` holds the variable roles (:class:`Roles`, as a dict).
@@ -180,6 +186,9 @@ def _check_unique_names(names, source: str) -> None:
         raise ValueError(f"{source}: column name(s) {dupes} occur more than once; every "
                          "variable needs its own name")
 
+
+#: Most categories a categorical analysis variable may have (mice's ``maxcat``).
+MAX_CATEGORIES = 50
 
 #: Largest magnitude accepted in an analysis column: its square and sums of squares
 #: must stay finite in float64 (about 1e308).
@@ -373,11 +382,7 @@ def _code_column(s: pd.Series, name: str, value_labels: Mapping | None,
     if isinstance(s.dtype, pd.CategoricalDtype):
         cats = list(s.cat.categories)
         if len(cats) > 2:
-            shown = ", ".join(repr(str(c)) for c in cats[:6]) + (" ..." if len(cats) > 6 else "")
-            raise ValueError(f"{source}: variable {name!r} is a factor with {len(cats)} levels "
-                             f"({shown})"
-                             "; only two-level factors (binary) can be coded: recode it as "
-                             "numbers or dummy variables")
+            return _categorical(s, name, source), None
         codes = s.cat.codes.to_numpy().astype(float)
         codes[codes < 0] = np.nan
         return pd.Series(codes, name=name), {i: str(c) for i, c in enumerate(cats)}
@@ -391,12 +396,16 @@ def _code_column(s: pd.Series, name: str, value_labels: Mapping | None,
             s = pd.to_numeric(s, errors="coerce")
         else:
             levels = sorted(obs.astype(str).unique())
-            if len(levels) > 2:
+            if len(levels) > MAX_CATEGORIES or (len(levels) > 2 and len(levels) == len(obs)):
                 bad = obs[num.isna()].astype(str).unique()[:3]
                 raise ValueError(f"{source}: variable {name!r} is not numeric (values such as "
                                  f"{', '.join(map(repr, bad))}) and has {len(levels)} distinct "
-                                 "values; only two-valued text columns (binary) can be coded "
-                                 "(if it identifies rows, name it as the id variable)")
+                                 f"values in {len(obs)} rows: not a categorical variable (at "
+                                 f"most {MAX_CATEGORIES} categories, some repeated); if it "
+                                 "identifies rows, name it as the id variable")
+            if len(levels) > 2:
+                cat = pd.Categorical(s.where(s.isna(), s.astype(str)), categories=levels)
+                return _categorical(pd.Series(cat, name=name), name, source), None
             codes = s.map({lev: float(i) for i, lev in enumerate(levels)}).astype("float64")
             return pd.Series(codes.to_numpy(), name=name), dict(enumerate(levels))
     v = s.to_numpy(dtype="float64", na_value=np.nan)
@@ -416,7 +425,21 @@ def _code_column(s: pd.Series, name: str, value_labels: Mapping | None,
     return pd.Series(v, name=name), None
 
 
+def _categorical(s: pd.Series, name: str, source: str) -> pd.Series:
+    """A column with more than two categories, kept as a pandas categorical (R's factor;
+    text columns get their categories in alphabetical order, as R's ``factor``)."""
+    cats = list(s.cat.categories)
+    if len(cats) > MAX_CATEGORIES:
+        raise ValueError(f"{source}: variable {name!r} is a factor with {len(cats)} levels, "
+                         f"more than the {MAX_CATEGORIES} categories a categorical variable "
+                         "may have; recode it")
+    out = s.cat.rename_categories([str(c) for c in cats])
+    return pd.Series(out.to_numpy(), name=name, dtype=out.dtype)
+
+
 def _check_constant(df: pd.DataFrame, var: str, cluster: str, source: str) -> None:
+    if isinstance(df[var].dtype, pd.CategoricalDtype):
+        df = df.assign(**{var: _codes(df[var])})
     sub = df[[cluster, var]].dropna()
     g = sub.groupby(cluster, sort=False, observed=True)[var]
     lo, hi = g.min(), g.max()
@@ -428,6 +451,13 @@ def _check_constant(df: pd.DataFrame, var: str, cluster: str, source: str) -> No
                          f"{f' (and {len(bad) - 1} more clusters)' if len(bad) > 1 else ''}")
 
 
+def _codes(s: pd.Series) -> np.ndarray:
+    """A categorical column's codes as floats, NaN where missing."""
+    codes = s.cat.codes.to_numpy().astype(float)
+    codes[codes < 0] = np.nan
+    return codes
+
+
 def infer_roles(df: pd.DataFrame, cluster: str, id: str | None = None) -> Roles:
     """Infer variable roles of an analysis frame.
 
@@ -435,7 +465,8 @@ def infer_roles(df: pd.DataFrame, cluster: str, id: str | None = None) -> Roles:
     is observed and at least one cluster has two or more observed values (a
     variable never observed twice in a cluster gives no evidence and counts
     as level 1). A variable is binary when its observed values are exactly
-    {0, 1}. Columns other than ``cluster`` and ``id`` must be numeric.
+    {0, 1}. Columns other than ``cluster`` and ``id`` must be numeric or categorical
+    (a categorical one is judged by its codes).
     """
     if cluster not in df.columns:
         raise ValueError(f"cluster variable {cluster!r} not found; columns are {list(df.columns)}")
@@ -445,10 +476,11 @@ def infer_roles(df: pd.DataFrame, cluster: str, id: str | None = None) -> Roles:
     codes = pd.factorize(df[cluster])[0]
     level1, level2, binary = [], [], []
     for var in variables:
-        if not pd.api.types.is_numeric_dtype(df[var]):
-            raise ValueError(f"variable {var!r} is not numeric (dtype {df[var].dtype}); use "
-                             "read_data to code it")
-        v = df[var].to_numpy(dtype=float, na_value=np.nan)
+        categorical = isinstance(df[var].dtype, pd.CategoricalDtype)
+        if not pd.api.types.is_numeric_dtype(df[var]) and not categorical:
+            raise ValueError(f"variable {var!r} is neither numeric nor categorical (dtype "
+                             f"{df[var].dtype}); use read_data to code it")
+        v = _codes(df[var]) if categorical else df[var].to_numpy(dtype=float, na_value=np.nan)
         ok = ~np.isnan(v) & (codes >= 0)
         obs = v[ok]
         if obs.size and np.array_equal(np.unique(obs), [0.0, 1.0]):

@@ -115,7 +115,8 @@ def plot_corr(df: pd.DataFrame, *, variables: Sequence[str] | None = None,
     df : DataFrame or Mids-like
         The data (or an imputation result: its incomplete ``.data``).
     variables : sequence of str, optional
-        Columns to show (default all numeric columns).
+        Columns to show (default all numeric columns). With fewer than two numeric
+        columns the figure says that there is nothing to correlate.
     annotate : bool, optional
         Print the values in the cells (default: when at most 30 variables).
     path : path, optional
@@ -131,7 +132,14 @@ def plot_corr(df: pd.DataFrame, *, variables: Sequence[str] | None = None,
     if variables is not None and dropped:
         raise TypeError(f"plot_corr needs numeric variables; {dropped} are not numeric")
     if numeric.shape[1] < 2:
-        raise ValueError("plot_corr needs at least two numeric variables")
+        # nothing to correlate (e.g. data whose other variables are categorical): a
+        # figure that says so, so that a pipeline's inspection stage still has its figure
+        fig = new_figure(5.0, 1.6)
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, f"{numeric.shape[1]} numeric variable(s): no correlations to show",
+                ha="center", va="center", fontsize=10)
+        return finish(fig, path)
     corr = numeric.astype(np.float64).corr(method="pearson", min_periods=2)
     values = corr.to_numpy().copy()
     np.fill_diagonal(values, np.nan)

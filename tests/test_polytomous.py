@@ -181,3 +181,21 @@ def test_passive_expression_on_a_categorical_is_refused():
                                         "variable.s. o; arithmetic on categories"):
         mm.mice(df, m=1, maxit=1, method={"o": "polr", "nom": "polyreg", "z": "pmm",
                                            "ox": "~ I(o * x)"})
+
+
+def test_categorical_predictor_pooled_and_tested_as_one_block():
+    # after imputation a categorical enters the analysis model as its dummies: pooled
+    # per contrast, and D1 tests the variable as one block of K - 1 parameters
+    df = mm.simulate_tracks(40, 10, seed=3)
+    df.loc[::4, "track"] = np.nan
+    pred = mm.make_predictor_matrix(df)
+    pred.loc[:, "cluster_id"] = -2
+    pred.loc["cluster_id", :] = 0
+    imp = mm.mice(df, m=3, maxit=3, seed=1, method={"track": "2l.polr"},
+                  predictor_matrix=pred)
+    full = imp.fit("y ~ track + x + (1 | cluster_id)", reml=False)
+    null = imp.fit("y ~ x + (1 | cluster_id)", reml=False)
+    terms = list(mm.pool(full).summary()["term"])
+    assert terms[:4] == ["(Intercept)", "trackmiddle", "trackhigh", "tracktop"]
+    d1 = mm.test_models(full, null, method="D1").to_frame().iloc[0]
+    assert d1["df1"] == 3 and 0 <= d1["p_value"] < 0.05

@@ -228,6 +228,59 @@ def _carry_over(state: dict | None, *, x_names, z_names, x_center, x_scale, z_ce
 
 
 
+@dataclass
+class StandardisedDesign:
+    """``X`` and ``Z`` of a 2l method, centred and scaled on the observed rows, with the
+    linearly dependent columns dropped (:func:`standardised_design`)."""
+
+    X: np.ndarray
+    x_names: list
+    x_center: np.ndarray
+    x_scale: np.ndarray
+    Z: np.ndarray
+    z_names: list
+    z_center: np.ndarray
+    z_scale: np.ndarray
+
+    def carry_over(self, state: dict | None, n_clusters: int) -> GibbsState | None:
+        """:func:`_carry_over` of ``state`` into this design's parametrisation."""
+        return _carry_over(state, x_names=self.x_names, z_names=self.z_names,
+                           x_center=self.x_center, x_scale=self.x_scale,
+                           z_center=self.z_center, z_scale=self.z_scale,
+                           n_clusters=n_clusters)
+
+    def state(self) -> dict:
+        """What :meth:`carry_over` needs of this design at the next call."""
+        return {"x_center": self.x_center, "x_scale": self.x_scale,
+                "z_center": self.z_center, "z_scale": self.z_scale,
+                "x_names": _SEP.join(self.x_names), "z_names": _SEP.join(self.z_names)}
+
+
+def standardised_design(data: MethodInput, ry: np.ndarray, *, method: str,
+                        events: list[str]) -> StandardisedDesign:
+    """The design of ``data``'s predictor codes (:func:`two_level_design`), each
+    non-constant column centred and scaled on the rows ``ry``, and the columns that are
+    linearly dependent on earlier ones dropped (logged in ``events``)."""
+    X, x_names, Z, z_names = two_level_design(data)
+    X, x_center, x_scale = _standardise(X, ry)
+    Z, z_center, z_scale = _standardise(Z, ry)
+    keep_x = independent_columns(X[ry])
+    if keep_x.size < X.shape[1]:
+        dropped = [x_names[j] for j in range(X.shape[1]) if j not in set(keep_x.tolist())]
+        events.append(f"{method}: dropped linearly dependent fixed effects {dropped}")
+        X, x_names = X[:, keep_x], [x_names[j] for j in keep_x]
+        x_center, x_scale = x_center[keep_x], x_scale[keep_x]
+    keep_z = independent_columns(Z[ry])
+    if keep_z.size < Z.shape[1]:
+        dropped = [z_names[j] for j in range(Z.shape[1]) if j not in set(keep_z.tolist())]
+        events.append(f"{method}: dropped linearly dependent random effects {dropped}")
+        Z, z_names = Z[:, keep_z], [z_names[j] for j in keep_z]
+        z_center, z_scale = z_center[keep_z], z_scale[keep_z]
+    return StandardisedDesign(X=X, x_names=list(x_names), x_center=x_center,
+                              x_scale=x_scale, Z=Z, z_names=list(z_names),
+                              z_center=z_center, z_scale=z_scale)
+
+
 def _batched_chol_inv(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cholesky factors and inverses of a stack of SPD matrices (J, q, q)."""
     q = m.shape[-1]
@@ -492,28 +545,11 @@ class TwoLevelBin(ImputationMethod):
             row = int(np.flatnonzero(ry)[np.flatnonzero(bad)[0]])
             raise ValueError(f"{data.variable}: 2l.bin needs a 0/1 target; observed row {row} "
                              f"has {float(yobs[bad][0]):g}")
-        X, x_names, Z, z_names = two_level_design(data)
+        design = standardised_design(data, ry, method="2l.bin", events=events)
+        X, Z = design.X, design.Z
         cluster = np.asarray(data.cluster, dtype=np.int64)
         n_clusters = int(data.n_clusters)
-        X, x_center, x_scale = _standardise(X, ry)
-        Z, z_center, z_scale = _standardise(Z, ry)
-        keep_x = independent_columns(X[ry])
-        if keep_x.size < X.shape[1]:
-            dropped = [x_names[j] for j in range(X.shape[1]) if j not in set(keep_x.tolist())]
-            events.append(f"2l.bin: dropped linearly dependent fixed effects {dropped}")
-            X = X[:, keep_x]
-            x_names = [x_names[j] for j in keep_x]
-            x_center, x_scale = x_center[keep_x], x_scale[keep_x]
-        keep_z = independent_columns(Z[ry])
-        if keep_z.size < Z.shape[1]:
-            dropped = [z_names[j] for j in range(Z.shape[1]) if j not in set(keep_z.tolist())]
-            events.append(f"2l.bin: dropped linearly dependent random effects {dropped}")
-            Z = Z[:, keep_z]
-            z_names = [z_names[j] for j in keep_z]
-        z_center, z_scale = z_center[keep_z], z_scale[keep_z]
-        start = _carry_over(data.state, x_names=x_names, z_names=z_names, x_center=x_center,
-                            x_scale=x_scale, z_center=z_center, z_scale=z_scale,
-                            n_clusters=n_clusters)
+        start = design.carry_over(data.state, n_clusters)
         if start is not None:
             n_iter = opts["n_warm"]
         elif n_iter is None:
@@ -528,8 +564,5 @@ class TwoLevelBin(ImputationMethod):
             n_start=n_start, prior_sd=sd, psi_df=psi_df, psi_scale=psi_scale, start=start)
         eta = X[wy] @ state.beta + np.einsum("ia,ia->i", Z[wy], state.b[cluster[wy]])
         draws = (rng.random(int(wy.sum())) < expit(eta)).astype(float)
-        keep = {"beta": state.beta, "b": state.b, "psi_inv": state.psi_inv,
-                "x_center": x_center, "x_scale": x_scale, "z_center": z_center,
-                "z_scale": z_scale, "x_names": _SEP.join(x_names),
-                "z_names": _SEP.join(z_names)}
+        keep = {"beta": state.beta, "b": state.b, "psi_inv": state.psi_inv, **design.state()}
         return MethodResult(values=draws, events=events, state=keep)

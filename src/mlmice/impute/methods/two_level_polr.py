@@ -66,17 +66,14 @@ from mlmice.impute.methods.base import (
     MethodInput,
     MethodResult,
     register_method,
-    two_level_design,
 )
-from mlmice.impute.methods.logreg import independent_columns
 from mlmice.impute.methods.two_level_bin import (
     GibbsState,
     _Blocks,
-    _carry_over,
     _draw_psi_inv,
     _scale_move,
-    _standardise,
     _wishart,
+    standardised_design,
 )
 
 __all__ = ["TwoLevelPolr", "gibbs_two_level_ordinal", "truncated_normal"]
@@ -199,28 +196,13 @@ class TwoLevelPolr(ImputationMethod):
             return MethodResult(values=np.full(int(wy.sum()), classes[0]),
                                 events=[f"2l.polr: every observed value of {var} is one "
                                         "category; imputed that category"])
-        X, x_names, Z, z_names = two_level_design(data)
+        design = standardised_design(data, ry, method="2l.polr", events=events)
+        X, Z = design.X, design.Z
         cluster = np.asarray(data.cluster, dtype=np.int64)
         n_clusters = int(data.n_clusters)
-        X, x_center, x_scale = _standardise(X, ry)
-        Z, z_center, z_scale = _standardise(Z, ry)
-        keep_x = independent_columns(X[ry])
-        if keep_x.size < X.shape[1]:
-            dropped = [x_names[j] for j in range(X.shape[1]) if j not in set(keep_x.tolist())]
-            events.append(f"2l.polr: dropped linearly dependent fixed effects {dropped}")
-            X, x_names = X[:, keep_x], [x_names[j] for j in keep_x]
-            x_center, x_scale = x_center[keep_x], x_scale[keep_x]
-        keep_z = independent_columns(Z[ry])
-        if keep_z.size < Z.shape[1]:
-            dropped = [z_names[j] for j in range(Z.shape[1]) if j not in set(keep_z.tolist())]
-            events.append(f"2l.polr: dropped linearly dependent random effects {dropped}")
-            Z, z_names = Z[:, keep_z], [z_names[j] for j in keep_z]
-            z_center, z_scale = z_center[keep_z], z_scale[keep_z]
         class_key = _SEP.join(str(int(c)) for c in classes)
         previous = data.state if data.state and data.state.get("classes") == class_key else None
-        start = _carry_over(previous, x_names=x_names, z_names=z_names, x_center=x_center,
-                            x_scale=x_scale, z_center=z_center, z_scale=z_scale,
-                            n_clusters=n_clusters)
+        start = design.carry_over(previous, n_clusters)
         delta = np.asarray(previous["delta"], dtype=float) if start is not None else None
         sd = np.full(X.shape[1], 2.5)
         sd[0] = 10.0
@@ -233,7 +215,5 @@ class TwoLevelPolr(ImputationMethod):
         latent = eta + rng.standard_normal(eta.size)
         values = classes[np.searchsorted(_cuts(delta), latent)]
         keep = {"beta": state.beta, "b": state.b, "psi_inv": state.psi_inv, "delta": delta,
-                "x_center": x_center, "x_scale": x_scale, "z_center": z_center,
-                "z_scale": z_scale, "x_names": _SEP.join(x_names),
-                "z_names": _SEP.join(z_names), "classes": class_key}
+                "classes": class_key, **design.state()}
         return MethodResult(values=values.astype(float), events=events, state=keep)

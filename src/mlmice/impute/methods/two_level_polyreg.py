@@ -53,18 +53,15 @@ from mlmice.impute.methods.base import (
     MethodInput,
     MethodResult,
     register_method,
-    two_level_design,
 )
-from mlmice.impute.methods.logreg import independent_columns
 from mlmice.impute.methods.polytomous import draw_classes
 from mlmice.impute.methods.two_level_bin import (
     GibbsState,
     _Blocks,
-    _carry_over,
     _draw_psi_inv,
     _scale_move,
-    _standardise,
     _wishart,
+    standardised_design,
 )
 
 __all__ = ["TwoLevelPolyreg", "gibbs_two_level_multinomial"]
@@ -151,32 +148,17 @@ class TwoLevelPolyreg(ImputationMethod):
             return MethodResult(values=np.full(int(wy.sum()), classes[0]),
                                 events=[f"2l.polyreg: every observed value of {var} is one "
                                         "category; imputed that category"])
-        X, x_names, Z, z_names = two_level_design(data)
+        design = standardised_design(data, ry, method="2l.polyreg", events=events)
+        X, Z = design.X, design.Z
         cluster = np.asarray(data.cluster, dtype=np.int64)
         n_clusters = int(data.n_clusters)
-        X, x_center, x_scale = _standardise(X, ry)
-        Z, z_center, z_scale = _standardise(Z, ry)
-        keep_x = independent_columns(X[ry])
-        if keep_x.size < X.shape[1]:
-            dropped = [x_names[j] for j in range(X.shape[1]) if j not in set(keep_x.tolist())]
-            events.append(f"2l.polyreg: dropped linearly dependent fixed effects {dropped}")
-            X, x_names = X[:, keep_x], [x_names[j] for j in keep_x]
-            x_center, x_scale = x_center[keep_x], x_scale[keep_x]
-        keep_z = independent_columns(Z[ry])
-        if keep_z.size < Z.shape[1]:
-            dropped = [z_names[j] for j in range(Z.shape[1]) if j not in set(keep_z.tolist())]
-            events.append(f"2l.polyreg: dropped linearly dependent random effects {dropped}")
-            Z, z_names = Z[:, keep_z], [z_names[j] for j in keep_z]
-            z_center, z_scale = z_center[keep_z], z_scale[keep_z]
         class_key = _SEP.join(str(int(c)) for c in classes)
         state = data.state if data.state and data.state.get("classes") == class_key else None
         start = None
         if state is not None:
-            start = [_carry_over({k[len(f"{c}."):]: v for k, v in state.items()
-                                  if k.startswith(f"{c}.")},
-                                 x_names=x_names, z_names=z_names, x_center=x_center,
-                                 x_scale=x_scale, z_center=z_center, z_scale=z_scale,
-                                 n_clusters=n_clusters) for c in range(1, classes.size)]
+            start = [design.carry_over({k[len(f"{c}."):]: v for k, v in state.items()
+                                        if k.startswith(f"{c}.")}, n_clusters)
+                     for c in range(1, classes.size)]
             if any(s is None for s in start):
                 start = None
         sd = np.full(X.shape[1], 2.5)
@@ -191,8 +173,7 @@ class TwoLevelPolyreg(ImputationMethod):
         values = classes[draw_classes(prob, rng)]
         keep = {"classes": class_key}
         for c, s in enumerate(states, start=1):
-            keep.update({f"{c}.beta": s.beta, f"{c}.b": s.b, f"{c}.psi_inv": s.psi_inv,
-                         f"{c}.x_center": x_center, f"{c}.x_scale": x_scale,
-                         f"{c}.z_center": z_center, f"{c}.z_scale": z_scale,
-                         f"{c}.x_names": _SEP.join(x_names), f"{c}.z_names": _SEP.join(z_names)})
+            keep.update({f"{c}.{k}": v for k, v in
+                         {"beta": s.beta, "b": s.b, "psi_inv": s.psi_inv,
+                          **design.state()}.items()})
         return MethodResult(values=values.astype(float), events=events, state=keep)

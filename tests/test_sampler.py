@@ -474,7 +474,7 @@ def test_two_level_smc_state_makes_resuming_exact(tmp_path):
 def test_two_level_bin_state_is_reexpressed_for_new_standardisation():
     # the same linear predictor and random-effect distribution after the predictors'
     # centring and scaling change (what happens when the predictors are re-imputed)
-    from mlmice.impute.methods.two_level_bin import _SEP, _carry_over
+    from mlmice.impute.methods._two_level_design import _SEP, _carry_over
 
     rng = np.random.default_rng(4)
     n, J = 60, 6

@@ -9,7 +9,7 @@ import pytest
 import mlmice as mm
 from mlmice.impute.engine import continue_chain, run_chain
 from mlmice.impute.errors import SpecError
-from mlmice.impute.methods.two_level_bin import _standardise
+from mlmice.impute.methods._two_level_design import _standardise
 from mlmice.impute.methods.two_level_polr import (
     _cuts,
     gibbs_two_level_ordinal,

@@ -7,7 +7,7 @@ import pandas as pd
 
 import mlmice as mm
 from mlmice.impute.engine import continue_chain, run_chain
-from mlmice.impute.methods.two_level_bin import _standardise
+from mlmice.impute.methods._two_level_design import _standardise
 from mlmice.impute.methods.two_level_polyreg import gibbs_two_level_multinomial
 from mlmice.impute.spec import validate_spec
 from mlmice.impute.state import ChainState

@@ -134,151 +134,24 @@ participant data meta-analysis. Statistics in Medicine 34, 1841-1863
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from scipy import sparse
 from scipy.special import expit
 
 from mlmice._validation import check_scalar
 from mlmice.impute.methods._polya_gamma import draw_polya_gamma
-from mlmice.impute.methods.base import STATE_NAME_SEP as _SEP
+from mlmice.impute.methods._two_level_design import GibbsState, standardised_design
 from mlmice.impute.methods.base import (
     ImputationMethod,
     MethodInput,
     MethodResult,
     register_method,
-    two_level_design,
 )
-from mlmice.impute.methods.logreg import independent_columns
 
 __all__ = ["GibbsState", "TwoLevelBin", "gibbs_two_level_logistic"]
 
 _DEFAULTS = {"n_iter": None, "n_warm": 3, "n_start": 8, "prior_sd": 2.5,
              "prior_sd_intercept": 10.0, "psi_df": None, "psi_scale": 0.1}
-
-
-@dataclass
-class GibbsState:
-    """Current draw of the two-level logistic model (standardised scale)."""
-
-    beta: np.ndarray  # (p,)
-    b: np.ndarray  # (J, q)
-    psi_inv: np.ndarray  # (q, q)
-
-    @property
-    def psi(self) -> np.ndarray:
-        return np.linalg.inv(self.psi_inv)
-
-
-def _standardise(M: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centre and scale non-constant columns on ``rows``; constant columns stay.
-
-    Returns the standardised matrix, the centres and the scales (0 and 1 for a
-    constant column).
-    """
-    sub = M[rows]
-    mean = sub.mean(axis=0)
-    sd = sub.std(axis=0)
-    const = sd <= 1e-12 * np.maximum(np.abs(mean), 1.0)
-    mean = np.where(const, 0.0, mean)
-    sd = np.where(const, 1.0, sd)
-    return (M - mean) / sd, mean, sd
-
-
-def _reparametrise_map(old_center, old_scale, new_center, new_scale) -> np.ndarray:
-    r"""The matrix :math:`M`, :math:`\gamma_{new} = M \gamma_{old}`, for the same linear predictor.
-
-    A design standardised as :math:`(x - m_o)/s_o` and then as :math:`(x - m_n)/s_n`
-    (column 0 the intercept, centre 0 and scale 1) gives the same :math:`x^\top\gamma`
-    when :math:`\gamma_{n,k} = \gamma_{o,k}\, s_{n,k}/s_{o,k}` and the intercept takes
-    :math:`\sum_k \gamma_{o,k}(m_{n,k} - m_{o,k})/s_{o,k}`.
-    """
-    M = np.diag(new_scale / old_scale)
-    M[0, :] += (new_center - old_center) / old_scale
-    return M
-
-
-def _carry_over(state: dict | None, *, x_names, z_names, x_center, x_scale, z_center,
-                z_scale, n_clusters) -> GibbsState | None:
-    """The previous call's draw in this call's parametrisation, or None when it does not fit.
-
-    It fits when the fixed and random effects are the same columns (by name) and the
-    number of clusters is the same; the draw is then re-expressed for this call's
-    centring and scaling (:func:`_reparametrise_map`), so that the linear predictor and
-    the distribution of the random effects are unchanged.
-    """
-    if not state:
-        return None
-    p, q = len(x_names), len(z_names)
-    try:
-        if (state.get("x_names") != _SEP.join(x_names)
-                or state.get("z_names") != _SEP.join(z_names)):
-            return None
-        beta, b, psi_inv = state["beta"], state["b"], state["psi_inv"]
-        if beta.shape != (p,) or b.shape != (n_clusters, q) or psi_inv.shape != (q, q):
-            return None
-        mx = _reparametrise_map(state["x_center"], state["x_scale"], x_center, x_scale)
-        mz = _reparametrise_map(state["z_center"], state["z_scale"], z_center, z_scale)
-    except (KeyError, AttributeError, ValueError):
-        return None
-    mz_inv = np.linalg.inv(mz)
-    return GibbsState(beta=mx @ beta, b=b @ mz.T, psi_inv=mz_inv.T @ psi_inv @ mz_inv)
-
-
-
-
-@dataclass
-class StandardisedDesign:
-    """``X`` and ``Z`` of a 2l method, centred and scaled on the observed rows, with the
-    linearly dependent columns dropped (:func:`standardised_design`)."""
-
-    X: np.ndarray
-    x_names: list
-    x_center: np.ndarray
-    x_scale: np.ndarray
-    Z: np.ndarray
-    z_names: list
-    z_center: np.ndarray
-    z_scale: np.ndarray
-
-    def carry_over(self, state: dict | None, n_clusters: int) -> GibbsState | None:
-        """:func:`_carry_over` of ``state`` into this design's parametrisation."""
-        return _carry_over(state, x_names=self.x_names, z_names=self.z_names,
-                           x_center=self.x_center, x_scale=self.x_scale,
-                           z_center=self.z_center, z_scale=self.z_scale,
-                           n_clusters=n_clusters)
-
-    def state(self) -> dict:
-        """What :meth:`carry_over` needs of this design at the next call."""
-        return {"x_center": self.x_center, "x_scale": self.x_scale,
-                "z_center": self.z_center, "z_scale": self.z_scale,
-                "x_names": _SEP.join(self.x_names), "z_names": _SEP.join(self.z_names)}
-
-
-def standardised_design(data: MethodInput, ry: np.ndarray, *, method: str,
-                        events: list[str]) -> StandardisedDesign:
-    """The design of ``data``'s predictor codes (:func:`two_level_design`), each
-    non-constant column centred and scaled on the rows ``ry``, and the columns that are
-    linearly dependent on earlier ones dropped (logged in ``events``)."""
-    X, x_names, Z, z_names = two_level_design(data)
-    X, x_center, x_scale = _standardise(X, ry)
-    Z, z_center, z_scale = _standardise(Z, ry)
-    keep_x = independent_columns(X[ry])
-    if keep_x.size < X.shape[1]:
-        dropped = [x_names[j] for j in range(X.shape[1]) if j not in set(keep_x.tolist())]
-        events.append(f"{method}: dropped linearly dependent fixed effects {dropped}")
-        X, x_names = X[:, keep_x], [x_names[j] for j in keep_x]
-        x_center, x_scale = x_center[keep_x], x_scale[keep_x]
-    keep_z = independent_columns(Z[ry])
-    if keep_z.size < Z.shape[1]:
-        dropped = [z_names[j] for j in range(Z.shape[1]) if j not in set(keep_z.tolist())]
-        events.append(f"{method}: dropped linearly dependent random effects {dropped}")
-        Z, z_names = Z[:, keep_z], [z_names[j] for j in keep_z]
-        z_center, z_scale = z_center[keep_z], z_scale[keep_z]
-    return StandardisedDesign(X=X, x_names=list(x_names), x_center=x_center,
-                              x_scale=x_scale, Z=Z, z_names=list(z_names),
-                              z_center=z_center, z_scale=z_scale)
 
 
 def _batched_chol_inv(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

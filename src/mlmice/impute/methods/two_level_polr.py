@@ -60,6 +60,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from mlmice._validation import check_scalar
+from mlmice.impute.methods._two_level_design import GibbsState, standardised_design
 from mlmice.impute.methods.base import STATE_NAME_SEP as _SEP
 from mlmice.impute.methods.base import (
     ImputationMethod,
@@ -67,14 +68,7 @@ from mlmice.impute.methods.base import (
     MethodResult,
     register_method,
 )
-from mlmice.impute.methods.two_level_bin import (
-    GibbsState,
-    _Blocks,
-    _draw_psi_inv,
-    _scale_move,
-    _wishart,
-    standardised_design,
-)
+from mlmice.impute.methods.two_level_bin import _Blocks, _draw_psi_inv, _scale_move, _wishart
 
 __all__ = ["TwoLevelPolr", "gibbs_two_level_ordinal", "truncated_normal"]
 

@@ -47,6 +47,7 @@ from scipy.special import logsumexp
 
 from mlmice._validation import check_scalar
 from mlmice.impute.methods._polya_gamma import draw_polya_gamma
+from mlmice.impute.methods._two_level_design import GibbsState, standardised_design
 from mlmice.impute.methods.base import STATE_NAME_SEP as _SEP
 from mlmice.impute.methods.base import (
     ImputationMethod,
@@ -55,14 +56,7 @@ from mlmice.impute.methods.base import (
     register_method,
 )
 from mlmice.impute.methods.polytomous import draw_classes
-from mlmice.impute.methods.two_level_bin import (
-    GibbsState,
-    _Blocks,
-    _draw_psi_inv,
-    _scale_move,
-    _wishart,
-    standardised_design,
-)
+from mlmice.impute.methods.two_level_bin import _Blocks, _draw_psi_inv, _scale_move, _wishart
 
 __all__ = ["TwoLevelPolyreg", "gibbs_two_level_multinomial"]
 

@@ -345,7 +345,7 @@ CASES = [
          r"unknown parameters \['tau'\]"),
     Case("sim-two-generators", "simulation", "two generators at once",
          _study(generator={"popularity": {}, "resample": {"file": "x.csv", "cluster": "g"}}),
-         ValueError, r"exactly one of 'popularity' and 'resample'"),
+         ValueError, r"exactly one of 'popularity', 'tracks' and 'resample'"),
     Case("sim-cluster-size-range", "simulation", "a cluster-size range with min > max",
          _study(generator={"popularity": {"cluster_size": [9, 3]}}), ValueError,
          r"cluster_size: \[min, max\] needs 1 <= min <= max"),

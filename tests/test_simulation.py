@@ -160,7 +160,7 @@ def test_cluster_size_range_and_params():
     assert sizes.between(2, 4).all() and len(sizes) == 30
     with pytest.raises(ValueError, match=r"unknown parameters \['sigma'\]"):
         make_generator({"popularity": {"params": {"sigma": 1.0}}})
-    with pytest.raises(ValueError, match="exactly one of 'popularity' and 'resample'"):
+    with pytest.raises(ValueError, match="exactly one of 'popularity', 'tracks' and 'resample'"):
         make_generator({})
 
 
@@ -175,3 +175,37 @@ def test_resample_keeps_whole_clusters():
     truth = gen.true_values("popularity_ij ~ extraversion_ij + (1 | cluster_id)", False,
                             [], [])
     assert "extraversion_ij" in truth and "Residual~~Residual" in truth
+
+
+def test_tracks_generator_through_a_study():
+    # the categorical generator in a simulation block: track and school amputed, imputed
+    # by 2l.polr and 2lonly.polyreg, the truth of the generating model attached
+    from mlmice.simulate_categorical import TRACKS_MODEL, tracks_truth
+
+    cfg = {
+        "seed": 3,
+        "generator": {"tracks": {"n_clusters": 30, "cluster_size": 8}},
+        "amputation": {"mech": "MAR", "prop": 0.3, "type": "RIGHT",
+                       "patterns": [{"missing": ["track"], "freq": 1,
+                                     "weights": {"y": 1}}],
+                       "level2": {"school": 0.2}},
+        "cluster": "cluster_id",
+        "models": [{"name": "tracks", "formula": TRACKS_MODEL, "reml": False}],
+        "arms": {"polr": {"method": {"track": "2l.polr", "school": "2lonly.polyreg"},
+                          "predictor_matrix": {"track": {"cluster_id": -2, "x": 1, "y": 1,
+                                                         "school": 1},
+                                               "school": {"cluster_id": -2, "x": 1, "y": 1,
+                                                          "track": 1}},
+                          "m": 2, "maxit": 2}},
+    }
+    study = Study.from_config(cfg)
+    est, fail = run_replicate(study, 0)
+    assert fail.empty, fail
+    mi = est[est["arm"] == "polr"].set_index("term")
+    truth = tracks_truth()
+    assert {"trackmiddle", "tracktop", "schoolvocational"} <= set(mi.index)
+    assert mi.loc["tracktop", "true_value"] == truth["tracktop"]
+    assert mi.loc["Residual~~Residual", "true_value"] == truth["Residual~~Residual"]
+    assert np.isfinite(mi["estimate"]).all()
+    gen = make_generator({"tracks": {"n_clusters": 5}})
+    assert gen.true_values("y ~ x + (1 | cluster_id)", False, ["(Intercept)", "x"], []) == {}

@@ -246,6 +246,9 @@ def ampute(data: pd.DataFrame, prop: float = 0.5, patterns=None, freq=None, mech
     amp = data.copy()
     for j, var in enumerate(variables):
         if mask[:, j].any():
+            if isinstance(amp[var].dtype, pd.CategoricalDtype):
+                amp.loc[mask[:, j], var] = np.nan
+                continue
             col = amp[var].to_numpy(dtype=float, copy=True)
             col[mask[:, j]] = np.nan
             amp[var] = col
@@ -314,9 +317,12 @@ def _ampute_level2(amp, data, spec, variables, cluster, ccodes, labels, offsets_
         am, _, _ = ampute_units(means, np.zeros(n_clusters, dtype=int), pat, w, mech, [typ],
                                  spec[var], offs, rng, std=std)
         rows = am[ccodes]
-        col = amp[var].to_numpy(dtype=float, copy=True)
-        col[rows] = np.nan
-        amp[var] = col
+        if isinstance(amp[var].dtype, pd.CategoricalDtype):
+            amp.loc[rows, var] = np.nan
+        else:
+            col = amp[var].to_numpy(dtype=float, copy=True)
+            col[rows] = np.nan
+            amp[var] = col
         gone[var] = np.asarray(labels)[am]
     return gone
 
@@ -477,16 +483,28 @@ def _cells_to_cases(prop, freq, pat) -> float:
     return float(rows)
 
 
+def _as_float(s: pd.Series) -> np.ndarray:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes = s.cat.codes.to_numpy().astype(float)
+        codes[codes < 0] = np.nan
+        return codes
+    return s.to_numpy(dtype=float, na_value=np.nan)
+
+
 def _numeric_matrix(data, variables) -> np.ndarray:
     missing = [v for v in variables if v not in data.columns]
     if missing:
         raise ValueError(f"variable(s) {missing} not found in data; columns are "
                          f"{list(data.columns)}")
     for v in variables:
-        if not pd.api.types.is_numeric_dtype(data[v]) or pd.api.types.is_bool_dtype(data[v]):
+        categorical = isinstance(data[v].dtype, pd.CategoricalDtype)
+        if (not categorical and not pd.api.types.is_numeric_dtype(data[v])
+                or pd.api.types.is_bool_dtype(data[v])):
             raise ValueError(f"variable {v!r} is not numeric (dtype {data[v].dtype}); code it "
                              "first (mlmice.read_data codes binary variables 0/1)")
-    X = data[variables].to_numpy(dtype=float, na_value=np.nan)
+    # a categorical variable enters the weighted sum scores by its codes 0 .. K-1 (its
+    # order, for an ordered one)
+    X = np.column_stack([_as_float(data[v]) for v in variables])
     nas = np.isnan(X).sum(axis=0)
     if nas.any():
         bad = {v: int(c) for v, c in zip(variables, nas, strict=True) if c}

@@ -48,7 +48,8 @@ def tracks_truth() -> dict[str, float]:
     """The analysis model's parameters, named as :func:`mlmice.lmer`'s estimates."""
     return {"(Intercept)": 1.0, "trackmiddle": 0.5, "trackhigh": 1.0, "tracktop": 1.6,
             "x": 0.3, "schoolgeneral": -0.4, "schoolvocational": -0.8,
-            "Intercept~~Intercept|cluster_id": 0.25, "Residual~~Residual": 1.0}
+            "Intercept~~Intercept|cluster_id": 0.25, "Residual~~Residual": 1.0,
+            "ICC|cluster_id": 0.2}
 
 
 def simulate_tracks(n_clusters: int = 100, cluster_size: int = 15, seed=1) -> pd.DataFrame:

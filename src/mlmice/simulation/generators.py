@@ -10,6 +10,13 @@
     terms the model leaves out must be zero); otherwise they are unknown
     (NaN) and the study compares with the complete-data fit only.
 
+``tracks``
+    :func:`mlmice.simulate_tracks`: an ordinal pupil variable ``track``, a nominal
+    school type ``school`` and the outcome ``y`` (categorical variables at both levels;
+    ``n_clusters`` and ``cluster_size``). The truth of the analysis model
+    :data:`mlmice.simulate_categorical.TRACKS_MODEL` is its generating parameters;
+    of other models unknown.
+
 ``resample``
     Whole clusters drawn with replacement from a user's complete data file
     (:func:`mlmice.read_data`), as many as the file has unless
@@ -26,7 +33,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import pandas as pd
 
-__all__ = ["Generator", "PopularityGenerator", "ResampleGenerator", "make_generator"]
+__all__ = ["Generator", "PopularityGenerator", "ResampleGenerator", "TracksGenerator",
+           "make_generator"]
 
 
 class Generator:
@@ -102,6 +110,28 @@ class PopularityGenerator(Generator):
 
 
 @dataclass(frozen=True)
+class TracksGenerator(Generator):
+    """:func:`mlmice.simulate_tracks` (see the module docstring)."""
+
+    n_clusters: int = 100
+    cluster_size: int = 15
+
+    def generate(self, seed: int) -> pd.DataFrame:
+        from mlmice.simulate_categorical import simulate_tracks
+        return simulate_tracks(self.n_clusters, self.cluster_size, seed=seed)
+
+    def true_values(self, formula: str, reml: bool, fixed_terms, variance_terms) -> dict:
+        from mlmice.formula import parse_formula
+        from mlmice.simulate_categorical import TRACKS_MODEL, tracks_truth
+        same = parse_formula(formula).terms == parse_formula(TRACKS_MODEL).terms
+        truth = tracks_truth()
+        wanted = (*fixed_terms, *variance_terms)
+        if not same or not set(wanted) <= set(truth):
+            return {}
+        return {t: truth[t] for t in wanted}
+
+
+@dataclass(frozen=True)
 class ResampleGenerator(Generator):
     """Clusters of ``data`` drawn with replacement (see the module docstring)."""
 
@@ -134,14 +164,19 @@ class ResampleGenerator(Generator):
 def make_generator(cfg: dict) -> Generator:
     """A generator from the ``simulation.generator`` config block.
 
-    ``{"popularity": {n_clusters, cluster_size, params}}`` or
+    ``{"popularity": {n_clusters, cluster_size, params}}``,
+    ``{"tracks": {n_clusters, cluster_size}}`` or
     ``{"resample": {file, cluster, object, n_clusters}}`` (exactly one key).
     """
-    kinds = [k for k in ("popularity", "resample") if cfg.get(k) is not None]
+    kinds = [k for k in ("popularity", "tracks", "resample") if cfg.get(k) is not None]
     if len(kinds) != 1:
-        raise ValueError("simulation.generator needs exactly one of 'popularity' and "
-                         f"'resample', got {sorted(k for k, v in cfg.items() if v is not None)}")
+        raise ValueError("simulation.generator needs exactly one of 'popularity', 'tracks' "
+                         f"and 'resample', got "
+                         f"{sorted(k for k, v in cfg.items() if v is not None)}")
     c = dict(cfg[kinds[0]])
+    if kinds[0] == "tracks":
+        return TracksGenerator(n_clusters=int(c.get("n_clusters", 100)),
+                               cluster_size=int(c.get("cluster_size", 15)))
     if kinds[0] == "popularity":
         size = c.get("cluster_size", 20)
         return PopularityGenerator(n_clusters=int(c.get("n_clusters", 100)),

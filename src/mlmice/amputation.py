@@ -70,6 +70,7 @@ import pandas as pd
 
 from mlmice._validation import check_random_state, check_scalar
 from mlmice.amputation_scores import ampute_units
+from mlmice.impute.defaults import as_float
 
 __all__ = ["AmputeResult", "ampute", "default_patterns", "default_weights"]
 
@@ -483,14 +484,6 @@ def _cells_to_cases(prop, freq, pat) -> float:
     return float(rows)
 
 
-def _as_float(s: pd.Series) -> np.ndarray:
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        codes = s.cat.codes.to_numpy().astype(float)
-        codes[codes < 0] = np.nan
-        return codes
-    return s.to_numpy(dtype=float, na_value=np.nan)
-
-
 def _numeric_matrix(data, variables) -> np.ndarray:
     missing = [v for v in variables if v not in data.columns]
     if missing:
@@ -504,7 +497,7 @@ def _numeric_matrix(data, variables) -> np.ndarray:
                              "first (mlmice.read_data codes binary variables 0/1)")
     # a categorical variable enters the weighted sum scores by its codes 0 .. K-1 (its
     # order, for an ordered one)
-    X = np.column_stack([_as_float(data[v]) for v in variables])
+    X = np.column_stack([as_float(data[v]) for v in variables])
     nas = np.isnan(X).sum(axis=0)
     if nas.any():
         bad = {v: int(c) for v, c in zip(variables, nas, strict=True) if c}

@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlmice.impute.categorical import as_codes
+from mlmice.impute.defaults import as_float
 from mlmice.parquet import Roles, read_parquet, write_parquet
 
 __all__ = ["Roles", "infer_roles", "read_columns", "read_data", "read_parquet", "write_parquet"]
@@ -439,7 +441,7 @@ def _categorical(s: pd.Series, name: str, source: str) -> pd.Series:
 
 def _check_constant(df: pd.DataFrame, var: str, cluster: str, source: str) -> None:
     if isinstance(df[var].dtype, pd.CategoricalDtype):
-        df = df.assign(**{var: _codes(df[var])})
+        df = df.assign(**{var: as_codes(df[var])})
     sub = df[[cluster, var]].dropna()
     g = sub.groupby(cluster, sort=False, observed=True)[var]
     lo, hi = g.min(), g.max()
@@ -449,13 +451,6 @@ def _check_constant(df: pd.DataFrame, var: str, cluster: str, source: str) -> No
         raise ValueError(f"{source}: variable {var!r} is declared level 2 but varies within "
                          f"cluster {_fmt(c)} ({cluster}): values {_fmt(lo[c])} and {_fmt(hi[c])}"
                          f"{f' (and {len(bad) - 1} more clusters)' if len(bad) > 1 else ''}")
-
-
-def _codes(s: pd.Series) -> np.ndarray:
-    """A categorical column's codes as floats, NaN where missing."""
-    codes = s.cat.codes.to_numpy().astype(float)
-    codes[codes < 0] = np.nan
-    return codes
 
 
 def infer_roles(df: pd.DataFrame, cluster: str, id: str | None = None) -> Roles:
@@ -480,7 +475,7 @@ def infer_roles(df: pd.DataFrame, cluster: str, id: str | None = None) -> Roles:
         if not pd.api.types.is_numeric_dtype(df[var]) and not categorical:
             raise ValueError(f"variable {var!r} is neither numeric nor categorical (dtype "
                              f"{df[var].dtype}); use read_data to code it")
-        v = _codes(df[var]) if categorical else df[var].to_numpy(dtype=float, na_value=np.nan)
+        v = as_float(df[var])                     # a categorical's codes
         ok = ~np.isnan(v) & (codes >= 0)
         obs = v[ok]
         if obs.size and np.array_equal(np.unique(obs), [0.0, 1.0]):

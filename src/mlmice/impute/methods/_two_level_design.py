@@ -17,10 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlmice.impute.methods.base import STATE_NAME_SEP as _SEP
-from mlmice.impute.methods.base import MethodInput, two_level_design
+from mlmice.impute.methods.base import MethodInput, MethodResult, two_level_design
 from mlmice.impute.methods.logreg import independent_columns
 
-__all__ = ["GibbsState", "StandardisedDesign", "standardised_design"]
+__all__ = ["CategoricalProblem", "GibbsState", "StandardisedDesign", "categorical_problem",
+           "standardised_design"]
 
 
 @dataclass
@@ -144,3 +145,58 @@ def standardised_design(data: MethodInput, ry: np.ndarray, *, method: str,
     return StandardisedDesign(X=X, x_names=list(x_names), x_center=x_center,
                               x_scale=x_scale, Z=Z, z_names=list(z_names),
                               z_center=z_center, z_scale=z_scale)
+
+
+@dataclass
+class CategoricalProblem:
+    """What ``2l.polr`` and ``2l.polyreg`` sample from (:func:`categorical_problem`)."""
+
+    classes: np.ndarray        # the observed categories' codes, sorted
+    y_index: np.ndarray        # the observed rows' class index 0 .. C-1
+    design: StandardisedDesign
+    cluster: np.ndarray
+    n_clusters: int
+    ry: np.ndarray
+    wy: np.ndarray
+    n_iter: int                # sweeps from the start (the first call)
+    n_warm: int                # sweeps continuing the previous draw
+    state: dict | None         # the previous call's state when it has the same classes
+    class_key: str
+    events: list
+
+
+def categorical_problem(data: MethodInput, *, method: str, defaults: dict
+                        ) -> CategoricalProblem | MethodResult:
+    """Check and prepare a categorical target for a Gibbs-sampling 2l method.
+
+    Returns a :class:`MethodResult` instead when there is nothing to sample: no
+    missing value, or every observed value the same category (imputed, logged).
+    ``defaults`` holds the method's ``n_iter`` and ``n_warm``.
+    """
+    from mlmice._validation import check_scalar
+
+    var = data.variable
+    if not data.categories:
+        raise ValueError(f"{var}: method {method} imputes a categorical variable; make it "
+                         f"one with df[{var!r}] = df[{var!r}].astype('category')")
+    opts = {**defaults, **data.options}
+    n_iter = check_scalar(opts["n_iter"], f"{var}: option n_iter", kind=int, min_val=1)
+    n_warm = check_scalar(opts["n_warm"], f"{var}: option n_warm", kind=int, min_val=1)
+    y = np.asarray(data.y, dtype=float)
+    ry, wy = np.asarray(data.ry, dtype=bool), np.asarray(data.wy, dtype=bool)
+    if int(wy.sum()) == 0:
+        return MethodResult(values=np.empty(0))
+    classes = np.unique(y[ry])
+    if classes.size == 1:
+        return MethodResult(values=np.full(int(wy.sum()), classes[0]),
+                            events=[f"{method}: every observed value of {var} is one "
+                                    "category; imputed that category"])
+    events: list[str] = []
+    design = standardised_design(data, ry, method=method, events=events)
+    class_key = _SEP.join(str(int(c)) for c in classes)
+    state = data.state if data.state and data.state.get("classes") == class_key else None
+    return CategoricalProblem(
+        classes=classes, y_index=np.searchsorted(classes, y[ry]).astype(int), design=design,
+        cluster=np.asarray(data.cluster, dtype=np.int64), n_clusters=int(data.n_clusters),
+        ry=ry, wy=wy, n_iter=n_iter, n_warm=n_warm, state=state,
+        class_key=class_key, events=events)

@@ -45,7 +45,7 @@ from mlmice.impute.methods.base import (
 )
 from mlmice.impute.methods.norm import bayes_linear_draw, with_intercept
 from mlmice.impute.methods.pmm import pmm_match
-from mlmice.impute.methods.polytomous import DRAWS, class_probabilities, draw_classes
+from mlmice.impute.methods.polytomous import class_probabilities, draw_classes, draw_option
 
 __all__ = ["LevelTwoMean", "LevelTwoNorm", "LevelTwoPmm", "LevelTwoPolr", "LevelTwoPolyreg",
            "cluster_level_data"]
@@ -156,13 +156,7 @@ class _LevelTwoCategorical(_LevelTwoOnly):
                                 "normal draw of the coefficients ('normal')")}
 
     def _draw(self, w_obs, x_obs, x_mis, rng, data, events):
-        if not data.categories:
-            raise ValueError(f"{data.variable}: method {self.name} imputes a categorical "
-                             "variable")
-        draw = data.options.get("draw", "mice")
-        if draw not in DRAWS:
-            raise ValueError(f"{data.variable}: option draw of method {self.name} must be one "
-                             f"of {', '.join(DRAWS)}, got {draw!r}")
+        draw = draw_option(data, self.name)
         n_obs, n_mis = w_obs.size, x_mis.shape[0]
         clusters = replace(data, y=np.concatenate([w_obs, np.full(n_mis, np.nan)]),
                            ry=np.arange(n_obs + n_mis) < n_obs,

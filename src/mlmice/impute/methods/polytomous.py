@@ -50,7 +50,7 @@ from mlmice.impute.methods.base import (
 )
 from mlmice.impute.methods.logreg import independent_columns
 
-__all__ = ["Polr", "Polyreg", "class_probabilities", "draw_classes"]
+__all__ = ["Polr", "Polyreg", "class_probabilities", "draw_classes", "draw_option"]
 
 DRAWS = ("mice", "normal")
 
@@ -117,6 +117,19 @@ def class_probabilities(data: MethodInput, *, ordinal: bool, draw: str,
     return classes, fit.probabilities(X_mis, coef), events
 
 
+def draw_option(data: MethodInput, method: str) -> str:
+    """Option ``draw`` of a categorical method, after checking the target is categorical."""
+    var = data.variable
+    if not data.categories:
+        raise ValueError(f"{var}: method {method} imputes a categorical variable; make it one "
+                         f"with df[{var!r}] = df[{var!r}].astype('category')")
+    draw = data.options.get("draw", "mice")
+    if draw not in DRAWS:
+        raise ValueError(f"{var}: option draw of method {method} must be one of "
+                         f"{', '.join(DRAWS)}, got {draw!r}")
+    return draw
+
+
 class _Polytomous(ImputationMethod):
     level = "1"
     ordinal = False
@@ -124,14 +137,7 @@ class _Polytomous(ImputationMethod):
                                 "normal draw of the coefficients ('normal')")}
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
-        var = data.variable
-        if not data.categories:
-            raise ValueError(f"{var}: method {self.name} imputes a categorical variable; make "
-                             f"it one with df[{var!r}] = df[{var!r}].astype('category')")
-        draw = data.options.get("draw", "mice")
-        if draw not in DRAWS:
-            raise ValueError(f"{var}: option draw of method {self.name} must be one of "
-                             f"{', '.join(DRAWS)}, got {draw!r}")
+        draw = draw_option(data, self.name)
         n_imp = int(np.asarray(data.wy, dtype=bool).sum())
         if n_imp == 0:
             return MethodResult(values=np.empty(0))

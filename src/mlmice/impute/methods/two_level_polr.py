@@ -59,9 +59,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from mlmice._validation import check_scalar
-from mlmice.impute.methods._two_level_design import GibbsState, standardised_design
-from mlmice.impute.methods.base import STATE_NAME_SEP as _SEP
+from mlmice.impute.methods._two_level_design import GibbsState, categorical_problem
 from mlmice.impute.methods.base import (
     ImputationMethod,
     MethodInput,
@@ -169,45 +167,27 @@ class TwoLevelPolr(ImputationMethod):
     level = "2l"
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
-        var = data.variable
         unknown = set(data.options) - set(_DEFAULTS)
         if unknown:
-            raise ValueError(f"{var}: unknown 2l.polr option(s) {sorted(unknown)}; known: "
-                             f"{sorted(_DEFAULTS)}")
-        if not data.categories:
-            raise ValueError(f"{var}: method 2l.polr imputes a categorical variable; make it "
-                             f"one with df[{var!r}] = df[{var!r}].astype('category')")
-        opts = {**_DEFAULTS, **data.options}
-        n_iter = check_scalar(opts["n_iter"], f"{var}: option n_iter", kind=int, min_val=1)
-        n_warm = check_scalar(opts["n_warm"], f"{var}: option n_warm", kind=int, min_val=1)
-        events: list[str] = []
-        y = np.asarray(data.y, dtype=float)
-        ry, wy = np.asarray(data.ry, dtype=bool), np.asarray(data.wy, dtype=bool)
-        if int(wy.sum()) == 0:
-            return MethodResult(values=np.empty(0))
-        classes = np.unique(y[ry])
-        if classes.size == 1:
-            return MethodResult(values=np.full(int(wy.sum()), classes[0]),
-                                events=[f"2l.polr: every observed value of {var} is one "
-                                        "category; imputed that category"])
-        design = standardised_design(data, ry, method="2l.polr", events=events)
+            raise ValueError(f"{data.variable}: unknown 2l.polr option(s) {sorted(unknown)}; "
+                             f"known: {sorted(_DEFAULTS)}")
+        prob = categorical_problem(data, method="2l.polr", defaults=_DEFAULTS)
+        if isinstance(prob, MethodResult):
+            return prob
+        design, cluster, ry, wy = prob.design, prob.cluster, prob.ry, prob.wy
         X, Z = design.X, design.Z
-        cluster = np.asarray(data.cluster, dtype=np.int64)
-        n_clusters = int(data.n_clusters)
-        class_key = _SEP.join(str(int(c)) for c in classes)
-        previous = data.state if data.state and data.state.get("classes") == class_key else None
-        start = design.carry_over(previous, n_clusters)
-        delta = np.asarray(previous["delta"], dtype=float) if start is not None else None
+        start = design.carry_over(prob.state, prob.n_clusters)
+        delta = np.asarray(prob.state["delta"], dtype=float) if start is not None else None
         sd = np.full(X.shape[1], 2.5)
         sd[0] = 10.0
-        yi = np.searchsorted(classes, y[ry]).astype(int)
         state, delta = gibbs_two_level_ordinal(
-            X[ry], Z[ry], yi, cluster[ry], n_clusters, n_classes=classes.size, rng=rng,
-            n_iter=n_warm if start is not None else n_iter, prior_sd=sd, start=start,
+            X[ry], Z[ry], prob.y_index, cluster[ry], prob.n_clusters,
+            n_classes=prob.classes.size, rng=rng,
+            n_iter=prob.n_warm if start is not None else prob.n_iter, prior_sd=sd, start=start,
             delta=delta)
         eta = X[wy] @ state.beta + np.einsum("ia,ia->i", Z[wy], state.b[cluster[wy]])
         latent = eta + rng.standard_normal(eta.size)
-        values = classes[np.searchsorted(_cuts(delta), latent)]
+        values = prob.classes[np.searchsorted(_cuts(delta), latent)]
         keep = {"beta": state.beta, "b": state.b, "psi_inv": state.psi_inv, "delta": delta,
-                "classes": class_key, **design.state()}
-        return MethodResult(values=values.astype(float), events=events, state=keep)
+                "classes": prob.class_key, **design.state()}
+        return MethodResult(values=values.astype(float), events=prob.events, state=keep)

@@ -45,10 +45,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-from mlmice._validation import check_scalar
 from mlmice.impute.methods._polya_gamma import draw_polya_gamma
-from mlmice.impute.methods._two_level_design import GibbsState, standardised_design
-from mlmice.impute.methods.base import STATE_NAME_SEP as _SEP
+from mlmice.impute.methods._two_level_design import GibbsState, categorical_problem
 from mlmice.impute.methods.base import (
     ImputationMethod,
     MethodInput,
@@ -125,29 +123,12 @@ class TwoLevelPolyreg(ImputationMethod):
     level = "2l"
 
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
-        var = data.variable
-        if not data.categories:
-            raise ValueError(f"{var}: method 2l.polyreg imputes a categorical variable; make "
-                             f"it one with df[{var!r}] = df[{var!r}].astype('category')")
-        opts = {**_DEFAULTS, **data.options}
-        n_iter = check_scalar(opts["n_iter"], f"{var}: option n_iter", kind=int, min_val=1)
-        n_warm = check_scalar(opts["n_warm"], f"{var}: option n_warm", kind=int, min_val=1)
-        events: list[str] = []
-        y = np.asarray(data.y, dtype=float)
-        ry, wy = np.asarray(data.ry, dtype=bool), np.asarray(data.wy, dtype=bool)
-        if int(wy.sum()) == 0:
-            return MethodResult(values=np.empty(0))
-        classes = np.unique(y[ry])
-        if classes.size == 1:
-            return MethodResult(values=np.full(int(wy.sum()), classes[0]),
-                                events=[f"2l.polyreg: every observed value of {var} is one "
-                                        "category; imputed that category"])
-        design = standardised_design(data, ry, method="2l.polyreg", events=events)
+        prob = categorical_problem(data, method="2l.polyreg", defaults=_DEFAULTS)
+        if isinstance(prob, MethodResult):
+            return prob
+        design, cluster, ry, wy = prob.design, prob.cluster, prob.ry, prob.wy
         X, Z = design.X, design.Z
-        cluster = np.asarray(data.cluster, dtype=np.int64)
-        n_clusters = int(data.n_clusters)
-        class_key = _SEP.join(str(int(c)) for c in classes)
-        state = data.state if data.state and data.state.get("classes") == class_key else None
+        classes, n_clusters, state = prob.classes, prob.n_clusters, prob.state
         start = None
         if state is not None:
             start = [design.carry_over({k[len(f"{c}."):]: v for k, v in state.items()
@@ -157,17 +138,17 @@ class TwoLevelPolyreg(ImputationMethod):
                 start = None
         sd = np.full(X.shape[1], 2.5)
         sd[0] = 10.0
-        yi = np.searchsorted(classes, y[ry]).astype(int)
         states = gibbs_two_level_multinomial(
-            X[ry], Z[ry], yi, cluster[ry], n_clusters, n_classes=classes.size, rng=rng,
-            n_iter=n_warm if start is not None else n_iter, prior_sd=sd, start=start)
+            X[ry], Z[ry], prob.y_index, cluster[ry], n_clusters, n_classes=classes.size,
+            rng=rng, n_iter=prob.n_warm if start is not None else prob.n_iter, prior_sd=sd,
+            start=start)
         eta = np.column_stack([np.zeros(int(wy.sum()))] + [
             X[wy] @ s.beta + np.einsum("ia,ia->i", Z[wy], s.b[cluster[wy]]) for s in states])
-        prob = np.exp(eta - logsumexp(eta, axis=1, keepdims=True))
-        values = classes[draw_classes(prob, rng)]
-        keep = {"classes": class_key}
+        probs = np.exp(eta - logsumexp(eta, axis=1, keepdims=True))
+        values = classes[draw_classes(probs, rng)]
+        keep = {"classes": prob.class_key}
         for c, s in enumerate(states, start=1):
             keep.update({f"{c}.{k}": v for k, v in
                          {"beta": s.beta, "b": s.b, "psi_inv": s.psi_inv,
                           **design.state()}.items()})
-        return MethodResult(values=values.astype(float), events=events, state=keep)
+        return MethodResult(values=values.astype(float), events=prob.events, state=keep)

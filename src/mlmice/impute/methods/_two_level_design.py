@@ -18,7 +18,7 @@ import numpy as np
 
 from mlmice.impute.methods.base import STATE_NAME_SEP as _SEP
 from mlmice.impute.methods.base import MethodInput, MethodResult, two_level_design
-from mlmice.impute.methods.logreg import independent_columns
+from mlmice.impute.methods.logreg import keep_independent
 
 __all__ = ["CategoricalProblem", "GibbsState", "StandardisedDesign", "categorical_problem",
            "standardised_design"]
@@ -130,21 +130,14 @@ def standardised_design(data: MethodInput, ry: np.ndarray, *, method: str,
     X, x_names, Z, z_names = two_level_design(data)
     X, x_center, x_scale = _standardise(X, ry)
     Z, z_center, z_scale = _standardise(Z, ry)
-    keep_x = independent_columns(X[ry])
-    if keep_x.size < X.shape[1]:
-        dropped = [x_names[j] for j in range(X.shape[1]) if j not in set(keep_x.tolist())]
-        events.append(f"{method}: dropped linearly dependent fixed effects {dropped}")
-        X, x_names = X[:, keep_x], [x_names[j] for j in keep_x]
-        x_center, x_scale = x_center[keep_x], x_scale[keep_x]
-    keep_z = independent_columns(Z[ry])
-    if keep_z.size < Z.shape[1]:
-        dropped = [z_names[j] for j in range(Z.shape[1]) if j not in set(keep_z.tolist())]
-        events.append(f"{method}: dropped linearly dependent random effects {dropped}")
-        Z, z_names = Z[:, keep_z], [z_names[j] for j in keep_z]
-        z_center, z_scale = z_center[keep_z], z_scale[keep_z]
-    return StandardisedDesign(X=X, x_names=list(x_names), x_center=x_center,
-                              x_scale=x_scale, Z=Z, z_names=list(z_names),
-                              z_center=z_center, z_scale=z_scale)
+    kx = keep_independent(X, x_names, ry, events=events,
+                          message=f"{method}: dropped linearly dependent fixed effects")
+    kz = keep_independent(Z, z_names, ry, events=events,
+                          message=f"{method}: dropped linearly dependent random effects")
+    return StandardisedDesign(X=X[:, kx], x_names=[x_names[j] for j in kx],
+                              x_center=x_center[kx], x_scale=x_scale[kx], Z=Z[:, kz],
+                              z_names=[z_names[j] for j in kz], z_center=z_center[kz],
+                              z_scale=z_scale[kz])
 
 
 @dataclass

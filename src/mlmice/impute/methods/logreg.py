@@ -58,7 +58,7 @@ from mlmice.impute.methods.base import (
 )
 from mlmice.mixed.logistic import fit_logistic
 
-__all__ = ["LogReg", "augment_binary", "independent_columns"]
+__all__ = ["LogReg", "augment_binary", "independent_columns", "keep_independent"]
 
 
 def independent_columns(X: np.ndarray, *, tol: float = 1e-7) -> np.ndarray:
@@ -88,6 +88,18 @@ def independent_columns(X: np.ndarray, *, tol: float = 1e-7) -> np.ndarray:
 def augment_binary(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`._augment.augment` for a 0/1 target: always both categories (see above)."""
     return augment(x, (0.0, 1.0))
+
+
+def keep_independent(X: np.ndarray, names, rows: np.ndarray, *, message: str,
+                     events: list[str]) -> np.ndarray:
+    """:func:`independent_columns` of ``X[rows]``; the dropped columns' ``names`` are
+    logged in ``events`` after ``message`` (e.g. "logreg: dropped linearly dependent
+    predictors")."""
+    keep = independent_columns(X[rows])
+    if keep.size < X.shape[1]:
+        kept = set(keep.tolist())
+        events.append(f"{message} {[names[j] for j in range(X.shape[1]) if j not in kept]}")
+    return keep
 
 
 @register_method("logreg")
@@ -123,11 +135,8 @@ class LogReg(ImputationMethod):
         if yobs.size == 0:
             raise ValueError(f"{data.variable}: logreg has no observed values to fit")
         X = np.column_stack([np.ones(y.size), x])
-        cols = independent_columns(X[ry])
-        if cols.size < X.shape[1]:
-            dropped = [data.names[j - 1] for j in range(1, X.shape[1]) if j not in set(cols)]
-            events.append(f"logreg: dropped linearly dependent predictors {dropped}")
-            X = X[:, cols]
+        X = X[:, keep_independent(X, ["(Intercept)", *data.names], ry, events=events,
+                                  message="logreg: dropped linearly dependent predictors")]
         xfit, yfit, wfit = X[ry], yobs, np.ones(yobs.size)
         do_augment = bool(data.options.get("augment", True))
         if do_augment and X.shape[1] > 1 and int((~ry).sum()) != 1:

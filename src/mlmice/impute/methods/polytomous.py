@@ -48,7 +48,7 @@ from mlmice.impute.methods.base import (
     MethodResult,
     register_method,
 )
-from mlmice.impute.methods.logreg import independent_columns
+from mlmice.impute.methods.logreg import keep_independent
 
 __all__ = ["Polr", "Polyreg", "class_probabilities", "draw_classes", "draw_option"]
 
@@ -68,11 +68,8 @@ def _prepare(data: MethodInput, method: str, events: list[str]):
     ry, wy = np.asarray(data.ry, dtype=bool), np.asarray(data.wy, dtype=bool)
     x = np.asarray(data.x, dtype=float).reshape(y.size, -1)
     X = np.column_stack([np.ones(y.size), x])
-    cols = independent_columns(X[ry])
-    if cols.size < X.shape[1]:
-        dropped = [data.names[j - 1] for j in range(1, X.shape[1]) if j not in set(cols)]
-        events.append(f"{method}: dropped linearly dependent predictors {dropped}")
-        X = X[:, cols]
+    X = X[:, keep_independent(X, ["(Intercept)", *data.names], ry, events=events,
+                              message=f"{method}: dropped linearly dependent predictors")]
     x = X[:, 1:]
     augmenting = x.shape[1] > 0 and int((~ry).sum()) != 1
     classes = np.unique(y[~np.isnan(y)] if augmenting else y[ry])

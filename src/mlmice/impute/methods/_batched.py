@@ -22,6 +22,8 @@ def cholesky(A: np.ndarray) -> np.ndarray:
     q = A.shape[-1]
     if q > _SMALL:
         return np.linalg.cholesky(A)
+    if q == 2:
+        return _cholesky_2(A)
     L = np.zeros_like(A)
     for i in range(q):
         d = A[:, i, i] - np.sum(L[:, i, :i] ** 2, axis=1)
@@ -30,6 +32,21 @@ def cholesky(A: np.ndarray) -> np.ndarray:
         L[:, i, i] = np.sqrt(d)
         for r in range(i + 1, q):
             L[:, r, i] = (A[:, r, i] - np.sum(L[:, r, :i] * L[:, i, :i], axis=1)) / L[:, i, i]
+    return L
+
+
+def _cholesky_2(A: np.ndarray) -> np.ndarray:
+    """:func:`cholesky` for ``2 x 2`` blocks in closed form (the same arithmetic)."""
+    L = np.zeros_like(A)
+    a00 = A[:, 0, 0]
+    if not np.all(a00 > 0):
+        raise np.linalg.LinAlgError("matrix is not positive definite")
+    L[:, 0, 0] = l00 = np.sqrt(a00)
+    L[:, 1, 0] = l10 = A[:, 1, 0] / l00
+    d = A[:, 1, 1] - l10 * l10
+    if not np.all(d > 0):
+        raise np.linalg.LinAlgError("matrix is not positive definite")
+    L[:, 1, 1] = np.sqrt(d)
     return L
 
 

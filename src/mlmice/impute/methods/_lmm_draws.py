@@ -32,7 +32,10 @@ residual sums of squares.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
+from scipy.linalg import lapack
 
 from mlmice.impute.methods import _batched as batched
 from mlmice.impute.methods._two_level_stats import ClusterStats
@@ -47,8 +50,35 @@ def _bartlett(df: float, q: int, rng: np.random.Generator) -> np.ndarray:
     A = np.zeros((q, q))
     A.flat[:: q + 1] = np.sqrt(rng.chisquare(df - np.arange(q)))
     if q > 1:
-        A[np.tril_indices(q, -1)] = rng.standard_normal(q * (q - 1) // 2)
+        A[_below_diagonal(q)] = rng.standard_normal(q * (q - 1) // 2)
     return A
+
+
+@lru_cache(maxsize=8)
+def _below_diagonal(q: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.tril_indices(q, -1)``, made once per ``q`` (it costs more than a draw)."""
+    return np.tril_indices(q, -1)
+
+
+def _cholesky(a: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of one small SPD matrix by LAPACK ``dpotrf``.
+
+    The Gibbs samplers factor a few ``p x p`` or ``q x q`` matrices per sweep; at
+    that size ``numpy.linalg``'s per-call checks cost several times the
+    factorisation, so the samplers call LAPACK directly (``bench/smc_vs_jomo.py``).
+    """
+    L, info = lapack.dpotrf(a, lower=1, clean=1)
+    if info != 0:
+        raise np.linalg.LinAlgError("matrix is not positive definite")
+    return L
+
+
+def _solve_triangular(L: np.ndarray, b: np.ndarray, *, transpose: bool = False) -> np.ndarray:
+    """Solve ``L x = b`` (or ``L' x = b``) for lower-triangular ``L`` by LAPACK ``dtrtrs``."""
+    x, info = lapack.dtrtrs(L, b, lower=1, trans=int(transpose))
+    if info != 0:
+        raise np.linalg.LinAlgError("singular triangular factor")
+    return x
 
 
 def draw_wishart(df: float, scale: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -71,8 +101,8 @@ def draw_inverse_wishart(df: float, scale: np.ndarray, rng: np.random.Generator)
     """
     if scale.shape == (1, 1):
         return scale / rng.chisquare(df)
-    L = np.linalg.cholesky(scale)
-    G = np.linalg.solve(_bartlett(df, scale.shape[0], rng), L.T)
+    L = _cholesky(scale)
+    G = _solve_triangular(_bartlett(df, scale.shape[0], rng), np.ascontiguousarray(L.T))
     return G.T @ G
 
 
@@ -111,10 +141,14 @@ def draw_beta_b(stats: ClusterStats, w: np.ndarray, psi: np.ndarray,
 
 def _draw_gaussian_precision(prec: np.ndarray, rhs: np.ndarray,
                              rng: np.random.Generator) -> np.ndarray:
-    """Draw from :math:`N(P^{-1} r, P^{-1})` via the Cholesky factor of ``P``."""
-    R = np.linalg.cholesky(prec)
-    mean = np.linalg.solve(R.T, np.linalg.solve(R, rhs))
-    return mean + np.linalg.solve(R.T, rng.standard_normal(mean.size))
+    """Draw from :math:`N(P^{-1} r, P^{-1})` via the Cholesky factor of ``P``.
+
+    With :math:`P = R R^\\top`: :math:`R^{-\\top}(R^{-1} r + z)`, :math:`z \\sim N(0, I)`,
+    has mean :math:`P^{-1} r` and covariance :math:`R^{-\\top} R^{-1} = P^{-1}`.
+    """
+    R = _cholesky(prec)
+    z = rng.standard_normal(rhs.size)
+    return _solve_triangular(R, _solve_triangular(R, rhs) + z, transpose=True)
 
 
 def _draw_beta_b_intercept(stats: ClusterStats, w: np.ndarray, psi: float,

@@ -240,7 +240,8 @@ CASES = [
     Case("mice-bad-prior", "API: mice", "an unknown prior of 2l.pan",
          _mice(method={"popularity_ij": "2l.pan"},
                method_options={"popularity_ij": {"prior": "jeffreys"}}), Exception,
-         r"option prior == 'jeffreys' of method 2l\.pan, must be one of \('flat', 'mice'\)"),
+         r"option prior == 'jeffreys' of method 2l\.pan, must be one of "
+         r"\('flat-variances', 'flat', 'mice'\)"),
     Case("mice-inf-predictor", "API: mice", "an infinite value in a predictor",
          _mice(df=_inc({(9, "assessment_ij"): np.inf})), SpecError,
          r"variable 'assessment_ij' has 1 infinite or too large value\(s\).*row\(s\) 9"),

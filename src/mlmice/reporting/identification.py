@@ -16,9 +16,10 @@ Why it matters after imputation: with :math:`\bar\rho` below about 0.3 the
 slope variance is weakly identified (its standard error is as large as the
 estimate), and the pooled slope variance comes out too large:
 ``bench/slope_reliability.py`` measured, with 2l.smc imputing 25 % of the
-outcome completely at random from the analysis model itself, +2 % at
-:math:`\bar\rho = 0.66`, +9 % at 0.28, +18 % at 0.16 and +40 % at 0.09
-(docs/validity.md). The report flags such slopes.
+outcome completely at random from the analysis model itself (default prior,
+300 replicates), +1 % at :math:`\bar\rho = 0.66`, +8 % at 0.28, +22 % at 0.16
+and +37 % at 0.09 against the complete data (docs/validity.md). The report
+flags such slopes.
 
 References
 ----------

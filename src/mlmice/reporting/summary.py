@@ -21,8 +21,8 @@ here so that a reader can check them:
   where relative differences mean nothing.
 - A random-slope variance whose cluster slopes have a mean **reliability**
   below 0.3 (:mod:`mlmice.reporting.identification`): weakly identified,
-  and after imputation biased upwards (+12 % to +35 % in
-  ``bench/slope_reliability.py``).
+  and after imputation biased upwards (+8 % to +37 % at reliabilities 0.28 to
+  0.09 in ``bench/slope_reliability.py``).
 - Specifications known to be **incompatible** with an analysis model (FCS
   with random slopes or products; :mod:`mlmice.compatibility`) and chains
   **flagged by the convergence diagnostics** are flags too.
@@ -159,7 +159,8 @@ def findings(compare: pd.DataFrame, *, has_truth: bool,
                     f"Model {r.model}, {r.term}: the cluster slopes of {r.variable} have a "
                     f"mean reliability of {fmt(r.reliability, 2)}, below {LOW_RELIABILITY}: "
                     "the data identify this slope variance weakly, and after imputation it "
-                    "tends to come out too large (+12 % to +35 % in docs/validity.md). "
+                    "tends to come out too large (+8 % to +37 % at reliabilities 0.28 to 0.09 "
+                    "in docs/validity.md). "
                     "Report it with that caution.", flag=True, model=r.model))
     for model, rows in compare.groupby("model", sort=False):
         out += _fixed_findings(model, rows[rows["kind"] == "fixed"], has_truth)

@@ -28,6 +28,7 @@ from dataclasses import replace
 import numpy as np
 
 from mlmice.impute.methods._two_level_stats import prepare_problem
+from mlmice.impute.methods._variance_prior import DEFAULT_PRIOR
 from mlmice.impute.methods.base import MethodInput
 from mlmice.impute.methods.two_level_pan import pan_gibbs
 
@@ -52,13 +53,13 @@ class AuxiliaryDraw:
     rng : numpy.random.Generator
     method : str
         Method name (for messages).
-    prior : {"flat", "mice"}
+    prior : {"flat-variances", "flat", "mice"}
         Prior of the variance parameters (:mod:`._variance_prior`).
     """
 
     def __init__(self, data: MethodInput, values: dict[str, np.ndarray], auxiliary,
                  predictors, rows: np.ndarray, *, n_iter: int, rng: np.random.Generator,
-                 method: str, prior: str = "flat"):
+                 method: str, prior: str = DEFAULT_PRIOR):
         n = rows.size
         everything = np.ones(n, dtype=bool)
         preds = list(predictors)

@@ -13,9 +13,14 @@ mice's ``mice.impute.2l.pan``):
 Flat prior on :math:`\\beta`; the prior of :math:`(\\sigma^2, \\Psi)` is the
 option ``prior`` (:mod:`._variance_prior`):
 
-- ``"flat"`` (default): uniform on :math:`\\Psi`, :math:`p(\\sigma^2) \\propto
-  \\sigma^{-2}`; no scale matrix, so no variance component is dominated by
-  the prior whatever the units of ``y`` and the predictors;
+- ``"flat-variances"`` (default): :math:`p(\\Psi) \\propto |\\Psi|^{-1/2}` for a
+  random slope (flat for a random intercept alone), under which each variance
+  has a flat marginal prior, and :math:`p(\\sigma^2) \\propto \\sigma^{-2}`; no
+  scale matrix, so no variance component is dominated by the prior whatever
+  the units of ``y`` and the predictors;
+- ``"flat"``: uniform on :math:`\\Psi` (the default of mlmice 0.2), which
+  tilts each variance's marginal prior towards large values
+  (:math:`\\tau^{1/2}` with a random slope);
 - ``"mice"``: exactly R's (pan's prior as ``mice.impute.2l.pan`` passes it,
   :math:`\\sigma^{-2} \\sim W_1(1, 1)`, :math:`\\Psi^{-1} \\sim W_q(q, I_q)` in
   the raw units), for parity; it dominates variance components that are
@@ -110,8 +115,8 @@ class TwoLevelPan(ImputationMethod):
     n_warm : int
         Gibbs iterations of every later call, which continues from the previous
         call's draw of the variance parameters (default 3).
-    prior : {"flat", "mice"}
-        Prior of the variance parameters (default "flat"; "mice" is R's, see
+    prior : {"flat-variances", "flat", "mice"}
+        Prior of the variance parameters (default "flat-variances"; "mice" is R's, see
         :mod:`._variance_prior`).
     """
 
@@ -119,7 +124,8 @@ class TwoLevelPan(ImputationMethod):
                "n_warm": (PAN_WARM_ITERATIONS, "Gibbs iterations of later calls, which "
                                                "continue the previous draw"),
                "paniter": (20, "alias of n_iter (mice's name)"),
-               "prior": ("flat", "prior of the variance parameters: flat or mice")}
+               "prior": ("flat-variances",
+                         "prior of the variance parameters: flat-variances, flat or mice")}
 
     level = "2l"
 
@@ -154,7 +160,8 @@ def pan_gibbs(problem: TwoLevelProblem, rng: np.random.Generator, *, n_iter: int
     start : (sigma2, psi), optional
         Starting values; default the REML estimates.
     prior : str or VariancePrior
-        ``"flat"`` (default) or ``"mice"`` (:func:`._variance_prior.variance_prior`).
+        ``"flat-variances"`` (default), ``"flat"`` or ``"mice"``
+        (:func:`._variance_prior.variance_prior`).
     method : str
         For messages.
     """

@@ -63,3 +63,8 @@ def test_inverse_wishart_draw_equals_its_definition(q):
         G = np.linalg.solve(A, np.linalg.cholesky(T).T)
         want = G.T @ G
     np.testing.assert_allclose(got, want, rtol=1e-10)
+
+
+def test_closed_form_inverse_of_a_2x2_matrix():
+    a = spd_stack(1, 2, seed=8)[0]
+    np.testing.assert_allclose(draws._inverse_2(a), np.linalg.inv(a), rtol=1e-12)

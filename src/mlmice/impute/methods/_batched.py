@@ -55,11 +55,11 @@ def solve_lower(L: np.ndarray, B: np.ndarray) -> np.ndarray:
     q = L.shape[-1]
     if q > _SMALL:
         return np.linalg.solve(L, B)
-    X = np.empty(np.broadcast_shapes(L.shape[:-1], B.shape[:-1]) + B.shape[-1:])
+    X = np.empty(_solution_shape(L, B))
     for i in range(q):
-        acc = B[:, i, :].copy()
+        acc = B[:, i, :]
         for k in range(i):
-            acc -= L[:, i, k, None] * X[:, k, :]
+            acc = acc - L[:, i, k, None] * X[:, k, :]
         X[:, i, :] = acc / L[:, i, i, None]
     return X
 
@@ -69,10 +69,17 @@ def solve_lower_t(L: np.ndarray, B: np.ndarray) -> np.ndarray:
     q = L.shape[-1]
     if q > _SMALL:
         return np.linalg.solve(np.swapaxes(L, -1, -2), B)
-    X = np.empty(np.broadcast_shapes(L.shape[:-1], B.shape[:-1]) + B.shape[-1:])
+    X = np.empty(_solution_shape(L, B))
     for i in range(q - 1, -1, -1):
-        acc = B[:, i, :].copy()
+        acc = B[:, i, :]
         for k in range(i + 1, q):
-            acc -= L[:, k, i, None] * X[:, k, :]
+            acc = acc - L[:, k, i, None] * X[:, k, :]
         X[:, i, :] = acc / L[:, i, i, None]
     return X
+
+
+def _solution_shape(L: np.ndarray, B: np.ndarray) -> tuple[int, ...]:
+    """Shape of ``X`` in ``L X = B``: the batch of both, then ``B``'s last two axes."""
+    if L.shape[:-2] == B.shape[:-2]:
+        return B.shape
+    return np.broadcast_shapes(L.shape[:-1], B.shape[:-1]) + B.shape[-1:]

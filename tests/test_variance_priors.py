@@ -221,3 +221,27 @@ def test_flat_variances_prior_removes_the_tilt_of_the_uniform_prior():
     uniform, _ = posterior_psi(problem, "flat", n_draws=3000, seed=3)
     assert np.all(np.abs(np.diag(default) / ml - 1) < 0.15), np.diag(default) / ml
     assert np.all(np.diag(uniform) / ml > 1.2), np.diag(uniform) / ml
+
+
+def test_norm_prior_option():
+    """2l.norm keeps mice's uniform prior by default (R parity) and takes 'flat-variances'
+    as an option; 'mice' is pan's prior, not 2l.norm's, and is refused with the choices."""
+    from mlmice.impute.methods.two_level_norm import TwoLevelNorm, norm_gibbs
+
+    data = school_data(J=60, nj=10, seed=4)
+    bad = MethodInput(**{**data.__dict__, "options": {"prior": "mice"}})
+    with pytest.raises(ValueError, match=r"option prior == 'mice' of method 2l.norm, must be "
+                                         r"one of \('flat', 'flat-variances'\)"):
+        TwoLevelNorm().impute(bad, np.random.default_rng(1))
+    problem = prepare_problem(data, method="2l.norm")
+    means = {}
+    for prior in ("flat", "flat-variances"):
+        state = norm_gibbs(problem, np.random.default_rng(2), n_iter=30, prior=prior)
+        draws = []
+        for _ in range(600):
+            state = norm_gibbs(problem, np.random.default_rng(len(draws)), n_iter=1,
+                               start=state, prior=prior)
+            draws.append(state["psi"][1, 1])
+        means[prior] = np.mean(draws)
+    # 60 clusters, a weakly identified slope variance: the uniform prior's tilt shows
+    assert means["flat-variances"] < 0.95 * means["flat"], means

@@ -165,14 +165,15 @@ def variance_prior(kind: str, *, q: int, scale: float, n_clusters: int,
     return VariancePrior(kind=kind, a=0.0, binv=0.0, c=c, dinv=np.zeros((q, q)))
 
 
-def get_prior_kind(options: dict, *, variable: str, method: str) -> str:
-    """Read option ``prior`` (default :data:`DEFAULT_PRIOR`), checked against :data:`PRIORS`."""
-    kind = options.get("prior", DEFAULT_PRIOR)
-    _check_kind(kind, variable=variable, method=method)
+def get_prior_kind(options: dict, *, variable: str, method: str,
+                   default: str = DEFAULT_PRIOR, choices: tuple[str, ...] = PRIORS) -> str:
+    """Read option ``prior`` (default ``default``), checked against ``choices``."""
+    kind = options.get("prior", default)
+    _check_kind(kind, variable=variable, method=method, choices=choices)
     return kind
 
 
-def _check_kind(kind, *, variable: str, method: str) -> None:
-    if kind not in PRIORS:
+def _check_kind(kind, *, variable: str, method: str, choices: tuple[str, ...] = PRIORS) -> None:
+    if kind not in choices:
         raise ValueError(f"{variable}: option prior == {kind!r} of method {method}, must be "
-                         f"one of {PRIORS}")
+                         f"one of {choices}")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from mlmice.impute.methods import _batched as batched
+from mlmice.impute.methods import _lapack
 from mlmice.impute.methods import _lmm_draws as draws
 
 
@@ -67,4 +68,4 @@ def test_inverse_wishart_draw_equals_its_definition(q):
 
 def test_closed_form_inverse_of_a_2x2_matrix():
     a = spd_stack(1, 2, seed=8)[0]
-    np.testing.assert_allclose(draws._inverse_2(a), np.linalg.inv(a), rtol=1e-12)
+    np.testing.assert_allclose(_lapack.inverse_2(a), np.linalg.inv(a), rtol=1e-12)

@@ -35,9 +35,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.linalg import lapack
 
 from mlmice.impute.methods import _batched as batched
+from mlmice.impute.methods._lapack import cholesky, inverse_2, solve_triangular
 from mlmice.impute.methods._two_level_stats import ClusterStats
 
 
@@ -60,33 +60,6 @@ def _below_diagonal(q: int) -> tuple[np.ndarray, np.ndarray]:
     return np.tril_indices(q, -1)
 
 
-def _cholesky(a: np.ndarray) -> np.ndarray:
-    """Lower Cholesky factor of one small SPD matrix by LAPACK ``dpotrf``.
-
-    The Gibbs samplers factor a few ``p x p`` or ``q x q`` matrices per sweep; at
-    that size ``numpy.linalg``'s per-call checks cost several times the
-    factorisation, so the samplers call LAPACK directly (``bench/smc_vs_jomo.py``).
-    """
-    L, info = lapack.dpotrf(a, lower=1, clean=1)
-    if info != 0:
-        raise np.linalg.LinAlgError("matrix is not positive definite")
-    return L
-
-
-def _inverse_2(a: np.ndarray) -> np.ndarray:
-    """Inverse of a ``2 x 2`` matrix in closed form (``numpy.linalg.inv`` costs ten times more)."""
-    det = a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
-    return np.array([[a[1, 1], -a[0, 1]], [-a[1, 0], a[0, 0]]]) / det
-
-
-def _solve_triangular(L: np.ndarray, b: np.ndarray, *, transpose: bool = False) -> np.ndarray:
-    """Solve ``L x = b`` (or ``L' x = b``) for lower-triangular ``L`` by LAPACK ``dtrtrs``."""
-    x, info = lapack.dtrtrs(L, b, lower=1, trans=int(transpose))
-    if info != 0:
-        raise np.linalg.LinAlgError("singular triangular factor")
-    return x
-
-
 def draw_wishart(df: float, scale: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One draw from the Wishart distribution :math:`W_q(\\nu, S)` (mean :math:`\\nu S`).
 
@@ -107,8 +80,8 @@ def draw_inverse_wishart(df: float, scale: np.ndarray, rng: np.random.Generator)
     """
     if scale.shape == (1, 1):
         return scale / rng.chisquare(df)
-    L = _cholesky(scale)
-    G = _solve_triangular(_bartlett(df, scale.shape[0], rng), np.ascontiguousarray(L.T))
+    L = cholesky(scale)
+    G = solve_triangular(_bartlett(df, scale.shape[0], rng), np.ascontiguousarray(L.T))
     return G.T @ G
 
 
@@ -125,7 +98,7 @@ def draw_beta_b(stats: ClusterStats, w: np.ndarray, psi: np.ndarray,
     J, q = zty.shape
     if q == 1:
         return _draw_beta_b_intercept(stats, w, float(psi[0, 0]), rng)
-    psi_inv = _inverse_2(psi) if q == 2 else np.linalg.inv(psi)
+    psi_inv = inverse_2(psi) if q == 2 else np.linalg.inv(psi)
     p = ztx.shape[2]
     M = w[:, None, None] * ztz + psi_inv                       # (J, q, q)
     L = batched.cholesky(M)                                    # M = L L'
@@ -152,9 +125,9 @@ def _draw_gaussian_precision(prec: np.ndarray, rhs: np.ndarray,
     With :math:`P = R R^\\top`: :math:`R^{-\\top}(R^{-1} r + z)`, :math:`z \\sim N(0, I)`,
     has mean :math:`P^{-1} r` and covariance :math:`R^{-\\top} R^{-1} = P^{-1}`.
     """
-    R = _cholesky(prec)
+    R = cholesky(prec)
     z = rng.standard_normal(rhs.size)
-    return _solve_triangular(R, _solve_triangular(R, rhs) + z, transpose=True)
+    return solve_triangular(R, solve_triangular(R, rhs) + z, transpose=True)
 
 
 def _draw_beta_b_intercept(stats: ClusterStats, w: np.ndarray, psi: float,

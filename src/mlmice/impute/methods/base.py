@@ -75,7 +75,8 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
-from scipy.linalg import solve_triangular
+
+from mlmice.impute.methods._lapack import solve_triangular
 
 
 @dataclass(frozen=True)
@@ -344,7 +345,7 @@ def redundant_columns(x: np.ndarray, y: np.ndarray | None = None, *,
             continue
         m = len(kept)
         if m:
-            lk = solve_triangular(L[:m, :m], corr[kept, k], lower=True)
+            lk = solve_triangular(L[:m, :m], corr[kept, k])
             d = corr[k, k] - lk @ lk
         else:
             lk = np.zeros(0)

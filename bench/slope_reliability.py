@@ -22,6 +22,9 @@ Morris, White and Crowther 2019; m = 5 where imputed):
   (improper imputation: no parameter uncertainty);
 * ``2l.smc <prior>``: proper MI, one row per ``--priors`` (the same seeds, so the rows
   differ only by the prior);
+* ``2l.smc <prior>, log-scale average``: the same imputations, the slope variances of
+  the m fits averaged on the log scale (their geometric mean) instead of as they are
+  (mitml's rule); NaN, and left out, where a fit is at the boundary 0;
 * ``posterior mean``: the mean of the slope variance's posterior given the observed data
   under the first prior of ``--priors`` (2l.pan's Gibbs sampler, 2,000 sweeps).
 
@@ -131,8 +134,11 @@ def replicate(args) -> dict:
         imp = mm.mice(incomplete, m=m, maxit=1, seed=r, cluster="cluster_id",
                       method={"popularity_ij": "2l.smc"},
                       method_options={"popularity_ij": {"model": FORMULA, "prior": prior}})
-        out[f"2l.smc {prior}"] = float(np.mean([slope_variance(f)
-                                                for f in imp.fit(FORMULA, reml=False)]))
+        fits = np.array([slope_variance(f) for f in imp.fit(FORMULA, reml=False)])
+        out[f"2l.smc {prior}"] = float(fits.mean())
+        # averaged on the log scale (geometric mean; NaN when an imputation's fit is at 0)
+        out[f"2l.smc {prior}, log-scale average"] = (float(np.exp(np.log(fits).mean()))
+                                                     if np.all(fits > 0) else np.nan)
     out[f"posterior mean, {priors[0]}"] = posterior_mean(problem, priors[0], seed=[r, 2])
     x = data["extraversion_ij"]
     out["ss"] = float((x - x.groupby(data["cluster_id"]).transform("mean")).pow(2)
@@ -167,8 +173,10 @@ def main(argv=None) -> None:
             print(f"\nsigma2 {sigma2:g}: mean reliability rho {rho:.2f}, {len(rows)} "
                   f"replicates, complete data {complete.mean():.4f}")
             for name, values in cols.items():
-                print(f"  {name:<32} {values.mean():8.4f} {_relative(values, complete)}",
-                      flush=True)
+                ok = np.isfinite(values)
+                left = f"  ({(~ok).sum()} at 0 left out)" if not ok.all() else ""
+                print(f"  {name:<44} {values[ok].mean():8.4f} "
+                      f"{_relative(values[ok], complete[ok])}{left}", flush=True)
 
 
 def _relative(estimate, reference) -> str:

@@ -53,6 +53,26 @@ def posterior_psi(problem, prior, *, n_draws=1500, seed=1):
     return problem.scale ** 2 * np.mean(draws, axis=0), problem.scale ** 2 * np.std(draws, axis=0)
 
 
+def tutorial_outcome_problem(*, n_clusters, cluster_size, seed):
+    """2l.smc's outcome problem for the tutorial's interaction model on complete
+    simulated data (every row observed): the posterior of Psi given complete data."""
+    from mlmice.impute.methods._smc_model import SubstantiveModel
+    from mlmice.impute.methods.two_level_smc import _substantive_problem
+
+    df = mm.simulate_popularity(n_clusters=n_clusters, cluster_size=cluster_size,
+                                seed=seed).data
+    names = ("gender_ij", "extraversion_ij", "experience_j")
+    ry = np.ones(len(df), dtype=bool)
+    data = MethodInput(variable="popularity_ij", y=df["popularity_ij"].to_numpy(), ry=ry,
+                       wy=~ry, x=df[list(names)].to_numpy(), names=names,
+                       codes=np.asarray([1, 2, 1]), cluster=df["cluster_id"].to_numpy() - 1,
+                       n_clusters=n_clusters, options={})
+    model = SubstantiveModel(tutorial.MODELS["interaction"], variable="popularity_ij")
+    columns = {v: df[v].to_numpy(dtype=float) for v in model.variables}
+    problem, _ = _substantive_problem(data, model, columns, ry, ~ry)
+    return problem
+
+
 @pytest.fixture(scope="module")
 def school_problem():
     return prepare_problem(school_data(), method="2l.pan")
@@ -145,19 +165,7 @@ def test_smc_outcome_step_is_not_dominated_by_the_prior():
     for that; the old prior gives 4-5 times the estimate. Whether the imputations
     carry the skew into the pooled estimate is the validity study's question
     (docs/validity.md)."""
-    from mlmice.impute.methods._smc_model import SubstantiveModel
-    from mlmice.impute.methods.two_level_smc import _substantive_problem
-
-    df = mm.simulate_popularity(n_clusters=400, cluster_size=25, seed=11).data
-    names = ("gender_ij", "extraversion_ij", "experience_j")
-    x = df[list(names)].to_numpy()
-    ry = np.ones(len(df), dtype=bool)
-    data = MethodInput(variable="popularity_ij", y=df["popularity_ij"].to_numpy(), ry=ry,
-                       wy=~ry, x=x, names=names, codes=np.asarray([1, 2, 1]),
-                       cluster=df["cluster_id"].to_numpy() - 1, n_clusters=400, options={})
-    model = SubstantiveModel(tutorial.MODELS["interaction"], variable="popularity_ij")
-    columns = {v: df[v].to_numpy(dtype=float) for v in model.variables}
-    problem, _ = _substantive_problem(data, model, columns, ry, ~ry)
+    problem = tutorial_outcome_problem(n_clusters=400, cluster_size=25, seed=11)
     reml = problem.scale ** 2 * fit_problem(problem, reml=True).psi
     mean, _ = posterior_psi(problem, "flat", n_draws=1000, seed=3)
     ratio = np.diag(mean) / np.diag(reml)
@@ -203,19 +211,7 @@ def test_flat_variances_prior_removes_the_tilt_of_the_uniform_prior():
     the estimate) lies above the ML estimate by the posterior's right skew and the
     prior's tilt: measured +26 % (intercept) and +33 % (slope) under the uniform prior,
     +7 % and +1 % under 'flat-variances'. The bounds fail with the uniform prior."""
-    from mlmice.impute.methods._smc_model import SubstantiveModel
-    from mlmice.impute.methods.two_level_smc import _substantive_problem
-
-    df = mm.simulate_popularity(n_clusters=100, cluster_size=20, seed=11).data
-    names = ("gender_ij", "extraversion_ij", "experience_j")
-    ry = np.ones(len(df), dtype=bool)
-    data = MethodInput(variable="popularity_ij", y=df["popularity_ij"].to_numpy(), ry=ry,
-                       wy=~ry, x=df[list(names)].to_numpy(), names=names,
-                       codes=np.asarray([1, 2, 1]), cluster=df["cluster_id"].to_numpy() - 1,
-                       n_clusters=100, options={})
-    model = SubstantiveModel(tutorial.MODELS["interaction"], variable="popularity_ij")
-    columns = {v: df[v].to_numpy(dtype=float) for v in model.variables}
-    problem, _ = _substantive_problem(data, model, columns, ry, ~ry)
+    problem = tutorial_outcome_problem(n_clusters=100, cluster_size=20, seed=11)
     ml = np.diag(problem.scale ** 2 * fit_problem(problem, reml=False).psi)
     default, _ = posterior_psi(problem, "flat-variances", n_draws=3000, seed=3)
     uniform, _ = posterior_psi(problem, "flat", n_draws=3000, seed=3)

@@ -18,6 +18,11 @@ Usage::
     python bench/validity.py [--replicates 200] [--batch 10] [--jobs 2]
         [--designs tutorial small_slope small_clusters] [--out results/validity]
     python bench/validity.py --summarise [--out results/validity]
+
+``--varcomp-scale log`` pools the variance components on the log scale
+(:mod:`mlmice.pooling.varcomp`); with the same seeds the imputations are those
+of the default run, so ``--out results/validity_log`` next to
+``results/validity`` gives paired differences of the two poolings.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 PASSIVE = "extraversion_experience"
 
 
-def study_config(name: str, spec: dict) -> dict:
+def study_config(name: str, spec: dict, *, varcomp_scale: str = "raw") -> dict:
     """The ``simulation`` block of one design, arms built from the shared spec."""
     d = spec["designs"][name]
     slope = "extraversion_ij |" in d["smc_model"]
@@ -59,7 +64,7 @@ def study_config(name: str, spec: dict) -> dict:
         arms[method] = {"method": meth, "predictor_matrix": pred, "method_options": options,
                         "m": spec["m"], "maxit": spec["maxit"]}
     return {"seed": d["seed"], "generator": d["generator"], "amputation": d["amputation"],
-            "arms": arms, "models": d["models"]}
+            "arms": arms, "models": d["models"], "varcomp_scale": varcomp_scale}
 
 
 def _run(args):
@@ -77,7 +82,7 @@ def run(args) -> None:
     spec = yaml.safe_load((HERE / "validity.yaml").read_text())
     jobs = []
     for name in args.designs:
-        cfg = study_config(name, spec)
+        cfg = study_config(name, spec, varcomp_scale=args.varcomp_scale)
         folder = args.out / name
         folder.mkdir(parents=True, exist_ok=True)
         for start in range(0, args.replicates, args.batch):
@@ -102,6 +107,7 @@ def main(argv=None) -> None:
     parser.add_argument("--designs", nargs="+",
                         default=["tutorial", "small_slope", "small_clusters"])
     parser.add_argument("--out", type=Path, default=Path("results/validity"))
+    parser.add_argument("--varcomp-scale", choices=["raw", "log"], default="raw")
     parser.add_argument("--summarise", action="store_true")
     args = parser.parse_args(argv)
     if args.summarise:

@@ -25,10 +25,11 @@ fits = fits_from_tables(all_estimates, pd.read_parquet(snakemake.input.vcov), al
                         pd.read_parquet(snakemake.input.fits))
 print(f"pooling {len(fits)} fits", file=sys.stderr)
 
-pooled = pooled_table(fits)
+scale = snakemake.params.varcomp_scale
+pooled = pooled_table(fits, varcomp_scale=scale)
 print(pooled.to_string(), file=sys.stderr)
 pooled.to_parquet(snakemake.output.pooled, index=False)
-mitml = test_estimates(fits, extra_pars=True)
+mitml = test_estimates(fits, extra_pars=True, varcomp_scale=scale)
 print(mitml, file=sys.stderr)
 mitml.to_frame().to_parquet(snakemake.output.mitml, index=False)
 

@@ -204,6 +204,13 @@ def test_methods_paragraph():
     assert "at most 1.04 (below 1.10)" in text
     assert "maximum likelihood or restricted maximum likelihood" in text
     assert "D1" in text and "Variable x" not in text
+    assert "intraclass correlations were averaged over the imputations" in text
+    log = " ".join(methods_paragraph(
+        spec=spec, n_missing={"y": 10, "w": 2, "v": 3, "x": 0, "xy": 10}, n_rows=100,
+        n_clusters=10, incomplete_rows=14, m=20, maxit=15, seed=7, max_rhat=1.04,
+        rhat_threshold=1.1, models=[{"name": "a", "reml": False}], version="9.9",
+        varcomp_scale="log"))
+    assert "on the log scale (geometric means), their correlations on Fisher's z" in log
 
 
 # ---------------------------------------------------------------------- slope reliability

@@ -296,6 +296,37 @@ def test_changed_formula_reruns_only_that_model(pipeline):
     assert models == {"predictors"}
 
 
+def test_log_scale_pooling_reruns_only_the_pooling(pipeline):
+    # pooling.varcomp_scale reaches the pool jobs (and nothing upstream): their tables
+    # equal the engine's log-scale pooling of the same imputations
+    config = copy.deepcopy(CONFIG)
+    config["studies"][STUDY]["pooling"] = {"varcomp_scale": "log"}
+    jobs = _dry_run(pipeline, config)
+    assert _rules(jobs) == {"pool": len(MODELS), "compare": 1, "report": 1}
+    original = (pipeline / "config.yaml").read_text()
+    targets = [f"results/{STUDY}/pooled/{mod['name']}.parquet" for mod in MODELS]
+    try:
+        _write_config(pipeline, config)
+        run = _snakemake(pipeline, *targets)
+        assert run.returncode == 0, run.stderr[-3000:]
+        res = pipeline / "results" / STUDY
+        data, spec = _chain_data(res)
+        imp = Mids.from_chains(data, spec, [ChainState.from_files(res / "impute" / f"chain_{c}",
+                                                                  data, spec=spec)
+                                            for c in (1, 2)])
+        for model in MODELS:
+            fits = imp.fit(model["formula"], reml=False)
+            got = pd.read_parquet(res / "pooled" / f"{model['name']}.parquet")
+            expected = pooled_table(fits, varcomp_scale="log")
+            pd.testing.assert_frame_equal(got, expected, check_exact=False, rtol=1e-7, atol=0)
+            raw = pooled_table(fits)
+            assert not np.allclose(got["estimate"], raw["estimate"], rtol=1e-9)
+    finally:
+        (pipeline / "config.yaml").write_text(original)
+        run = _snakemake(pipeline, *targets)
+        assert run.returncode == 0, run.stderr[-3000:]
+
+
 def test_more_chains_run_only_the_new_chains(pipeline):
     config = copy.deepcopy(CONFIG)
     config["studies"][STUDY]["imputation"]["m"] = 5
@@ -358,6 +389,8 @@ BAD = {
         popularity_ij="~ I(extraversion_ij * experiance_j)"),
         "studies.small.imputation.method.popularity_ij: passive expression "
         "'~ I(extraversion_ij * experiance_j)' names unknown variable(s) experiance_j"),
+    "pooling scale": (lambda s: s.update(pooling={"varcomp_scale": "geometric"}),
+                      "varcomp_scale"),
     "passive code": (lambda s: s["imputation"]["method"].update(
         popularity_ij='~ I(__import__("os"))'),
         "studies.small.imputation.method.popularity_ij: passive expression"),

@@ -19,6 +19,8 @@ rule pool:
         pooled="results/{study}/pooled/{model}.parquet",
         mitml="results/{study}/pooled/mitml/{model}.parquet",
         compare="results/{study}/compare/models/{model}.parquet",
+    params:
+        varcomp_scale=lambda wildcards: STUDIES[wildcards.study]["pooling"]["varcomp_scale"],
     log:
         "logs/pool/{study}/{model}.log",
     benchmark:

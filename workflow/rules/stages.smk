@@ -217,7 +217,8 @@ def simulation_params(wildcards):
                           "null)")
     return {"seed": sim["seed"], "generator": sim["generator"], "arms": sim["arms"],
             "amputation": amputation, "models": models(study),
-            "cluster": STUDIES[study]["data"]["cluster"]}
+            "cluster": STUDIES[study]["data"]["cluster"],
+            "varcomp_scale": STUDIES[study]["pooling"]["varcomp_scale"]}
 
 
 def simulation_input(wildcards):

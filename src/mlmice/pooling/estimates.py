@@ -11,7 +11,9 @@ packages report different df and FMI for the same estimates.
 
 With ``extra_pars=True`` the variance components and the ICC are averaged
 over imputations and named as mitml names them
-(:mod:`mlmice.pooling.varcomp`); they carry no standard errors.
+(:mod:`mlmice.pooling.varcomp`); they carry no standard errors. mitml
+averages them as they are; ``varcomp_scale="log"`` averages them on the log
+scale instead (geometric means), which that module explains and measures.
 
 Where R is not the truth: mitml computes the p-value as ``2 * (1 - pt(|t|,
 df))``, which rounds p-values below about 1e-16 to 0 and loses relative
@@ -39,7 +41,7 @@ from mlmice.pooling.rubin import (
     rubin_parts,
     t_p_value,
 )
-from mlmice.pooling.varcomp import pooled_misc_parameters
+from mlmice.pooling.varcomp import SCALES, pooled_misc_parameters
 
 #: mitml's column names of the estimates table.
 MITML_COLUMNS = ["Estimate", "Std.Error", "t.value", "df", "P(>|t|)", "RIV", "FMI"]
@@ -105,7 +107,7 @@ class TestEstimates:
 
 
 def test_estimates(fits=None, extra_pars: bool = True, df_com: float | None = None, *,
-                   estimates=None, covariances=None) -> TestEstimates:
+                   estimates=None, covariances=None, varcomp_scale: str = "raw") -> TestEstimates:
     """Pool estimates as ``mitml::testEstimates(model, extra.pars=, df.com=)``.
 
     Parameters
@@ -122,6 +124,10 @@ def test_estimates(fits=None, extra_pars: bool = True, df_com: float | None = No
     estimates, covariances : lists, optional
         Instead of ``fits``: per-imputation estimates and covariance
         matrices or variances (mitml's ``qhat``/``uhat``).
+    varcomp_scale : {"raw", "log"}, default "raw"
+        Scale on which the extra parameters are averaged: ``"raw"`` as mitml,
+        ``"log"`` geometric means of the variances and Fisher-z means of the
+        correlations (:func:`mlmice.pooling.varcomp.pooled_misc_parameters`).
 
     Returns
     -------
@@ -130,6 +136,8 @@ def test_estimates(fits=None, extra_pars: bool = True, df_com: float | None = No
     if (fits is None) == (estimates is None):
         raise TypeError("pass either fits or estimates= (with covariances=), not both or "
                         "neither")
+    if varcomp_scale not in SCALES:
+        raise ValueError(f"varcomp_scale == {varcomp_scale!r}; choose one of {list(SCALES)}")
     if df_com is not None:
         if isinstance(df_com, bool) or not isinstance(df_com, numbers.Real) or not df_com > 0:
             raise ValueError(f"df_com == {df_com!r}, must be a positive number or None")
@@ -154,7 +162,7 @@ def test_estimates(fits=None, extra_pars: bool = True, df_com: float | None = No
     extra = None
     if extra_pars and fit_list is not None:
         try:
-            extra = pooled_misc_parameters(fit_list).to_frame("Estimate")
+            extra = pooled_misc_parameters(fit_list, scale=varcomp_scale).to_frame("Estimate")
         except TypeError as err:      # as mitml: warn, and report the estimates only
             warnings.warn(f"no extra parameters: {err}", UserWarning, stacklevel=2)
     return TestEstimates(table, extra, m=m, df_com=df_com, vcov=vcov)

@@ -9,8 +9,9 @@ long frame with a ``kind`` column:
   :meth:`mlmice.pooling.Pooled.to_frame`;
 * ``kind == "extra_par"``: one row per variance component / ICC, named as
   mitml names them (``Intercept~~Intercept|cluster_id``, ...), with ``m``
-  and ``estimate`` (the average over imputations) and NaN elsewhere: mitml
-  reports no standard error or test for them.
+  and ``estimate`` (the average over imputations, as mitml, or on the log
+  scale with ``varcomp_scale="log"``) and NaN elsewhere: mitml reports no
+  standard error or test for them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ TABLE_COLUMNS = ["kind"] + FRAME_COLUMNS
 
 
 def pooled_table(fits, dfcom: float | None = None, conf_level: float = 0.95,
-                 extra_pars: bool = True) -> pd.DataFrame:
+                 extra_pars: bool = True, *, varcomp_scale: str = "raw") -> pd.DataFrame:
     """Pooled fixed effects (mice) and variance components (mitml) in one frame.
 
     Parameters
@@ -38,6 +39,9 @@ def pooled_table(fits, dfcom: float | None = None, conf_level: float = 0.95,
     conf_level : float, default 0.95
     extra_pars : bool, default True
         Add the variance components and the ICC (fits with ``.varcorr``).
+    varcomp_scale : {"raw", "log"}, default "raw"
+        How they are averaged over imputations: as mitml (``"raw"``) or on
+        the log scale (:func:`mlmice.pooling.varcomp.pooled_misc_parameters`).
 
     Returns
     -------
@@ -52,7 +56,7 @@ def pooled_table(fits, dfcom: float | None = None, conf_level: float = 0.95,
     fixed.insert(0, "kind", "fixed")
     parts = [fixed]
     if extra_pars:
-        extra = pooled_misc_parameters(fit_list)
+        extra = pooled_misc_parameters(fit_list, scale=varcomp_scale)
         parts.append(pd.DataFrame({"kind": "extra_par", "term": list(extra.index),
                                    "m": len(fit_list), "estimate": extra.to_numpy()}))
     out = pd.concat(parts, ignore_index=True).reindex(columns=TABLE_COLUMNS)

@@ -56,6 +56,16 @@ CODE_WORDS = {1: "fixed effect", 2: "fixed and random effect",
               3: "fixed effect and cluster mean", 4: "fixed and random effect and cluster mean"}
 
 
+#: How the variance components were pooled, per ``pooling.varcomp_scale``.
+VARCOMP_WORDS = {
+    "raw": "variance components and intraclass correlations were averaged over the "
+           "imputations",
+    "log": "variance components were averaged over the imputations on the log scale "
+           "(geometric means), their correlations on Fisher's z scale, and intraclass "
+           "correlations were computed from the pooled components",
+}
+
+
 def predictors_in_words(target: str, row: Mapping[str, int]) -> str:
     """One imputation model's predictors, e.g. ``"x (fixed effect), z (...)"``."""
     parts = [f"{v} ({CODE_WORDS[int(c)]})" for v, c in row.items()
@@ -74,7 +84,8 @@ def methods_paragraph(*, spec: Mapping, n_missing: Mapping[str, int], n_rows: in
                       n_clusters: int, incomplete_rows: int, m: int, maxit: int, seed,
                       max_rhat: float | None, rhat_threshold: float,
                       models: Sequence[Mapping], version: str,
-                      filled: Mapping[str, tuple[int, int]] | None = None) -> list[str]:
+                      filled: Mapping[str, tuple[int, int]] | None = None,
+                      varcomp_scale: str = "raw") -> list[str]:
     """The methods paragraph, as a list of sentences (plain text, no markup).
 
     Parameters
@@ -98,6 +109,9 @@ def methods_paragraph(*, spec: Mapping, n_missing: Mapping[str, int], n_rows: in
     filled : mapping, optional
         Level-2 variable -> (rows filled from their cluster's observed value,
         rows imputed), see :func:`mlmice.reporting.study.level2_fill`.
+    varcomp_scale : {"raw", "log"}, default "raw"
+        How the variance components were pooled (the config's
+        ``pooling.varcomp_scale``).
 
     Returns
     -------
@@ -154,8 +168,7 @@ def methods_paragraph(*, spec: Mapping, n_missing: Mapping[str, int], n_rows: in
     out.append(f"The analysis models ({_join([mod['name'] for mod in models])}) were fitted "
                f"to every imputed data set by {' or '.join(fits)}, and their fixed effects "
                "were pooled by Rubin's rules (Rubin 1987) with the degrees of freedom of "
-               "Barnard and Rubin (1999); variance components and intraclass correlations "
-               "were averaged over the imputations.")
+               "Barnard and Rubin (1999); " + VARCOMP_WORDS[varcomp_scale] + ".")
     if len(models) > 1:
         out.append("Nested models were compared by pooled Wald tests (D1) and pooled "
                    "likelihood-ratio tests (D3; Meng and Rubin 1992).")

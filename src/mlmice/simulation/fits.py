@@ -44,8 +44,13 @@ def _variance_rows(values: pd.Series) -> pd.DataFrame:
                          "conf_low": np.nan, "conf_high": np.nan})
 
 
-def pooled_rows(fits) -> pd.DataFrame:
-    """Rubin's pooled fixed effects and mitml's averaged variance components of ``fits``."""
+def pooled_rows(fits, *, varcomp_scale: str = "raw") -> pd.DataFrame:
+    """Rubin's pooled fixed effects and the pooled variance components of ``fits``.
+
+    ``varcomp_scale`` is the scale on which the variance components are
+    averaged (:func:`mlmice.pooling.varcomp.pooled_misc_parameters`): ``"raw"``
+    as mitml, or ``"log"``.
+    """
     from mlmice.pooling import pool
     from mlmice.pooling.varcomp import pooled_misc_parameters
     tab = pool(fits).summary(conf_int=True)
@@ -54,7 +59,8 @@ def pooled_rows(fits) -> pd.DataFrame:
                           "std_error": tab["std_error"].to_numpy(dtype=float),
                           "conf_low": tab["conf_low"].to_numpy(dtype=float),
                           "conf_high": tab["conf_high"].to_numpy(dtype=float)})
-    return pd.concat([fixed, _variance_rows(pooled_misc_parameters(list(fits)))],
+    return pd.concat([fixed, _variance_rows(pooled_misc_parameters(list(fits),
+                                                                     scale=varcomp_scale))],
                      ignore_index=True)
 
 

@@ -13,7 +13,8 @@ block) and analysis models. Replicate ``r`` runs
    ``SeedSequence(seed, spawn_key=(r, 2, crc32(arm)))`` (so adding an arm
    changes no other arm's numbers), then every model on the imputations,
    pooled by Rubin's rules (fixed effects, with Barnard-Rubin df) and
-   averaged (variance components, as mitml's ``testEstimates``).
+   averaged (variance components: as mitml's ``testEstimates``, or on the
+   log scale with ``varcomp_scale="log"``).
 
 Everything a replicate computes depends only on the study and ``r``, never
 on which batch, process or machine runs it. A failing arm is recorded with
@@ -93,6 +94,9 @@ class Study:
     arms : tuple of Arm
     models : tuple of Model
     seed : int
+    varcomp_scale : {"raw", "log"}
+        How the variance components are pooled
+        (:func:`mlmice.pooling.varcomp.pooled_misc_parameters`).
     """
 
     generator: Generator
@@ -100,11 +104,13 @@ class Study:
     arms: tuple[Arm, ...]
     models: tuple[Model, ...]
     seed: int = 1
+    varcomp_scale: str = "raw"
 
     @classmethod
     def from_config(cls, cfg: dict) -> Study:
         """From the pipeline's ``simulation`` block (keys ``generator``, ``amputation``,
-        ``arms``, ``models``, ``seed``), as the schema documents them."""
+        ``arms``, ``models``, ``seed``, and the study's ``varcomp_scale``), as the
+        schema documents them."""
         arms = tuple(Arm.from_config(name, a) for name, a in cfg["arms"].items())
         clash = [a.name for a in arms if a.name in REFERENCE_ARMS]
         if clash:
@@ -116,7 +122,8 @@ class Study:
         amputation = ampute_arguments(cfg["amputation"], cluster=cfg.get("cluster", "cluster_id"))
         amputation.pop("seed", None)
         return cls(generator=make_generator(cfg["generator"]), amputation=amputation,
-                   arms=arms, models=models, seed=int(cfg.get("seed", 1)))
+                   arms=arms, models=models, seed=int(cfg.get("seed", 1)),
+                   varcomp_scale=str(cfg.get("varcomp_scale", "raw")))
 
     def seed_for(self, replicate: int, *key: int) -> int:
         """A 32-bit seed from ``SeedSequence(seed, spawn_key=(replicate, *key))``."""
@@ -177,7 +184,8 @@ def run_replicate(study: Study, replicate: int) -> tuple[pd.DataFrame, pd.DataFr
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    rows = pooled_rows(imp.fit(model.formula, reml=model.reml))
+                    rows = pooled_rows(imp.fit(model.formula, reml=model.reml),
+                                       varcomp_scale=study.varcomp_scale)
             except Exception as exc:  # noqa: BLE001
                 failures.append(_failure(replicate, f"{arm.name}/{model.name}", exc))
                 continue

@@ -25,6 +25,8 @@ Morris, White and Crowther 2019; m = 5 where imputed):
 * ``2l.smc <prior>, log-scale average``: the same imputations, the slope variances of
   the m fits averaged on the log scale (their geometric mean) instead of as they are
   (mitml's rule); NaN, and left out, where a fit is at the boundary 0;
+* ``2l.pan`` (with ``--pan``): 2l.pan with extraversion's random slope (code 4), whose
+  imputation model is then the analysis model too; plain and log-scale averages;
 * ``posterior mean``: the mean of the slope variance's posterior given the observed data
   under the first prior of ``--priors`` (2l.pan's Gibbs sampler, 2,000 sweeps).
 
@@ -99,9 +101,17 @@ def posterior_mean(problem, prior: str, *, seed, burn=200, draws=2000) -> float:
     return problem.scale ** 2 * total / draws
 
 
+def _predictor_matrix(data, row: dict):
+    import pandas as pd
+    pred = pd.DataFrame(0, index=data.columns, columns=data.columns)
+    for k, v in row.items():
+        pred.loc["popularity_ij", k] = v
+    return pred
+
+
 def replicate(args) -> dict:
     """Slope variances of every estimator for one replicate, and the SS of x."""
-    sigma2, r, m, priors = args
+    sigma2, r, m, priors, pan = args
     params = dataclasses.replace(PopularityParams(), gamma=[*GAMMA, 0.0],
                                  tau_intercept=TAU_INTERCEPT, tau_slope=TAU, tau_cov=0.0,
                                  sigma2=sigma2, alpha=[0.77, 0.1095, 0.417, 0.143])
@@ -130,15 +140,23 @@ def replicate(args) -> dict:
                 problem, beta=beta, psi=psi, sigma2=s2, rng=frng)
             fits.append(slope_variance(mm.lmer(FORMULA, data=completed, reml=False)))
         out[name] = float(np.mean(fits))
-    for prior in priors:
-        imp = mm.mice(incomplete, m=m, maxit=1, seed=r, cluster="cluster_id",
-                      method={"popularity_ij": "2l.smc"},
-                      method_options={"popularity_ij": {"model": FORMULA, "prior": prior}})
+    arms = {f"2l.smc {prior}": {"method": {"popularity_ij": "2l.smc"},
+                                "method_options": {"popularity_ij": {"model": FORMULA,
+                                                                     "prior": prior}}}
+            for prior in priors}
+    if pan:
+        # 2l.pan's imputation model of y given x with a random slope of extraversion is the
+        # analysis model itself: congenial, as 2l.smc is here
+        row = {"cluster_id": -2, "gender_ij": 1, "extraversion_ij": 4, "experience_j": 1}
+        arms["2l.pan"] = {"method": {"popularity_ij": "2l.pan"},
+                          "predictor_matrix": _predictor_matrix(incomplete, row)}
+    for name, arm in arms.items():
+        imp = mm.mice(incomplete, m=m, maxit=1, seed=r, cluster="cluster_id", **arm)
         fits = np.array([slope_variance(f) for f in imp.fit(FORMULA, reml=False)])
-        out[f"2l.smc {prior}"] = float(fits.mean())
+        out[name] = float(fits.mean())
         # averaged on the log scale (geometric mean; NaN when an imputation's fit is at 0)
-        out[f"2l.smc {prior}, log-scale average"] = (float(np.exp(np.log(fits).mean()))
-                                                     if np.all(fits > 0) else np.nan)
+        out[f"{name}, log-scale average"] = (float(np.exp(np.log(fits).mean()))
+                                             if np.all(fits > 0) else np.nan)
     out[f"posterior mean, {priors[0]}"] = posterior_mean(problem, priors[0], seed=[r, 2])
     x = data["extraversion_ij"]
     out["ss"] = float((x - x.groupby(data["cluster_id"]).transform("mean")).pow(2)
@@ -156,6 +174,8 @@ def main(argv=None) -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--priors", default="flat,flat-variances",
                         help="comma-separated priors of 2l.smc (option prior)")
+    parser.add_argument("--pan", action="store_true",
+                        help="also impute by 2l.pan (random slope of extraversion, code 4)")
     parser.add_argument("--sigma2", default=",".join(map(str, SIGMA2)),
                         help="comma-separated residual variances, one block each")
     args = parser.parse_args(argv)
@@ -165,7 +185,7 @@ def main(argv=None) -> None:
           "(MC SE), in %")
     with Pool(args.jobs, initializer=warnings.simplefilter, initargs=("ignore",)) as pool:
         for sigma2 in (float(s) for s in args.sigma2.split(",")):
-            rows = pool.map(replicate, [(sigma2, r, args.m, priors)
+            rows = pool.map(replicate, [(sigma2, r, args.m, priors, args.pan)
                                         for r in range(args.replicates)])
             cols = {k: np.array([row[k] for row in rows]) for k in rows[0]}
             ss, complete = cols.pop("ss"), cols.pop("complete")

@@ -18,6 +18,7 @@ Usage::
     python bench/validity.py [--replicates 200] [--batch 10] [--jobs 2]
         [--designs tutorial small_slope small_clusters] [--out results/validity]
     python bench/validity.py --summarise [--out results/validity]
+        (also compares with <out>_log when that run exists)
 
 ``--varcomp-scale log`` pools the variance components on the log scale
 (:mod:`mlmice.pooling.varcomp`); with the same seeds the imputations are those
@@ -111,8 +112,11 @@ def main(argv=None) -> None:
     parser.add_argument("--summarise", action="store_true")
     args = parser.parse_args(argv)
     if args.summarise:
-        from validity_report import summarise  # bench/validity_report.py
+        from validity_report import summarise, summarise_scales  # bench/validity_report.py
         summarise(args.out)
+        log_out = args.out.with_name(args.out.name + "_log")
+        if log_out.is_dir():
+            summarise_scales(args.out, log_out)
     else:
         run(args)
 

@@ -3,8 +3,10 @@
 Writes, per design, ``<out>/<design>/summary.parquet`` (all measures with their
 MC SEs) and ``docs/validity_<design>.png`` (:func:`mlmice.plots.plot_performance`),
 and replaces the block between ``<!-- tables:start -->`` and ``<!-- tables:end -->``
-in ``docs/validity.md`` with the tables. The prose around the block is written
-by hand from these numbers.
+in ``docs/validity.md`` with the tables. With a second run pooled on the log scale
+(``bench/validity.py --varcomp-scale log --out <out>_log``), the block between
+``<!-- scales:start -->`` and ``<!-- scales:end -->`` compares the two poolings.
+The prose around the blocks is written by hand from these numbers.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from mlmice.simulation import collect_batches
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "validity.md"
 START, END = "<!-- tables:start -->", "<!-- tables:end -->"
+SCALES_START, SCALES_END = "<!-- scales:start -->", "<!-- scales:end -->"
 ARMS = ["complete", "cca", "2l.pan", "2l.norm", "2l.lmer", "2l.pmm", "2l.smc"]
 
 
@@ -33,7 +36,9 @@ def _cell(value: float, mcse: float, scale: float = 1.0, digits: int = 1) -> str
 def _markdown(frame: pd.DataFrame) -> str:
     head = "| " + " | ".join(frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.to_numpy()]
+    # a pipe inside a cell (``a~~b|g``) must be escaped, code spans included (GFM tables)
+    rows = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
+            for row in frame.to_numpy()]
     return "\n".join([head, rule, *rows])
 
 
@@ -123,4 +128,70 @@ def summarise(out: Path) -> None:
         print(f"{folder.name}: {n} replicates, {len(failures)} failures", file=sys.stderr)
     text = DOC.read_text()
     a, b = text.index(START) + len(START), text.index(END)
+    DOC.write_text(text[:a] + "\n\n" + "\n\n".join(blocks) + "\n\n" + text[b:])
+
+
+def _load(folder: Path) -> pd.DataFrame:
+    return pd.concat([pd.read_parquet(b) for b in
+                      sorted(folder.glob("batch_[0-9][0-9][0-9][0-9].parquet"))],
+                     ignore_index=True)
+
+
+def scale_comparison(raw: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
+    r"""Variance components pooled as mitml does against the log scale, paired.
+
+    ``raw`` and ``log`` are the estimates of the same replicates, seeds and
+    imputations, pooled on the two scales. Per imputation arm and variance
+    term: the relative bias against the complete-data fit under each pooling,
+    and their paired difference (log minus raw) with its MC SE
+    :math:`\mathrm{sd}(d)/(\sqrt n |\bar\theta^c|)`; a covariance in units of
+    the square root of the product of its complete-data variances, as in the
+    main tables.
+    """
+    key = ["replicate", "arm", "model", "term"]
+    both = raw[raw["kind"] == "variance"].merge(
+        log[log["kind"] == "variance"][key + ["estimate"]], on=key, suffixes=("", "_log"))
+    both = both[~both["arm"].isin(["complete", "cca"])]
+    complete = (raw[(raw["arm"] == "complete") & (raw["kind"] == "variance")]
+                .groupby(["model", "term"])["estimate"].mean())
+    rows = []
+    for (arm, model, term), g in both.groupby(["arm", "model", "term"], sort=False):
+        left, _, group = term.partition("|")
+        a, _, b = left.partition("~~")
+        if group and b and a != b:
+            scale = np.sqrt(complete.get((model, f"{a}~~{a}|{group}"), np.nan)
+                            * complete.get((model, f"{b}~~{b}|{group}"), np.nan))
+            label = f"`{term}` (corr.)"
+        else:
+            scale = abs(g["complete_estimate"].mean())
+            label = f"`{term}`"
+        n = len(g)
+        d_raw = g["estimate"] - g["complete_estimate"]
+        d_log = g["estimate_log"] - g["complete_estimate"]
+        diff = g["estimate_log"] - g["estimate"]
+        rows.append({"arm": arm, "term": label,
+                     "raw (mitml)": _cell(d_raw.mean() / scale,
+                                          d_raw.std(ddof=1) / np.sqrt(n) / scale, 100),
+                     "log scale": _cell(d_log.mean() / scale,
+                                        d_log.std(ddof=1) / np.sqrt(n) / scale, 100),
+                     "log minus raw": _cell(diff.mean() / scale,
+                                            diff.std(ddof=1) / np.sqrt(n) / scale, 100)})
+    out = pd.DataFrame(rows)
+    order = {a: i for i, a in enumerate(ARMS)}
+    return out.sort_values("arm", key=lambda c: c.map(order), kind="stable")
+
+
+def summarise_scales(out: Path, log_out: Path) -> None:
+    """Write the raw-against-log block of docs/validity.md from two runs' batches."""
+    blocks = []
+    for folder in sorted(p for p in Path(out).iterdir() if p.is_dir()):
+        other = Path(log_out) / folder.name
+        if not other.is_dir():
+            continue
+        raw, log = _load(folder), _load(other)
+        n = len(set(raw["replicate"]) & set(log["replicate"]))
+        blocks.append(f"#### Design `{folder.name}`: {n} replicates\n\n"
+                      + _markdown(scale_comparison(raw, log)))
+    text = DOC.read_text()
+    a, b = text.index(SCALES_START) + len(SCALES_START), text.index(SCALES_END)
     DOC.write_text(text[:a] + "\n\n" + "\n\n".join(blocks) + "\n\n" + text[b:])

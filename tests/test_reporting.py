@@ -230,5 +230,9 @@ def test_slope_reliability_and_its_flag():
     low = table.assign(model="m", reliability=0.18)
     flagged = [f for f in findings(_compare(), has_truth=True, reliability=low) if f.flag]
     assert len(flagged) == 1 and "mean reliability of 0.18, below 0.3" in flagged[0].text
+    assert "pooling.varcomp_scale: log" in flagged[0].text
+    logged = [f for f in findings(_compare(), has_truth=True, reliability=low,
+                                  varcomp_scale="log") if f.flag]
+    assert "pooled on the log scale: +3 % to +19 %" in logged[0].text
     assert not any(f.flag for f in findings(_compare(), has_truth=True,
                                             reliability=low.assign(reliability=0.5)))

@@ -59,6 +59,12 @@ def test_simulated_and_user_file_studies(tmp_path):
     _write_config(tmp_path, config)
     run = _snakemake(tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
+    # neither study has an imputation model or models: said, not a silent stop
+    out = run.stdout + run.stderr
+    for study in ("sim", "user"):
+        assert (f"{study}: studies.{study}.imputation.method and studies.{study}.models are "
+                "empty, so this study stops after loading its data") in out
+    assert "mlmice init in/incomplete.csv --cluster cluster_id" in out
 
     data = tmp_path / "results" / "sim" / "data"
     complete = read_parquet(data / "complete.parquet")

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from mlmice.pipeline.config import ampute_arguments
 from mlmice.formula import FormulaError, parse_formula
@@ -178,8 +179,29 @@ def _simulation_columns(study, sim):
                           f"{exc}") from None
 
 
+def stop_notice(study):
+    """Why a study stops at its data files (no imputation model or no analysis model).
+
+    None when it runs to its report. Said at every start, so that a config without
+    ``imputation.method`` or ``models`` does not end in silence after loading the data.
+    """
+    cfg = STUDIES[study]
+    missing = [_key(study, *k.split(".")) for k, empty in (
+        ("imputation.method", not cfg["imputation"]["method"]),
+        ("models", not cfg["models"])) if empty]
+    if not missing:
+        return None
+    path = cfg["data"]["file"] or "<data file>"
+    return (f"{study}: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} empty, "
+            f"so this study stops after loading its data (results/{study}/data/). For a "
+            f"commented starting config run: mlmice init {path} --cluster "
+            f"{cfg['data']['cluster']} --out mine.yaml")
+
+
 for _study in STUDIES:
     check_study(_study)
+    if stop_notice(_study):
+        logger.warning(stop_notice(_study))
 
 
 def _regex(names):

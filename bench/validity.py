@@ -44,7 +44,8 @@ HERE = Path(__file__).resolve().parent
 PASSIVE = "extraversion_experience"
 
 
-def study_config(name: str, spec: dict, *, varcomp_scale: str = "raw") -> dict:
+def study_config(name: str, spec: dict, *, varcomp_scale: str = "raw",
+                 only: list[str] | None = None) -> dict:
     """The ``simulation`` block of one design, arms built from the shared spec."""
     d = spec["designs"][name]
     slope = "extraversion_ij |" in d["smc_model"]
@@ -52,7 +53,7 @@ def study_config(name: str, spec: dict, *, varcomp_scale: str = "raw") -> dict:
     if not slope:
         pm["popularity_ij"]["extraversion_ij"] = 3
     arms = {}
-    for method in spec["arms"]:
+    for method in (only or spec["arms"]):
         meth = {"popularity_ij": method, "extraversion_ij": method}
         pred = {t: dict(row) for t, row in pm.items()}
         options = {}
@@ -83,7 +84,7 @@ def run(args) -> None:
     spec = yaml.safe_load((HERE / "validity.yaml").read_text())
     jobs = []
     for name in args.designs:
-        cfg = study_config(name, spec, varcomp_scale=args.varcomp_scale)
+        cfg = study_config(name, spec, varcomp_scale=args.varcomp_scale, only=args.arms)
         folder = args.out / name
         folder.mkdir(parents=True, exist_ok=True)
         for start in range(0, args.replicates, args.batch):
@@ -109,6 +110,8 @@ def main(argv=None) -> None:
                         default=["tutorial", "small_slope", "small_clusters"])
     parser.add_argument("--out", type=Path, default=Path("results/validity"))
     parser.add_argument("--varcomp-scale", choices=["raw", "log"], default="raw")
+    parser.add_argument("--arms", nargs="+", default=None,
+                        help="imputation arms to run (default: all of validity.yaml)")
     parser.add_argument("--summarise", action="store_true")
     args = parser.parse_args(argv)
     if args.summarise:

@@ -453,7 +453,8 @@ def test_method_states_make_resuming_from_files_exact(tmp_path):
 
 def test_two_level_smc_state_makes_resuming_exact(tmp_path):
     # 2l.smc keeps each sampler's last draw (substantive model "sub.", covariate model
-    # "cov.") and continues it with n_warm sweeps
+    # "cov.") and continues it with n_warm sweeps; the outcome step also leaves its draw
+    # of the substantive model ("theta."), which the covariate step uses from then on
     df, pred = _stateful_data()
     df = df.drop(columns="b")
     pred = pred.drop(index="b", columns="b")
@@ -461,9 +462,13 @@ def test_two_level_smc_state_makes_resuming_exact(tmp_path):
     method = {"x": "2l.smc", "y": "2l.smc", "w": "2lonly.pmm"}
     options = {v: {"model": "y ~ x + w + (1 + x | g)"} for v in ("x", "y")}
     spec = validate_spec(df, method=method, predictor_matrix=pred, method_options=options)
+    first = run_chain(df, spec, chain=1, maxit=1, seed=5)
+    # x is visited before y: at the first iteration no outcome draw exists yet
+    assert {k.split(".")[0] for k in first.method_state["x"]} == {"sub", "cov"}
     long = run_chain(df, spec, chain=1, maxit=4, seed=5)
-    assert {k.split(".")[0] for k in long.method_state["x"]} == {"sub", "cov"}
-    assert {k.split(".")[0] for k in long.method_state["y"]} == {"sub"}
+    assert {k.split(".")[0] for k in long.method_state["x"]} == {"cov"}
+    assert {k.split(".")[0] for k in long.method_state["y"]} == {"sub", "theta"}
+    assert long.method_state["y"]["theta.b"].shape == (df["g"].nunique(), 2)
     short = run_chain(df, spec, chain=1, maxit=2, seed=5)
     short.to_files(tmp_path / "c1")
     resumed = continue_chain(ChainState.from_files(tmp_path / "c1", df), maxit=2)

@@ -48,6 +48,7 @@ import os
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -214,7 +215,7 @@ class Engine:
                            binary=s.binary, options=s.options,
                            cluster_labels=self.cluster_labels if two_level else (),
                            state=method_state.get(name), categories=s.categories,
-                           ordered=s.ordered)
+                           ordered=s.ordered, chain_state=MappingProxyType(method_state))
         where = f"chain {chain}, iteration {iteration}: imputing {name!r} with {s.method_name!r}"
         try:
             result = s.method.impute(data, rng)

@@ -58,6 +58,10 @@ Changes to this contract (kept backwards compatible):
 * ``MethodInput.categories`` and ``MethodInput.ordered`` (new, optional): a categorical
   target's categories (``y`` holds its codes); a categorical predictor arrives as its
   dummies (``x`` columns named ``<variable><category>``).
+* ``MethodInput.chain_state`` (new, optional): a read-only view of every variable's
+  method state in the chain, by variable, for methods whose variables share one joint
+  model (``2l.smc`` reads the parameter draw its outcome step left). Only the chain's
+  current state may be read this way, which keeps the sampler a valid Gibbs sampler.
 
 To add a method (for example a substantive-model-compatible one)::
 
@@ -71,6 +75,7 @@ To add a method (for example a substantive-model-compatible one)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -118,6 +123,9 @@ class MethodInput:
         ``0 .. K-1``; :mod:`mlmice.impute.categorical`); empty otherwise.
     ordered : bool
         True when the categorical target is ordered (ordinal).
+    chain_state : Mapping or None
+        Read-only: every variable's current method state in this chain, by variable
+        (``state`` is this variable's entry); None outside a chain.
     """
 
     variable: str
@@ -135,6 +143,7 @@ class MethodInput:
     state: dict | None = None
     categories: tuple = ()
     ordered: bool = False
+    chain_state: Mapping | None = None
 
 
 #: Joins the column names a method keeps in its state (no column name contains it).

@@ -32,6 +32,7 @@ def test_init_writes_the_expected_config(tmp_path):
     study = cfg["studies"]["pupils"]
     assert study["amputation"] is None
     assert study["data"]["level2"] == ["experience_j"]
+    assert study["pooling"] == {"varcomp_scale": "raw"}
     assert study["imputation"]["method"] == {"popularity_ij": "2l.pmm", "gender_ij": "2l.bin",
                                              "experience_j": "2lonly.pmm"}
     row = study["imputation"]["predictor_matrix"]["popularity_ij"]

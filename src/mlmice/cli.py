@@ -145,6 +145,9 @@ def init_config(path, *, cluster: str, id: str | None = None,
               "      predictor_matrix:"]
     lines += [f"        {_flow(t)}: {_flow(row)}" for t, row in pred.items()]
     lines += ["      method_options: {}", "      m: 5", "      maxit: 20", "      seed: 2024",
+              "    # Variance components averaged as they are (raw, as mitml) or on the log",
+              "    # scale (log: recommended with 2l.smc; docs/validity.md).",
+              "    pooling:", "      varcomp_scale: raw",
               "    # A random-intercept model per incomplete level-1 variable, to start from.",
               "    # With random slopes or products, impute with 2l.smc (see the README).",
               "    models:"]

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from mlmice.plots import plot_performance
+from mlmice.pooling.varcomp import split_name
 from mlmice.simulation import collect_batches
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,8 +72,7 @@ def covariances_in_correlation_units(summary: pd.DataFrame) -> pd.DataFrame:
     out = summary.copy()
     complete = summary[summary["arm"] == "complete"].set_index(["model", "term"])["mean_estimate"]
     for k, r in out.iterrows():
-        left, _, group = str(r["term"]).partition("|")
-        a, _, b = left.partition("~~")
+        a, b, group = split_name(str(r["term"]))
         if not group or a == b or r["kind"] == "fixed":
             continue
         try:
@@ -156,8 +156,7 @@ def scale_comparison(raw: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
                 .groupby(["model", "term"])["estimate"].mean())
     rows = []
     for (arm, model, term), g in both.groupby(["arm", "model", "term"], sort=False):
-        left, _, group = term.partition("|")
-        a, _, b = left.partition("~~")
+        a, b, group = split_name(term)
         if group and b and a != b:
             scale = np.sqrt(complete.get((model, f"{a}~~{a}|{group}"), np.nan)
                             * complete.get((model, f"{b}~~{b}|{group}"), np.nan))

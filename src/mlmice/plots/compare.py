@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from mlmice.plots._style import finish, new_figure
+from mlmice.pooling.varcomp import split_name
 
 __all__ = ["plot_compare"]
 
@@ -36,9 +37,9 @@ OFFSETS = {"truth": 0.22, "cca": 0.0, "mi": -0.22}
 
 def _variances(table: pd.DataFrame) -> pd.DataFrame:
     rows = table[table["kind"] == "variance"]
-    left = rows["term"].str.split("|").str[0]
-    same = left.str.split("~~").map(lambda p: len(p) == 1 or p[0] == p[1])
-    return rows[same.to_numpy()].reset_index(drop=True)
+    parts = [split_name(t) for t in rows["term"]]
+    keep = np.asarray([not b or a == b for a, b, _g in parts], dtype=bool)
+    return rows[keep].reset_index(drop=True)
 
 
 def _labels(rows: pd.DataFrame) -> list[str]:

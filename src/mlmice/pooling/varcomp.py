@@ -223,8 +223,12 @@ def pooled_misc_parameters(fits: list, *, scale: str = "raw") -> pd.Series:
     return pd.Series(pooled.to_numpy(dtype=float), index=names, name="Estimate")
 
 
-def _split(name: str) -> tuple[str, str, str]:
-    """``"a~~b|g"`` -> ``("a", "b", "g")``; ``"ICC|g"`` -> ``("ICC", "", "g")``."""
+def split_name(name: str) -> tuple[str, str, str]:
+    """A mitml name's parts: ``"a~~b|g"`` -> ``("a", "b", "g")``, ``"ICC|g"`` -> ``("ICC",
+    "", "g")``, ``"Residual~~Residual"`` -> ``("Residual", "Residual", "")``.
+
+    A variance has ``a == b``; a covariance has ``b`` and ``a != b``.
+    """
     left, _, group = name.partition("|")
     a, _, b = left.partition("~~")
     return a, b, group
@@ -246,7 +250,7 @@ def log_scale_means(values: pd.DataFrame) -> pd.Series:
         and their fall-backs (each of which warns).
     """
     out = values.mean(axis=0)
-    variances = [c for c in values.columns if _split(c)[0] == _split(c)[1]]
+    variances = [c for c in values.columns if split_name(c)[0] == split_name(c)[1]]
     for name in variances:
         col = values[name].to_numpy(dtype=float)
         if np.all(col > 0) and np.all(np.isfinite(col)):
@@ -257,13 +261,13 @@ def log_scale_means(values: pd.DataFrame) -> pd.Series:
                           "pooled as the plain average", UserWarning, stacklevel=3)
     by_group: dict[str, list[str]] = {}
     for name in values.columns:
-        a, b, group = _split(name)
+        a, b, group = split_name(name)
         if b and a != b:
             by_group.setdefault(group, []).append(name)
     for group, covs in by_group.items():
         _pool_correlations(values, out, group=group, covariances=covs)
     for name in values.columns:
-        a, _, group = _split(name)
+        a, _, group = split_name(name)
         if a == "ICC":
             tau, sigma2 = out[f"Intercept~~Intercept|{group}"], out["Residual~~Residual"]
             out[name] = float(tau / (tau + sigma2))
@@ -273,13 +277,13 @@ def log_scale_means(values: pd.DataFrame) -> pd.Series:
 def _pool_correlations(values: pd.DataFrame, out: pd.Series, *, group: str,
                        covariances: list[str]) -> None:
     """Fisher-z mean of each correlation of ``group``, times the pooled SDs, into ``out``."""
-    effects = list(dict.fromkeys(e for name in covariances for e in _split(name)[:2]))
+    effects = list(dict.fromkeys(e for name in covariances for e in split_name(name)[:2]))
     sd = {e: np.sqrt(values[f"{e}~~{e}|{group}"].to_numpy(dtype=float).clip(min=0))
           for e in effects}
     corr: dict[str, float] = {}
     plain: dict[str, float] = {}
     for name in covariances:
-        a, b, _ = _split(name)
+        a, b, _ = split_name(name)
         denom = sd[a] * sd[b]
         with np.errstate(divide="ignore", invalid="ignore"):
             r = np.where(denom > 0, values[name].to_numpy(dtype=float) / denom, 0.0)
@@ -298,7 +302,7 @@ def _pool_correlations(values: pd.DataFrame, out: pd.Series, *, group: str,
                       "correlations instead", UserWarning, stacklevel=4)
         corr = plain
     for name in covariances:
-        a, b, _ = _split(name)
+        a, b, _ = split_name(name)
         out[name] = corr[name] * float(np.sqrt(out[f"{a}~~{a}|{group}"]
                                                * out[f"{b}~~{b}|{group}"]))
 
@@ -307,6 +311,6 @@ def _positive_semidefinite(corr: dict[str, float], effects: list[str]) -> bool:
     mat = np.eye(len(effects))
     index = {e: i for i, e in enumerate(effects)}
     for name, r in corr.items():
-        a, b, _ = _split(name)
+        a, b, _ = split_name(name)
         mat[index[a], index[b]] = mat[index[b], index[a]] = r
     return bool(np.linalg.eigvalsh(mat).min() >= -1e-12)

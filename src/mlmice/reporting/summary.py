@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mlmice.pooling.varcomp import split_name
 from mlmice.reporting.formatting import fmt
 from mlmice.reporting.identification import LOW_RELIABILITY
 
@@ -66,11 +67,8 @@ def _interval(row, source: str) -> str:
 
 
 def _is_covariance(term: str) -> bool:
-    left = term.split("|")[0]
-    if "~~" not in left:
-        return False
-    a, b = left.split("~~", 1)
-    return a != b
+    a, b, _group = split_name(term)
+    return bool(b) and a != b
 
 
 def _fixed_findings(model: str, rows: pd.DataFrame, has_truth: bool) -> list[Finding]:

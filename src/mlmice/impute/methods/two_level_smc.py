@@ -304,7 +304,7 @@ class _Sweeps:
             "theta.model": model.text})
 
 
-def shared_theta(data: MethodInput, model: SubstantiveModel, columns: dict[str, np.ndarray]):
+def shared_theta(data: MethodInput, model: SubstantiveModel):
     r"""The outcome step's current draw of the substantive model, if the chain has one.
 
     The covariate step needs :math:`\theta = (\beta, b, \sigma^2)` of the substantive
@@ -329,8 +329,8 @@ def shared_theta(data: MethodInput, model: SubstantiveModel, columns: dict[str, 
         z_index = np.asarray(state["theta.z_index"], dtype=float).astype(int)
     except (KeyError, TypeError, ValueError):
         return None
-    _X, x_names, _z = model.design({k: v[:1] for k, v in columns.items()})
-    if (beta.shape != keep.shape or keep.size == 0 or keep.max() >= len(x_names)
+    # the same model text gives the same design columns, so only shapes are checked
+    if (beta.shape != keep.shape or keep.size == 0
             or b.shape != (data.n_clusters, z_index.size)
             or (z_index.size and z_index.max() >= keep.size)
             or not (np.isfinite(sigma2) and sigma2 > 0)):
@@ -498,7 +498,7 @@ def _impute_covariate(data, model, columns, auxiliary, *, sweeps, n_mh, rng) -> 
     # 1. substantive-model parameters: the chain's current draw, left by the outcome
     #    step, or (no outcome step yet, or a complete outcome) a draw given the completed
     #    data
-    shared = shared_theta(data, model, columns)
+    shared = shared_theta(data, model)
     if shared is None:
         sub_problem, keep = _substantive_problem(data, model, columns, everything, wy)
         beta, b, sigma2 = _draw_parameters(sub_problem, sweeps, rng)

@@ -10,6 +10,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from mlmice.config_check import config_errors
+from mlmice.pipeline import cancel_pending_timers
 
 min_version("9.0")
 
@@ -52,6 +53,16 @@ include: "workflow/rules/analyze.smk"
 include: "workflow/rules/pool.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/simulation.smk"
+
+
+# When the workflow ends, Snakemake's job-rate timers would keep the process alive
+# for about a second more (mlmice.pipeline.hooks).
+onsuccess:
+    cancel_pending_timers()
+
+
+onerror:
+    cancel_pending_timers()
 
 
 # seconds of work each: on a cluster they run on the submitting machine

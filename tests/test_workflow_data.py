@@ -116,7 +116,7 @@ def test_config_errors_fail_before_any_job_naming_the_key(tmp_path, study, messa
 
 @pytest.mark.slow                       # dry run and lint (about 22 s)
 def test_repository_config_plans_the_data_stage_and_lints_clean(tmp_path):
-    # the README's `snakemake --cores 8` in a fresh clone: rule all = the data files
+    # the README's `snakemake --cores all` in a fresh clone: rule all = the data files
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
     plan = _snakemake(tmp_path, "-n", "--quiet", "rules")
     assert plan.returncode == 0, plan.stderr[-2000:]

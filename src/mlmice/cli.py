@@ -3,7 +3,7 @@
 ::
 
     mlmice init pupils.csv --cluster school [--id pupil] [--out config.yaml]
-    snakemake --cores 8 --configfile config.yaml
+    snakemake --cores all --configfile config.yaml
 
 ``init`` reads the file with :func:`mlmice.read_data`, finds the level-2
 variables (constant within every cluster), and writes a commented config that
@@ -118,7 +118,7 @@ def init_config(path, *, cluster: str, id: str | None = None,
     lines = [
         f"# mlmice config for {path.name}, written by `mlmice init`.",
         "# Every key is described, with its default, in workflow/schemas/config.schema.yaml.",
-        "# Run: snakemake --cores 8 --configfile {this file}",
+        "# Run: snakemake --cores all --configfile {this file}",
         f"# {len(df)} rows in {df[cluster].nunique()} clusters of {cluster!r}; level-2 "
         f"variables: {', '.join(level2) or 'none'}.",
     ]
@@ -186,7 +186,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 2
     out.write_text(text)
-    print(f"wrote {out}; run: snakemake --cores 8 --configfile {out}")
+    print(f"wrote {out}; run: snakemake --cores all --configfile {out}")
     return 0
 
 

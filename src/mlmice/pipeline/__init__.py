@@ -4,6 +4,8 @@ read ``snakemake.input``/``params``, call these and write ``snakemake.output``).
 * :mod:`~mlmice.pipeline.chains`: a chain continued from a saved state or run afresh
   (:func:`resume_chain`), and the imputation result rebuilt from chain files
   (:func:`mids_from_files`);
+* :mod:`~mlmice.pipeline.hooks`: what the Snakefile does when the workflow ends
+  (:func:`cancel_pending_timers`);
 * :mod:`~mlmice.pipeline.config`: a config block as keyword arguments (the
   ``amputation`` block for :func:`mlmice.ampute`: :func:`ampute_arguments`);
 * :mod:`~mlmice.pipeline.tables`: one model fitted to several data sets as long
@@ -18,9 +20,9 @@ import importlib
 # imported lazily: a job imports only the module it calls (its start-up is part of its
 # cost; see bench/bench_pipeline.py)
 _EXPORTS = {"chain_key": "chains", "mids_from_files": "chains", "resume_chain": "chains",
-            "ampute_arguments": "config", "fit_tables": "tables",
-            "fits_from_tables": "tables", "model_tests_table": "tables",
-            "no_tests_table": "tables"}
+            "ampute_arguments": "config", "cancel_pending_timers": "hooks",
+            "fit_tables": "tables", "fits_from_tables": "tables",
+            "model_tests_table": "tables", "no_tests_table": "tables"}
 
 __all__ = sorted(_EXPORTS)
 

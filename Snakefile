@@ -72,7 +72,6 @@ localrules:
     ampute,
     validate_spec,
     trace,
-    pool,
     compare,
     simulation_summary,
 

@@ -1,10 +1,11 @@
 # ruff: noqa: F821  (Snakemake injects the `snakemake` object)
-# Stage 4: one analysis model fitted to the truth (complete data), the complete
-# cases and every imputed data set (mlmice.pipeline.fit_tables), and tested against
-# the model before it in the sequence on the imputed data (mitml::testModels: D1 and
-# D3; mlmice.pipeline.model_tests_table). The tests are done here, where the
-# imputations are loaded, rather than in a job of their own: a job's start costs
-# more than the refits (bench/bench_pipeline.py).
+# Stages 4 and 5: one analysis model fitted to the truth (complete data), the complete
+# cases and every imputed data set (mlmice.pipeline.fit_tables), pooled by Rubin's
+# rules with its truth / CCA / MI comparison (mlmice.pipeline.pooled_tables), and
+# tested against the model before it in the sequence on the imputed data
+# (mitml::testModels: D1 and D3; mlmice.pipeline.model_tests_table). Pooling and the
+# tests are done here, where the fits and the imputations are loaded, rather than in
+# jobs of their own: a job's start costs more than either (bench/bench_pipeline.py).
 import sys
 
 sys.stderr = open(snakemake.log[0], "w")
@@ -19,6 +20,7 @@ from mlmice.pipeline import (  # noqa: E402
     mids_from_files,
     model_tests_table,
     no_tests_table,
+    pooled_tables,
 )
 
 warnings.simplefilter("always")
@@ -38,6 +40,8 @@ imp = mids_from_files(read_parquet(snakemake.input.imputed_data),
                       json.loads(Path(snakemake.input.spec).read_text()), snakemake.input.chains)
 datasets += [("imputation", i, imp.complete(i)) for i in range(1, imp.m + 1)]
 tables = fit_tables(model["formula"], datasets, reml=model["reml"], log=log)
+tables |= pooled_tables(tables, model=snakemake.wildcards.model,
+                        varcomp_scale=snakemake.params.varcomp_scale, log=log)
 for name, table in tables.items():
     table.to_parquet(getattr(snakemake.output, name), index=False)
 

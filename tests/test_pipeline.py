@@ -15,9 +15,10 @@ from mlmice.pipeline import (
     fits_from_tables,
     mids_from_files,
     model_tests_table,
+    pooled_tables,
     resume_chain,
 )
-from mlmice.pooling import pooled_table
+from mlmice.pooling import pooled_table, test_estimates
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +74,19 @@ def test_fit_tables_pool_like_the_fits(small, tmp_path):
     np.testing.assert_allclose(from_tables.loc[fixed, cols].to_numpy(dtype=float),
                                direct.loc[direct["kind"] == "fixed", cols].to_numpy(dtype=float),
                                rtol=1e-8)
+    # the analyze job's pooling: the same tables as pooling the fits, on either scale
+    for scale in ("raw", "log"):
+        lines = []
+        pooled = pooled_tables(tables, model="m1", varcomp_scale=scale, log=lines.append)
+        assert set(pooled) == {"pooled", "mitml", "compare"}
+        expected = pooled_table(imp.fit(formula, reml=False), varcomp_scale=scale)
+        pd.testing.assert_frame_equal(pooled["pooled"], expected, rtol=1e-8)
+        pd.testing.assert_frame_equal(
+            pooled["mitml"], test_estimates(imp.fit(formula, reml=False), extra_pars=True,
+                                            varcomp_scale=scale).to_frame(), rtol=1e-8)
+        assert set(pooled["compare"]["model"]) == {"m1"}
+        assert "pooled 3 fits" in lines[0]
+    assert not pooled["compare"].empty
 
     small_model = "popularity_ij ~ (1 | cluster_id)"
     full = imp.fit(formula, reml=False)

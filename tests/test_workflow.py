@@ -291,18 +291,18 @@ def test_changed_formula_reruns_only_that_model(pipeline):
     config = copy.deepcopy(CONFIG)
     config["studies"][STUDY]["models"][1]["formula"] += " + assessment_ij"
     jobs = _dry_run(pipeline, config)
-    assert _rules(jobs) == {"analyze": 1, "pool": 1, "compare": 1, "report": 1}
-    models = {w.get("model") for r, w in jobs if r in ("analyze", "pool")}
+    assert _rules(jobs) == {"analyze": 1, "compare": 1, "report": 1}
+    models = {w.get("model") for r, w in jobs if r == "analyze"}
     assert models == {"predictors"}
 
 
-def test_log_scale_pooling_reruns_only_the_pooling(pipeline):
-    # pooling.varcomp_scale reaches the pool jobs (and nothing upstream): their tables
-    # equal the engine's log-scale pooling of the same imputations
+def test_log_scale_pooling_refits_but_never_reimputes(pipeline):
+    # pooling.varcomp_scale reaches the analyze jobs, which pool (and nothing upstream):
+    # their tables equal the engine's log-scale pooling of the same imputations
     config = copy.deepcopy(CONFIG)
     config["studies"][STUDY]["pooling"] = {"varcomp_scale": "log"}
     jobs = _dry_run(pipeline, config)
-    assert _rules(jobs) == {"pool": len(MODELS), "compare": 1, "report": 1}
+    assert _rules(jobs) == {"analyze": len(MODELS), "compare": 1, "report": 1}
     original = (pipeline / "config.yaml").read_text()
     targets = [f"results/{STUDY}/pooled/{mod['name']}.parquet" for mod in MODELS]
     try:

@@ -220,10 +220,10 @@ ALL_STUDIES = _regex(list(STUDIES))
 # longer a job's path to the report, the earlier it runs, so that the long single
 # jobs (the analysis chain, the figures) do not start last and leave a core idle
 # while the report waits. The path lengths are job seconds of the default study
-# (bench/bench_pipeline.py): impute 1.3 + analyze 1 + pool 0.7 + compare 1.2 +
-# report 3.9, plot_imputed 2.6 + report, trace 2.3 + report, inspect 2 + report.
-PRIORITY = {"impute": 50, "analyze": 40, "plot_imputed": 35, "trace": 30, "pool": 25,
-            "compare": 20, "inspect": 5}
+# (bench/bench_pipeline.py): impute 1.2 + analyze 1 + compare 1.3 + report 3.8,
+# plot_imputed 2 + report, trace 1.6 + report, inspect 2 + report.
+PRIORITY = {"impute": 50, "analyze": 40, "plot_imputed": 35, "trace": 30, "compare": 20,
+            "inspect": 5}
 
 
 def data_outputs(study):

@@ -1,39 +1,9 @@
-# Stage 5, pooling and comparison:
-#   results/{study}/pooled/{model}.parquet          mice::pool + summary for the fixed
-#                                                   effects, mitml's pooled variance
-#                                                   components (kind = extra_par)
-#   results/{study}/pooled/mitml/{model}.parquet    mitml::testEstimates(extra.pars = TRUE)
-#   results/{study}/compare/models/{model}.parquet  truth, CCA and MI side by side
-#   results/{study}/compare/estimates.parquet       all models; + estimates.png
-# The per-model comparison is written by the pool job (it needs the same inputs
-# and no fit), which saves one job start per model.
-
-
-rule pool:
-    input:
-        estimates="results/{study}/analysis/{model}/estimates.parquet",
-        vcov="results/{study}/analysis/{model}/vcov.parquet",
-        varcorr="results/{study}/analysis/{model}/varcorr.parquet",
-        fits="results/{study}/analysis/{model}/fits.parquet",
-    output:
-        pooled="results/{study}/pooled/{model}.parquet",
-        mitml="results/{study}/pooled/mitml/{model}.parquet",
-        compare="results/{study}/compare/models/{model}.parquet",
-    params:
-        varcomp_scale=lambda wildcards: STUDIES[wildcards.study]["pooling"]["varcomp_scale"],
-    log:
-        "logs/pool/{study}/{model}.log",
-    benchmark:
-        "benchmarks/pool/{study}/{model}.tsv"
-    priority: PRIORITY["pool"]
-    threads: 1
-    resources:
-        mem_mb=1000,
-        runtime=10,
-    conda:
-        "../../envs/mlmice.yaml"
-    script:
-        "../../scripts/pool.py"
+# Stage 5, pooling and comparison. Each model is pooled in its analyze job
+# (analyze.smk: pooled/{model}, pooled/mitml/{model}, compare/models/{model}), where
+# its fits are already loaded: a pool job per model cost more in job starts than the
+# pooling itself. Here, every model's truth / CCA / MI table in one table and figure:
+#   results/{study}/compare/estimates.parquet   all models
+#   results/{study}/compare/estimates.png
 
 
 rule compare:

@@ -94,7 +94,7 @@ def analysis_files(study, model):
             for name in ("estimates", "vcov", "varcorr", "fits")}
 
 
-# ---------------------------------------------------------------------- pool
+# ---------------------------------------------------------------------- analyze: tests
 
 
 def previous_model(study, name):

@@ -12,7 +12,8 @@ read ``snakemake.input``/``params``, call these and write ``snakemake.output``).
   tables (:func:`fit_tables`), and those tables back as fits that
   :func:`mlmice.pool` accepts (:func:`fits_from_tables`), and the pooled tests
   between two models as a table (:func:`model_tests_table`; :func:`no_tests_table`
-  for the first model of a sequence).
+  for the first model of a sequence), and Rubin's rules over the fits' tables
+  (:func:`pooled_tables`).
 """
 
 import importlib
@@ -22,7 +23,8 @@ import importlib
 _EXPORTS = {"chain_key": "chains", "mids_from_files": "chains", "resume_chain": "chains",
             "ampute_arguments": "config", "cancel_pending_timers": "hooks",
             "fit_tables": "tables", "fits_from_tables": "tables",
-            "model_tests_table": "tables", "no_tests_table": "tables"}
+            "model_tests_table": "tables", "no_tests_table": "tables",
+            "pooled_tables": "tables"}
 
 __all__ = sorted(_EXPORTS)
 

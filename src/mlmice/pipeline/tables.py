@@ -7,7 +7,9 @@ effects in long form, the variance components, and one row of fit
 information (nobs, df_com, log-likelihood, convergence, warnings).
 :func:`fits_from_tables` reads the imputation blocks back as light fit
 objects with what Rubin's rules need (``fixef``, ``vcov``, ``varcorr``,
-``dfcom``), so that pooling runs from the stored tables without refitting.
+``dfcom``), so that pooling runs from the stored tables without refitting;
+:func:`pooled_tables` pools them (the pipeline's ``pooled/`` and
+``compare/models/`` tables).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-__all__ = ["fit_tables", "fits_from_tables", "model_tests_table", "no_tests_table"]
+__all__ = ["fit_tables", "fits_from_tables", "model_tests_table", "no_tests_table",
+           "pooled_tables"]
 
 #: Columns of :func:`model_tests_table` (``tests/<model>.parquet``).
 TEST_COLUMNS = ["model", "null_model", "method", "use", "m", "df_com", "f_value", "df1", "df2",
@@ -112,6 +115,47 @@ def fits_from_tables(estimates: pd.DataFrame, vcov: pd.DataFrame, varcorr: pd.Da
             vcov=v.loc[terms, terms], varcorr=vc.reset_index(drop=True),
             dfcom=float(info.loc[info["imputation"] == i, "df_com"].iloc[0])))
     return out
+
+
+def pooled_tables(tables: dict[str, pd.DataFrame], *, model: str, varcomp_scale: str = "raw",
+                  log=lambda _: None) -> dict[str, pd.DataFrame]:
+    """Rubin's rules over the imputation blocks of :func:`fit_tables`'s ``tables``.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        ``estimates``, ``vcov``, ``varcorr`` and ``fits``, as :func:`fit_tables`
+        returns them.
+    model : str
+        The model's name (a column of the comparison table).
+    varcomp_scale : {"raw", "log"}
+        How the variance components are averaged
+        (:func:`mlmice.pooling.varcomp.pooled_misc_parameters`).
+    log : callable
+        Receives the tables as text, for the job's log.
+
+    Returns
+    -------
+    dict of DataFrame
+        ``pooled``: ``mice::pool`` + ``summary`` for the fixed effects with mitml's
+        pooled variance components (:func:`mlmice.pooling.pooled_table`);
+        ``mitml``: ``mitml::testEstimates(extra.pars = TRUE)``; ``compare``: the
+        truth, the complete cases and MI side by side
+        (:func:`mlmice.compare.compare_estimates`).
+    """
+    from mlmice.compare import closer_sentences, compare_estimates
+    from mlmice.pooling import pooled_table, test_estimates
+
+    fits = fits_from_tables(tables["estimates"], tables["vcov"], tables["varcorr"],
+                            tables["fits"])
+    pooled = pooled_table(fits, varcomp_scale=varcomp_scale)
+    mitml = test_estimates(fits, extra_pars=True, varcomp_scale=varcomp_scale)
+    log(f"pooled {len(fits)} fits\n{pooled.to_string()}\n{mitml}")
+    mitml = mitml.to_frame()
+    compare = compare_estimates(tables["estimates"], tables["varcorr"], pooled, mitml,
+                                model=model)
+    log("\n".join(closer_sentences(compare)))
+    return {"pooled": pooled, "mitml": mitml, "compare": compare}
 
 
 def model_tests_table(full, null, *, model: dict, null_model: dict,

@@ -88,3 +88,16 @@ def test_report_helpers_do_not_import_matplotlib_or_scipy_stats():
             "print(sorted(m for m in ('matplotlib', 'scipy.stats') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_snakefile_imports_no_lapack():
+    # the Snakefile and common.smk import these to check a config; scipy.linalg is
+    # imported when the first collinearity check runs, not at every Snakemake start
+    import subprocess
+    import sys
+
+    code = ("import sys; import mlmice.config_check, mlmice.pipeline.config, mlmice.formula, "
+            "mlmice.impute.passive, mlmice.impute.methods.base, mlmice.impute.spec, mlmice.io, "
+            "mlmice.simulate; print('scipy.linalg' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

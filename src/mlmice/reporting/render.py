@@ -61,6 +61,10 @@ def render_report(notebook, *, executed, html, parameters: dict, title: str,
                                # papermill rewrites the whole notebook (megabytes of
                                # figures) after every cell by default: 0.7 s of the job
                                request_save_on_cell_execute=False,
+                               # every output is in once the last cell has replied; a
+                               # graceful shutdown waits for the kernel's own exit
+                               # (0.35 s of the job)
+                               shutdown_kernel="immediate",
                                kernel_manager_class=_ipc_kernel_manager())
     node = nbformat.read(str(executed), as_version=4)
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,

@@ -81,8 +81,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from mlmice.impute.methods._lapack import solve_triangular
-
 
 @dataclass(frozen=True)
 class MethodInput:
@@ -342,6 +340,10 @@ def redundant_columns(x: np.ndarray, y: np.ndarray | None = None, *,
         yc = np.asarray(y, dtype=float) - np.mean(y)
         ynorm = np.sqrt(yc @ yc)
         cor_y = (z.T @ yc) / ynorm if ynorm > 0 else np.zeros(p)
+    # LAPACK (scipy.linalg) is imported here, not with the module: the Snakefile and
+    # the jobs that only check a specification import this module too
+    from mlmice.impute.methods._lapack import solve_triangular
+
     corr = z.T @ z
     kept: list[int] = []
     L = np.zeros((p, p))

@@ -23,9 +23,9 @@ Usage::
     python bench/validity.py --summarise [--out results/validity]
         (also compares with <out>_log when that run exists)
 
-``--arms`` runs some imputation arms only and ``--maxit`` changes the
-iterations per chain (with another ``--out``: a sensitivity run, paired by
-replicate with the default one). ``--varcomp-scale log`` pools the variance
+``--arms`` runs some imputation arms only, ``--maxit`` changes the
+iterations per chain and ``--m`` the number of imputations (with another
+``--out``: a sensitivity run, paired by replicate with the default one). ``--varcomp-scale log`` pools the variance
 components on the log scale (:mod:`mlmice.pooling.varcomp`); with the same
 seeds the imputations are those of the default run, so ``--out
 results/validity_log`` next to ``results/validity`` gives paired differences
@@ -51,7 +51,8 @@ PASSIVE = "extraversion_experience"
 
 
 def study_config(name: str, spec: dict, *, varcomp_scale: str = "raw",
-                 only: list[str] | None = None, maxit: int | None = None) -> dict:
+                 only: list[str] | None = None, maxit: int | None = None,
+                 m: int | None = None) -> dict:
     """The ``simulation`` block of one design, arms built from the shared spec."""
     d = spec["designs"][name]
     slope = "extraversion_ij |" in d["smc_model"]
@@ -70,7 +71,7 @@ def study_config(name: str, spec: dict, *, varcomp_scale: str = "raw",
             meth[PASSIVE] = d["passive"]
             pred["popularity_ij"][PASSIVE] = 1
         arms[method] = {"method": meth, "predictor_matrix": pred, "method_options": options,
-                        "m": spec["m"], "maxit": maxit or spec["maxit"]}
+                        "m": m or spec["m"], "maxit": maxit or spec["maxit"]}
     return {"seed": d["seed"], "generator": d["generator"], "amputation": d["amputation"],
             "arms": arms, "models": d["models"], "varcomp_scale": varcomp_scale}
 
@@ -91,7 +92,7 @@ def run(args) -> None:
     jobs = []
     for name in args.designs:
         cfg = study_config(name, spec, varcomp_scale=args.varcomp_scale, only=args.arms,
-                           maxit=args.maxit)
+                           maxit=args.maxit, m=args.m)
         folder = args.out / name
         folder.mkdir(parents=True, exist_ok=True)
         for start in range(0, args.replicates, args.batch):
@@ -122,6 +123,8 @@ def main(argv=None) -> None:
                         help="imputation arms to run (default: all of validity.yaml)")
     parser.add_argument("--maxit", type=int, default=None,
                         help="iterations per chain (default: validity.yaml's maxit)")
+    parser.add_argument("--m", type=int, default=None,
+                        help="imputations per arm (default: validity.yaml's m)")
     parser.add_argument("--summarise", action="store_true")
     args = parser.parse_args(argv)
     if args.summarise:

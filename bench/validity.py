@@ -26,10 +26,10 @@ Usage::
 ``--arms`` runs some imputation arms only, ``--maxit`` changes the
 iterations per chain and ``--m`` the number of imputations (with another
 ``--out``: a sensitivity run, paired by replicate with the default one).
-``--varcomp-scale log`` pools the variance components on the log scale (:mod:`mlmice.pooling.varcomp`); with the same
-seeds the imputations are those of the default run, so ``--out
-results/validity_log`` next to ``results/validity`` gives paired differences
-of the two poolings.
+``--varcomp-scale log`` pools the variance components on the log scale
+(:mod:`mlmice.pooling.varcomp`); with the same seeds the imputations are
+those of the default run, so ``--out results/validity_log`` next to
+``results/validity`` gives paired differences of the two poolings.
 """
 
 from __future__ import annotations

@@ -4,10 +4,10 @@ read ``snakemake.input``/``params``, call these and write ``snakemake.output``).
 * :mod:`~mlmice.pipeline.chains`: a chain continued from a saved state or run afresh
   (:func:`resume_chain`), and the imputation result rebuilt from chain files
   (:func:`mids_from_files`);
-* :mod:`~mlmice.pipeline.hooks`: what the Snakefile does when the workflow ends
-  (:func:`cancel_pending_timers`);
 * :mod:`~mlmice.pipeline.config`: a config block as keyword arguments (the
   ``amputation`` block for :func:`mlmice.ampute`: :func:`ampute_arguments`);
+* :mod:`~mlmice.pipeline.hooks`: what the Snakefile does when the workflow ends
+  (:func:`cancel_pending_timers`);
 * :mod:`~mlmice.pipeline.tables`: one model fitted to several data sets as long
   tables (:func:`fit_tables`), and those tables back as fits that
   :func:`mlmice.pool` accepts (:func:`fits_from_tables`), and the pooled tests

@@ -101,6 +101,40 @@ def _fixed_detail(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def added_variance(estimates: pd.DataFrame) -> pd.DataFrame:
+    r"""Does each arm's SE account for what the missing data cost? Paired per replicate.
+
+    For a fixed effect with estimate :math:`\hat\theta_r` and SE :math:`s_r` in
+    replicate :math:`r`, and the complete-data fit's :math:`\hat\theta_{c,r}`,
+    :math:`s_{c,r}`: the variance the arm's interval adds,
+    :math:`\overline{s^2 - s_c^2}` (for MI, :math:`(1 + 1/m)B` plus the gap between
+    :math:`\bar W` and the complete-data variance), divided by the arm's mean squared
+    error against the complete data, :math:`\overline{(\hat\theta - \hat\theta_c)^2}`.
+    1 means the intervals carry exactly the imputation's error; below 1 they are too
+    narrow for it (a bias counts in the denominator). Pairing removes the sampling
+    error of the complete data, so this separates the imputation's part of a coverage
+    shortfall from the analysis model's own (the complete data's Wald SEs). The MC SE
+    is the delta method's for a ratio of two means.
+    """
+    fixed = estimates[estimates["kind"] == "fixed"]
+    keys = ["replicate", "model", "term"]
+    complete = fixed[fixed["arm"] == "complete"].set_index(keys)[["estimate", "std_error"]]
+    rows = []
+    for arm in [a for a in ARMS if a != "complete" and a in set(fixed["arm"])]:
+        j = fixed[fixed["arm"] == arm].set_index(keys)[["estimate", "std_error"]].join(
+            complete, rsuffix="_c", how="inner")
+        j["added"] = j["std_error"] ** 2 - j["std_error_c"] ** 2
+        j["err2"] = (j["estimate"] - j["estimate_c"]) ** 2
+        for (_, term), g in j.groupby(level=["model", "term"], sort=False):
+            a, b, n = g["added"].mean(), g["err2"].mean(), len(g)
+            ratio = a / b
+            rel = (g["added"].var() / a ** 2 + g["err2"].var() / b ** 2
+                   - 2 * g["added"].cov(g["err2"]) / (a * b)) / n
+            rows.append({"arm": arm, "term": term, "kind": "fixed", "ratio": ratio,
+                         "ratio_mcse": abs(ratio) * np.sqrt(max(rel, 0.0))})
+    return pd.DataFrame(rows)
+
+
 def summarise(out: Path) -> None:
     blocks = []
     for folder in sorted(p for p in Path(out).iterdir() if p.is_dir()):
@@ -124,6 +158,13 @@ def summarise(out: Path) -> None:
                       + "\n\nCoverage of the 95 % intervals, in % (MC SE):\n\n"
                       + _markdown(_by_arm(summary, "coverage", "coverage_mcse", 100,
                                           kind="fixed"))
+                      + "\n\nThe variance each arm's interval adds to the complete data's, "
+                      "divided by its mean squared difference from the complete-data "
+                      "estimate, paired by replicate (1: the interval carries the "
+                      "missing data's cost; below 1: too narrow for it; "
+                      "`validity_report.added_variance`):\n\n"
+                      + _markdown(_by_arm(added_variance(estimates), "ratio", "ratio_mcse",
+                                          1.0, digits=2))
                       + "\n\nFixed effects in detail:\n\n" + _markdown(_fixed_detail(summary)))
         print(f"{folder.name}: {n} replicates, {len(failures)} failures", file=sys.stderr)
     text = DOC.read_text()

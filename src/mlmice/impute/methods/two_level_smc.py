@@ -90,6 +90,16 @@ predictive distribution (Erler et al. 2016; Enders, Du and Keller 2020): its
 stationary distribution is compatible with the substantive model whatever the
 random slopes and interactions.
 
+What it is valid for (docs/validity.md: four designs, 200 replicates each, m = 5,
+maxit = 10, paired against the complete-data fit): fixed effects within 0.9 % in
+every design; every variance component within 2.5 % where the cluster slopes are
+reliable (design d, mean reliability 0.46); a weakly identified slope variance
+(reliability about 0.1) 11-34 % too large, 4-14 % pooled on the log scale
+(``varcomp_scale="log"``), where the observed-data ML estimate itself is 6-14 %
+too large. The variance Rubin's rules add matches what the imputations cost
+(0.86-1.09 of the mean squared difference from the complete-data estimate, MC SE
+0.11); coverage is 90-97.5 %, the complete data's own Wald intervals 90.5-95.5 %.
+
 Options
 -------
 model : str

@@ -236,3 +236,13 @@ def test_slope_reliability_and_its_flag():
     assert "pooled on the log scale: +3 % to +19 %" in logged[0].text
     assert not any(f.flag for f in findings(_compare(), has_truth=True,
                                             reliability=low.assign(reliability=0.5)))
+    # an incompatible specification of the same model: 2l.smc's excess does not apply
+    note = [{"model": "m", "note": "x is imputed by fully conditional specification"}]
+    fcs = [f.text for f in findings(_compare(), has_truth=True, reliability=low,
+                                    compatibility=note) if "reliability" in f.text]
+    assert len(fcs) == 1 and "too large" not in fcs[0]
+    assert "not compatible with this model" in fcs[0] and "-33 % to +26 %" in fcs[0]
+    other = [f.text for f in findings(_compare(), has_truth=True, reliability=low,
+                                      compatibility=[{**note[0], "model": "other"}])
+             if "reliability" in f.text]
+    assert "tends to come out too large" in other[0]

@@ -125,6 +125,12 @@ _EXCESS = {
     "log": ("(pooled on the log scale: +3 % to +19 % at reliabilities 0.28 to 0.09 in "
             "docs/validity.md, against +1 % to +14 % for the observed-data estimate)."),
 }
+#: ... and what it says when the model's specification is flagged as incompatible: the
+#: excess above is 2l.smc's; fully conditional methods erred either way in the validity
+#: study's random-slope designs (docs/validity.md, designs a, b and d).
+_INCOMPATIBLE_EXCESS = ("its imputation is not compatible with this model (above), so the "
+                        "direction of its error is not known in advance: fully conditional "
+                        "methods gave -33 % to +26 % in docs/validity.md.")
 
 
 def findings(compare: pd.DataFrame, *, has_truth: bool,
@@ -166,14 +172,17 @@ def findings(compare: pd.DataFrame, *, has_truth: bool,
                            + "; look at their trace plots and consider more iterations.",
                            flag=True))
     if reliability is not None:
+        incompatible = {c["model"] for c in compatibility}
         for r in reliability.itertuples(index=False):
             if r.reliability < LOW_RELIABILITY:
+                error = (_INCOMPATIBLE_EXCESS if r.model in incompatible else
+                         "after imputation it tends to come out too large "
+                         + _EXCESS[varcomp_scale])
                 out.append(Finding(
                     f"Model {r.model}, {r.term}: the cluster slopes of {r.variable} have a "
                     f"mean reliability of {fmt(r.reliability, 2)}, below {LOW_RELIABILITY}: "
-                    "the data identify this slope variance weakly, and after imputation it "
-                    "tends to come out too large " + _EXCESS[varcomp_scale]
-                    + " Report it with that caution.", flag=True, model=r.model))
+                    f"the data identify this slope variance weakly, and {error}"
+                    " Report it with that caution.", flag=True, model=r.model))
     for model, rows in compare.groupby("model", sort=False):
         out += _fixed_findings(model, rows[rows["kind"] == "fixed"], has_truth)
         out += _variance_findings(model, rows[rows["kind"] == "variance"], has_truth)

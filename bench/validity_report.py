@@ -145,7 +145,8 @@ def summarise(out: Path) -> None:
         estimates, failures, summary = collect_batches(batches, fails)
         summary.to_parquet(folder / "summary.parquet", index=False)
         figure = REPO / "docs" / f"validity_{folder.name}.png"
-        plot_performance(summary, path=figure)
+        # the figure shows what the table shows: covariances in correlation units
+        plot_performance(covariances_in_correlation_units(summary), path=figure)
         n = estimates["replicate"].nunique()
         blocks.append(f"### Design `{folder.name}`: {n} replicates, {len(failures)} failed "
                       f"arm runs\n\n![bias and coverage](validity_{folder.name}.png)\n\n"

@@ -19,7 +19,7 @@ import pandas as pd
 
 from mlmice.plots import plot_performance
 from mlmice.pooling.varcomp import split_name
-from mlmice.simulation import collect_batches
+from mlmice.simulation import collect_batches, covariances_in_correlation_units
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "validity.md"
@@ -57,33 +57,6 @@ def _by_arm(summary: pd.DataFrame, value: str, mcse: str, scale: float,
                               digits) if len(hit) else "")
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def covariances_in_correlation_units(summary: pd.DataFrame) -> pd.DataFrame:
-    """Relative bias of each covariance against sqrt(var_a var_b), not against itself.
-
-    A covariance ``a~~b|g`` is often near 0 (design b's truth is 0), where a bias
-    divided by the covariance means nothing (the tables showed +230 %). Its paired
-    bias against the complete data is divided instead by :math:`\\sqrt{\\bar\\tau_{aa}
-    \\bar\\tau_{bb}}`, the complete-data arm's mean variances of the same model: a bias
-    in correlation units (0.1 = a tenth of the largest covariance the variances allow).
-    The term is relabelled ``a~~b|g (corr.)``.
-    """
-    out = summary.copy()
-    complete = summary[summary["arm"] == "complete"].set_index(["model", "term"])["mean_estimate"]
-    for k, r in out.iterrows():
-        a, b, group = split_name(str(r["term"]))
-        if not group or a == b or r["kind"] == "fixed":
-            continue
-        try:
-            scale = np.sqrt(complete[(r["model"], f"{a}~~{a}|{group}")]
-                            * complete[(r["model"], f"{b}~~{b}|{group}")])
-        except KeyError:
-            continue
-        out.loc[k, "relative_bias_vs_complete"] = r["bias_vs_complete"] / scale
-        out.loc[k, "relative_bias_vs_complete_mcse"] = r["bias_vs_complete_mcse"] / scale
-        out.loc[k, "term"] = f"{r['term']} (corr.)"
-    return out
 
 
 def _fixed_detail(summary: pd.DataFrame) -> pd.DataFrame:

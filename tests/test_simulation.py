@@ -12,6 +12,7 @@ from mlmice.simulation import (
     PopularityGenerator,
     ResampleGenerator,
     Study,
+    covariances_in_correlation_units,
     make_generator,
     performance_measures,
     run_batch,
@@ -81,6 +82,29 @@ def test_variance_components_have_no_coverage():
     row = performance_measures(tab).iloc[0]
     assert np.isnan(row["coverage"]) and np.isnan(row["model_se"])
     assert row["bias"] == pytest.approx(-0.55)
+
+
+def test_covariance_bias_in_correlation_units():
+    # bias_vs_complete 0.02 of a covariance whose complete-data variances average 0.25 and
+    # 0.04: 0.02 / sqrt(0.25 * 0.04) = 0.2; variances and fixed effects are left alone
+    rows = [("complete", "Intercept~~Intercept|g", "variance", 0.25, 0.0, 0.0),
+            ("complete", "x~~x|g", "variance", 0.04, 0.0, 0.0),
+            ("complete", "Intercept~~x|g", "variance", -0.001, 0.0, 0.0),
+            ("mi", "Intercept~~x|g", "variance", 0.019, 0.02, 0.005),
+            ("mi", "x~~x|g", "variance", 0.05, 0.01, 0.002),
+            ("mi", "x", "fixed", 1.0, 0.1, 0.01)]
+    summary = pd.DataFrame(rows, columns=["arm", "term", "kind", "mean_estimate",
+                                          "bias_vs_complete", "bias_vs_complete_mcse"])
+    summary = summary.assign(model="m", relative_bias_vs_complete=9.9,
+                             relative_bias_vs_complete_mcse=9.9)
+    out = covariances_in_correlation_units(summary)
+    cov = out[(out["arm"] == "mi") & out["term"].str.startswith("Intercept~~x")].iloc[0]
+    assert cov["term"] == "Intercept~~x|g (corr.)"
+    assert cov["relative_bias_vs_complete"] == pytest.approx(0.2)
+    assert cov["relative_bias_vs_complete_mcse"] == pytest.approx(0.05)
+    unchanged = out[~out["term"].str.contains("corr")]
+    assert (unchanged["relative_bias_vs_complete"] == 9.9).all()
+    assert (summary["relative_bias_vs_complete"] == 9.9).all()      # a copy
 
 
 def test_several_truths_are_an_error():

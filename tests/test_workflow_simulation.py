@@ -62,6 +62,7 @@ def test_report_has_the_simulation_section(simulated):
     assert "9. Simulation study" in html
     assert "5 replicates; 0 arm runs failed." in html
     assert "rel. bias vs complete %" in html
+    assert "a covariance (corr.) is given in % of the square root" in html
 
 
 def test_pipeline_equals_in_process_run(simulated):

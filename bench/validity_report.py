@@ -17,14 +17,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlmice.compatibility import compatibility_notes
 from mlmice.plots import plot_performance
 from mlmice.pooling.varcomp import split_name
+from mlmice.reporting.identification import LOW_RELIABILITY, slope_reliability
 from mlmice.simulation import collect_batches, covariances_in_correlation_units
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "validity.md"
 START, END = "<!-- tables:start -->", "<!-- tables:end -->"
 SCALES_START, SCALES_END = "<!-- scales:start -->", "<!-- scales:end -->"
+TARGETS_START, TARGETS_END = "<!-- targets:start -->", "<!-- targets:end -->"
 ARMS = ["complete", "cca", "2l.pan", "2l.norm", "2l.lmer", "2l.pmm", "2l.smc"]
 
 
@@ -108,8 +111,82 @@ def added_variance(estimates: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: The validity standard's targets (docs/validity.md, "The targets"): a variance
+#: component within 10 % of the complete-data fit (a covariance in correlation units)
+#: or within 2 MC SEs of it; a fixed effect's 95 % interval covering 93-97 %.
+VARIANCE_TARGET = 0.10
+COVERAGE_TARGET = (0.93, 0.97)
+
+
+def design_reliability(spec: dict, name: str, *, replicates: int = 100) -> float | None:
+    """Mean slope reliability of a design's random slope, from its true parameters.
+
+    :func:`mlmice.reporting.identification.slope_reliability` on the complete data of
+    the first ``replicates`` replicates (the study's seeds), averaged; ``None`` for a
+    design without a random slope.
+    """
+    from validity import study_config  # bench/validity.py
+
+    from mlmice.simulation import Study
+
+    study = Study.from_config(study_config(name, spec))
+    truth = study.generator.truth()
+    formula = spec["designs"][name]["models"][0]["formula"]
+    values = []
+    for r in range(replicates):
+        data = study.generator.generate(study.seed_for(r, 0))
+        rel = slope_reliability(data, formula, pd.Series(truth))
+        if rel.empty:
+            return None
+        values.append(float(rel["reliability"].iloc[0]))
+    return float(np.mean(values))
+
+
+def target_check(summary: pd.DataFrame, *, formula: str, reliability: float | None
+                 ) -> pd.DataFrame:
+    """Each imputation arm of one design against the targets, with the report's flags.
+
+    A variance component misses its target when its relative bias against the complete
+    data (a covariance in correlation units) exceeds 10 % and 2 MC SEs; a fixed effect
+    when its coverage lies outside 93-97 %. The flags are the report's
+    (:mod:`mlmice.reporting.summary`): an FCS specification incompatible with the model
+    (:func:`mlmice.compatibility.compatibility_notes`), and a slope whose mean
+    reliability is below ``LOW_RELIABILITY``.
+    """
+    summary = covariances_in_correlation_units(summary)
+    rows = []
+    for arm in [a for a in ARMS if a not in ("complete", "cca") and a in set(summary["arm"])]:
+        tab = summary[summary["arm"] == arm]
+        var = tab[tab["kind"] == "variance"]
+        rb, se = var["relative_bias_vs_complete"], var["relative_bias_vs_complete_mcse"]
+        miss = var[(rb.abs() > VARIANCE_TARGET) & (rb.abs() > 2 * se)]
+        fixed = tab[tab["kind"] == "fixed"]
+        lo, hi = COVERAGE_TARGET
+        under = fixed[(fixed["coverage"] < lo) | (fixed["coverage"] > hi)]
+        flags = []
+        method = {"popularity_ij": arm, "extraversion_ij": arm}
+        if compatibility_notes([{"name": "m", "formula": formula}], method,
+                               {v: 1 for v in method}):
+            flags.append("incompatible specification")
+        if reliability is not None and reliability < LOW_RELIABILITY:
+            flags.append(f"slope reliability {reliability:.2f}")
+        rows.append({
+            "arm": arm,
+            "variance components missing 10 %": "; ".join(
+                f"`{t}` {_cell(v, e, 100)}" for t, v, e in
+                zip(miss["term"], miss["relative_bias_vs_complete"],
+                    miss["relative_bias_vs_complete_mcse"], strict=True)) or "none",
+            "coverage outside 93-97 %": "; ".join(
+                f"`{r.term}` {_cell(r.coverage, r.coverage_mcse, 100)}"
+                for r in under.itertuples(index=False)) or "none",
+            "the report flags": ", ".join(flags) or "nothing"})
+    return pd.DataFrame(rows)
+
+
 def summarise(out: Path) -> None:
-    blocks = []
+    import yaml
+    spec = yaml.safe_load((REPO / "bench" / "validity.yaml").read_text())
+    blocks, targets = [], []
     for folder in sorted(p for p in Path(out).iterdir() if p.is_dir()):
         batches = sorted(folder.glob("batch_[0-9][0-9][0-9][0-9].parquet"))
         if not batches:
@@ -141,9 +218,19 @@ def summarise(out: Path) -> None:
                                           1.0, digits=2))
                       + "\n\nFixed effects in detail:\n\n" + _markdown(_fixed_detail(summary)))
         print(f"{folder.name}: {n} replicates, {len(failures)} failures", file=sys.stderr)
+        if folder.name in spec["designs"]:
+            rho = design_reliability(spec, folder.name)
+            formula = spec["designs"][folder.name]["models"][0]["formula"]
+            targets.append(f"#### Design `{folder.name}`: {n} replicates"
+                           + (f", mean slope reliability {rho:.2f}" if rho is not None else
+                              ", no random slope") + "\n\n"
+                           + _markdown(target_check(summary, formula=formula,
+                                                    reliability=rho)))
     text = DOC.read_text()
     a, b = text.index(START) + len(START), text.index(END)
-    DOC.write_text(text[:a] + "\n\n" + "\n\n".join(blocks) + "\n\n" + text[b:])
+    text = text[:a] + "\n\n" + "\n\n".join(blocks) + "\n\n" + text[b:]
+    a, b = text.index(TARGETS_START) + len(TARGETS_START), text.index(TARGETS_END)
+    DOC.write_text(text[:a] + "\n\n" + "\n\n".join(targets) + "\n\n" + text[b:])
 
 
 def _load(folder: Path) -> pd.DataFrame:

@@ -439,3 +439,30 @@ def test_plot_imputed_categorical_shows_its_categories():
     with pytest.raises(TypeError, match="neither numeric nor categorical"):
         plots.plot_imputed(imp.complete("long").assign(track=lambda d: d["track"].astype(str)),
                            "track", where=imp.where)
+
+
+def test_plot_performance_keeps_a_zero_covariance_in_correlation_units():
+    """A covariance whose truth is 0 has no relative bias of its own, but in correlation
+    units (labelled "(corr.)") it has one, and the figure must show it: design (b) of
+    docs/validity.md, where 2l.smc misses the target there by 15 points."""
+    from mlmice.simulation import covariances_in_correlation_units
+    rows = []
+    for arm, shift in (("complete", 0.0), ("mi", 0.02)):
+        for term, kind, truth, mean in (("x", "fixed", 1.0, 1.0), ("z", "fixed", 0.0, 0.0),
+                                        ("a~~a|g", "variance", 1.0, 1.0),
+                                        ("b~~b|g", "variance", 0.04, 0.04),
+                                        ("a~~b|g", "variance", 0.0, 0.0)):
+            rows.append({"arm": arm, "model": "m", "kind": kind, "term": term,
+                         "true_value": truth, "mean_estimate": mean + shift,
+                         "n_replicates": 100,
+                         "bias_vs_complete": shift, "bias_vs_complete_mcse": 0.001,
+                         "relative_bias_vs_complete": shift / mean if mean else np.nan,
+                         "relative_bias_vs_complete_mcse": 0.001,
+                         "coverage": 0.95 if kind == "fixed" else np.nan,
+                         "coverage_mcse": 0.01 if kind == "fixed" else np.nan})
+    summary = covariances_in_correlation_units(pd.DataFrame(rows))
+    fig = plots.plot_performance(summary)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert "a~~b|g (corr.)" in labels                 # 0.02 / sqrt(1 * 0.04) = 0.1
+    assert "z" not in labels                          # a fixed effect of 0 stays out
+    assert {"x", "a~~a|g", "b~~b|g"} <= set(labels)

@@ -20,7 +20,10 @@ def plot_performance(summary: pd.DataFrame, *, model: str | None = None,
     Left panel: ``relative_bias_vs_complete`` (paired, in per cent) of every
     term, fixed effects and variance components, with +-2 MC SE bars and a
     band at +-10 %. Terms whose true value is 0 are left out (a relative bias
-    against a mean near 0 is not defined); their bias is in the summary table.
+    against a mean near 0 is not defined; their bias is in the summary table),
+    except covariances already in correlation units
+    (:func:`mlmice.simulation.covariances_in_correlation_units`, labelled
+    ``(corr.)``), whose scale is their variances'.
     Right panel: coverage of the 95 % intervals of the fixed effects with +-2
     MC SE bars and the band 93-97 %. One colour per arm.
 
@@ -36,7 +39,8 @@ def plot_performance(summary: pd.DataFrame, *, model: str | None = None,
     if summary.empty:
         raise ValueError("summary is empty: no replicate finished")
     model = summary["model"].iloc[-1] if model is None else model
-    tab = summary[(summary["model"] == model) & (summary["true_value"] != 0)]
+    defined = (summary["true_value"] != 0) | summary["term"].str.endswith(" (corr.)")
+    tab = summary[(summary["model"] == model) & defined]
     terms = list(dict.fromkeys(tab["term"]))
     arms = list(dict.fromkeys(tab["arm"]))
     colours = {a: _REFERENCE_COLOURS.get(a) for a in arms}

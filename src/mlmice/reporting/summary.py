@@ -124,7 +124,7 @@ _EXCESS = {
             "on the log scale (pooling.varcomp_scale: log) the excess is about halved when "
             "the imputation model is the analysis model (2l.smc)."),
     "log": ("(pooled on the log scale: +3 % to +19 % at reliabilities 0.28 to 0.09 in "
-            "docs/validity.md, against +1 % to +14 % for the observed-data estimate)."),
+            "docs/validity.md, against 0 % to +13 % for the observed-data estimate)."),
 }
 #: ... and what it says when the model's specification is flagged as incompatible: the
 #: excess above is 2l.smc's; fully conditional methods erred either way in the validity

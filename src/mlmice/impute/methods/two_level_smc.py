@@ -93,13 +93,13 @@ random slopes and interactions.
 What it is valid for (docs/validity.md: four designs, 1000 replicates in three of
 them, m = 5, maxit = 10, paired against the complete-data fit): fixed effects (those not 0)
 within 0.6 % in every design, their intervals covering 93.3-96.5 % (the complete data's
-93.3-95.1 %); every variance component within 2.3 % where the cluster slopes are
+93.3-95.5 %); every variance component within 2.3 % where the cluster slopes are
 reliable (design d, mean reliability 0.49); a weakly identified slope variance
 (reliability 0.16 and 0.09) +15 % and +37 % too large, -0.4 % and +17 % pooled
 on the log scale (``varcomp_scale="log"``), where the observed-data ML estimate itself
 is 5-13 % too large. The variance Rubin's rules add matches what the imputations cost
 (0.94-1.13 of the mean squared difference from the complete-data estimate, MC SE
-0.05-0.06).
+0.05-0.12).
 
 Options
 -------

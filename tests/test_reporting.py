@@ -231,7 +231,8 @@ def test_slope_reliability_and_its_flag():
     flagged = [f for f in findings(_compare(), has_truth=True, reliability=low) if f.flag]
     assert len(flagged) == 1 and "mean reliability of 0.18, below 0.3" in flagged[0].text
     assert "pooling.varcomp_scale: log" in flagged[0].text
-    assert "Its covariance with the intercept is weakly identified too" in flagged[0].text
+    assert "Its covariance with the intercept is weakly identified too (2l.smc at" in \
+        flagged[0].text
     logged = [f for f in findings(_compare(), has_truth=True, reliability=low,
                                   varcomp_scale="log") if f.flag]
     assert "pooled on the log scale: +3 % to +19 %" in logged[0].text
@@ -242,6 +243,7 @@ def test_slope_reliability_and_its_flag():
     fcs = [f.text for f in findings(_compare(), has_truth=True, reliability=low,
                                     compatibility=note) if "reliability" in f.text]
     assert len(fcs) == 1 and "too large" not in fcs[0]
+    assert "weakly identified too. Report both" in fcs[0] and "2l.smc at" not in fcs[0]
     assert "not compatible with this model" in fcs[0] and "-33 % to +32 %" in fcs[0]
     other = [f.text for f in findings(_compare(), has_truth=True, reliability=low,
                                       compatibility=[{**note[0], "model": "other"}])

@@ -133,6 +133,10 @@ _INCOMPATIBLE_EXCESS = ("its imputation is not compatible with this model (above
                         "direction of its error is not known in advance: fully conditional "
                         "methods gave -33 % to +32 % in docs/validity.md.")
 
+#: ... and of the slope's covariance with the intercept (docs/validity.md, design b).
+_COVARIANCE_EXCESS = (" (2l.smc at reliability 0.09: -15 % of the largest covariance its "
+                      "variances allow, -7 % pooled on the log scale; docs/validity.md)")
+
 
 def findings(compare: pd.DataFrame, *, has_truth: bool,
              compatibility: Sequence[Mapping] = (),
@@ -176,17 +180,17 @@ def findings(compare: pd.DataFrame, *, has_truth: bool,
         incompatible = {c["model"] for c in compatibility}
         for r in reliability.itertuples(index=False):
             if r.reliability < LOW_RELIABILITY:
-                error = (_INCOMPATIBLE_EXCESS if r.model in incompatible else
+                fcs = r.model in incompatible
+                error = (_INCOMPATIBLE_EXCESS if fcs else
                          "after imputation it tends to come out too large "
                          + _EXCESS[varcomp_scale])
                 out.append(Finding(
                     f"Model {r.model}, {r.term}: the cluster slopes of {r.variable} have a "
                     f"mean reliability of {fmt(r.reliability, 2)}, below {LOW_RELIABILITY}: "
                     f"the data identify this slope variance weakly, and {error}"
-                    " Its covariance with the intercept is weakly identified too (2l.smc at "
-                    "reliability 0.09: -15 % of the largest covariance its variances allow, "
-                    "-7 % pooled on the log scale; docs/validity.md)."
-                    " Report both with that caution.", flag=True, model=r.model))
+                    " Its covariance with the intercept is weakly identified too"
+                    + ("" if fcs else _COVARIANCE_EXCESS)
+                    + ". Report both with that caution.", flag=True, model=r.model))
     for model, rows in compare.groupby("model", sort=False):
         out += _fixed_findings(model, rows[rows["kind"] == "fixed"], has_truth)
         out += _variance_findings(model, rows[rows["kind"] == "variance"], has_truth)

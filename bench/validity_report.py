@@ -19,9 +19,12 @@ import pandas as pd
 
 from mlmice.compatibility import compatibility_notes
 from mlmice.plots import plot_performance
-from mlmice.pooling.varcomp import split_name
 from mlmice.reporting.identification import LOW_RELIABILITY, slope_reliability
-from mlmice.simulation import collect_batches, covariances_in_correlation_units
+from mlmice.simulation import (
+    collect_batches,
+    correlation_scale,
+    covariances_in_correlation_units,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "validity.md"
@@ -258,10 +261,8 @@ def scale_comparison(raw: pd.DataFrame, log: pd.DataFrame) -> pd.DataFrame:
                 .groupby(["model", "term"])["estimate"].mean())
     rows = []
     for (arm, model, term), g in both.groupby(["arm", "model", "term"], sort=False):
-        a, b, group = split_name(term)
-        if group and b and a != b:
-            scale = np.sqrt(complete.get((model, f"{a}~~{a}|{group}"), np.nan)
-                            * complete.get((model, f"{b}~~{b}|{group}"), np.nan))
+        scale = correlation_scale(complete, model, term)
+        if scale is not None:
             label = f"`{term}` (corr.)"
         else:
             scale = abs(g["complete_estimate"].mean())

@@ -17,12 +17,13 @@ from mlmice.simulation.generators import (
 from mlmice.simulation.performance import (
     ESTIMATE_COLUMNS,
     SUMMARY_COLUMNS,
+    correlation_scale,
     covariances_in_correlation_units,
     performance_measures,
 )
 from mlmice.simulation.study import REFERENCE_ARMS, Arm, Model, Study, run_batch, run_replicate
 
 __all__ = ["ESTIMATE_COLUMNS", "REFERENCE_ARMS", "SUMMARY_COLUMNS", "Arm", "Generator", "Model",
-           "collect_batches", "covariances_in_correlation_units",
+           "collect_batches", "correlation_scale", "covariances_in_correlation_units",
            "PopularityGenerator", "ResampleGenerator", "Study", "make_generator",
            "performance_measures", "run_batch", "run_replicate"]

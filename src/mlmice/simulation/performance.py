@@ -45,8 +45,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["ESTIMATE_COLUMNS", "SUMMARY_COLUMNS", "covariances_in_correlation_units",
-           "performance_measures"]
+__all__ = ["ESTIMATE_COLUMNS", "SUMMARY_COLUMNS", "correlation_scale",
+           "covariances_in_correlation_units", "performance_measures"]
 
 #: Columns of the per-replicate estimates table (one row per replicate, arm, model, term).
 ESTIMATE_COLUMNS = ("replicate", "arm", "model", "kind", "term", "estimate", "std_error",
@@ -151,6 +151,29 @@ def performance_measures(estimates: pd.DataFrame) -> pd.DataFrame:
     return out[list(SUMMARY_COLUMNS)].astype({"n_replicates": "int64"})
 
 
+def correlation_scale(complete_means: pd.Series, model: str, term: str) -> float | None:
+    r""":math:`\sqrt{\bar\tau_{aa}\bar\tau_{bb}}` for a covariance ``a~~b|g``, else ``None``.
+
+    Parameters
+    ----------
+    complete_means : Series
+        The complete-data arm's mean estimate per ``(model, term)``.
+    model, term : str
+        The row; ``None`` when ``term`` is not a covariance or either variance has no
+        complete-data mean.
+    """
+    from mlmice.pooling.varcomp import split_name
+
+    a, b, group = split_name(str(term))
+    if not group or not b or a == b:
+        return None
+    try:
+        return float(np.sqrt(complete_means[(model, f"{a}~~{a}|{group}")]
+                             * complete_means[(model, f"{b}~~{b}|{group}")]))
+    except KeyError:
+        return None
+
+
 def covariances_in_correlation_units(summary: pd.DataFrame) -> pd.DataFrame:
     r"""Relative bias of each covariance against :math:`\sqrt{\tau_{aa}\tau_{bb}}`, not itself.
 
@@ -173,18 +196,12 @@ def covariances_in_correlation_units(summary: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         A copy of ``summary`` with those rows changed.
     """
-    from mlmice.pooling.varcomp import split_name
-
     out = summary.copy()
     complete = summary[summary["arm"] == "complete"].set_index(["model", "term"])["mean_estimate"]
     for k, r in out.iterrows():
-        a, b, group = split_name(str(r["term"]))
-        if not group or a == b or r["kind"] == "fixed":
-            continue
-        try:
-            scale = np.sqrt(complete[(r["model"], f"{a}~~{a}|{group}")]
-                            * complete[(r["model"], f"{b}~~{b}|{group}")])
-        except KeyError:
+        scale = (None if r["kind"] == "fixed"
+                 else correlation_scale(complete, r["model"], r["term"]))
+        if scale is None:
             continue
         out.loc[k, "relative_bias_vs_complete"] = r["bias_vs_complete"] / scale
         out.loc[k, "relative_bias_vs_complete_mcse"] = r["bias_vs_complete_mcse"] / scale

@@ -251,6 +251,26 @@ def test_terms_differing_between_imputations_are_named():
         pool(estimates=q, covariances=u)
 
 
+def test_fits_of_different_analyses_are_refused():
+    """Rubin's rules pool one analysis: an lmer fit beside an lm fit, or REML beside ML,
+    is an error naming what differs (pool took the df from the first fit silently)."""
+    data = mlmice.simulate_popularity(n_clusters=20, cluster_size=10, seed=1).data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reml = mlmice.lmer("popularity_ij ~ gender_ij + (1 | cluster_id)", data=data)
+        ml = mlmice.lmer("popularity_ij ~ gender_ij + (1|cluster_id)", data=data, reml=False)
+        ols = mlmice.lm("popularity_ij ~ gender_ij", data=data)
+    with pytest.raises(ValueError, match=r"model: 'LmerResult' in imputation 1, 'LmResult' "
+                                         r"in imputation 2"):
+        pool([reml, ols])
+    with pytest.raises(ValueError, match="reml: True in imputation 1, False in imputation 3"):
+        test_estimates([reml, reml, ml])
+    with pytest.raises(ValueError, match="formula"):
+        pool([ols, mlmice.lm("popularity_ij ~ gender_ij + extraversion_ij", data=data)])
+    pooled = pool([reml, reml])          # the same analysis twice (spaces ignored) pools
+    assert list(pooled.estimate.index) == ["(Intercept)", "gender_ij"]
+
+
 def test_non_finite_standard_errors_are_named():
     q = [pd.Series({"a": 1.0, "b": 2.0}), pd.Series({"a": 1.1, "b": 2.1})]
     u = [pd.Series({"a": 0.1, "b": 0.1}), pd.Series({"a": 0.1, "b": np.nan})]

@@ -319,8 +319,12 @@ def test_likelihood_tests_need_the_same_rows(ref, mice_completed):
 def test_likelihood_tests_refuse_reml_fits(ref, mice_completed):
     full = _r_fits(ref, "predictors", mice_completed)
     null = _r_fits(ref, "intercept_only", mice_completed)
-    full[1].reml = True
-    with pytest.raises(ValueError, match="imputation 2 is a REML fit"):
+    full[1].reml = True                  # one REML fit among ML fits: not one analysis
+    with pytest.raises(ValueError, match="reml: .not given. in imputation 1, True in imputation 2"):
+        test_models(full, null, method="D1")
+    for fit in full:
+        fit.reml = True
+    with pytest.raises(ValueError, match="imputation 1 is a REML fit"):
         test_models(full, null, method="D3")
     assert test_models(full, null, method="D1").test["df1"].iloc[0] == 3
 

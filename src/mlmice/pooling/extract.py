@@ -120,8 +120,44 @@ def fit_dfcom(fit) -> float:
     return math.inf
 
 
+def _model_signature(fit) -> dict:
+    """What makes two fits the same analysis: the fitting function, the formula (spaces
+    ignored), REML or ML, the family; each only where the fit says it."""
+    sig = {"model": type(fit).__name__}
+    formula = getattr(fit, "formula", None)
+    if isinstance(formula, str):
+        sig["formula"] = "".join(formula.split())
+    for attr in ("reml", "family"):
+        value = getattr(fit, attr, None)
+        if isinstance(value, (bool, str)):
+            sig[attr] = value
+    return sig
+
+
+def check_same_analysis(fits: list) -> None:
+    """Raise if the fits are not one analysis repeated on each imputed data set.
+
+    Rubin's rules pool one estimator across imputations; a list that mixes an
+    ``lmer`` fit with an ``lm`` fit, or REML with ML, would otherwise pool
+    without complaint (and take the df from whichever came first).
+    """
+    first = _model_signature(fits[0])
+    for i, fit in enumerate(fits[1:], start=2):
+        sig = _model_signature(fit)
+        diff = [k for k in ("model", "formula", "reml", "family")
+                if (k in first or k in sig) and first.get(k) != sig.get(k)]
+        if diff:
+            what = "; ".join(f"{k}: {first.get(k, 'not given')!r} in imputation 1, "
+                             f"{sig.get(k, 'not given')!r} in imputation {i}"
+                             for k in diff)
+            raise ValueError("the fits are not the same analysis on every imputation "
+                             f"({what}); fit one model to all of them, e.g. "
+                             "imp.fit(formula, reml=...)")
+
+
 def stack_fits(fits: list) -> Stacked:
     """Estimates and full covariance matrices of every fit, checked and aligned."""
+    check_same_analysis(fits)
     est = [fit_estimates(f, imputation=i) for i, f in enumerate(fits, start=1)]
     terms = _common_terms(est)
     qhat = np.vstack([e.loc[terms].to_numpy() for e in est])

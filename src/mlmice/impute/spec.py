@@ -340,12 +340,14 @@ def validate_spec(df: pd.DataFrame, method=None, predictor_matrix=None, *,
             raise SpecError(f"method_options names {name!r}, which has no imputation method")
         if not isinstance(opts, dict):
             raise SpecError(f"{name}: method_options must be a dict, got {type(opts).__name__}")
-        if levels[name] != "passive":
-            try:
-                check_options(str(method[name]), opts, variable=name)
-            except ValueError as exc:
-                raise SpecError(str(exc)) from None
         options[name] = dict(opts)
+    for name, level in levels.items():
+        if level != "passive":
+            try:
+                check_options(str(method[name]), options.get(name, {}), variable=name,
+                              columns=names, cluster=cluster)
+            except (ValueError, TypeError) as exc:
+                raise SpecError(str(exc)) from None
     return ImputationSpec(variables=tuple(names), method=method, predictor_matrix=pred,
                           visit_sequence=visit, cluster=cluster, passive=passive,
                           triggers=triggers, passive_order=passive_order, options=options,
@@ -400,6 +402,13 @@ def _check_target(df, name, meth, level, pred, cluster, levels, missing):
                         f"({k} categories); use {use}")
     elif not is_numeric(series) and not is_categorical(series):
         raise SpecError(f"{name}: method {meth!r} needs a numeric column, got dtype {series.dtype}")
+    elif pd.api.types.is_bool_dtype(series.dtype) and not (
+            meth in BINARY_METHODS or meth.endswith("pmm")):
+        # R's mice refuses this too ("type mismatch"): norm would impute 0.37 into a
+        # true/false column
+        raise SpecError(f"{name}: method {meth!r} imputes continuous values, but {name} is "
+                        f"boolean (dtype {series.dtype}); use logreg (or 2l.bin), or a pmm "
+                        "method, which imputes observed values")
     if not missing[name].any():
         return
     if missing[name].all():

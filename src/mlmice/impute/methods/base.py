@@ -75,6 +75,7 @@ To add a method (for example a substantive-model-compatible one)::
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -181,6 +182,17 @@ class ImputationMethod:
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
         raise NotImplementedError
 
+    def check_option_values(self, options: dict, *, variable: str, columns: list[str],
+                            cluster: str | None) -> None:
+        """Check the option values before any imputation (raise ValueError or TypeError).
+
+        Called by :func:`mlmice.impute.spec.validate_spec` with the user's options
+        (possibly empty), the data's column names and the cluster variable, so that a
+        bad value fails at once rather than at the first iteration. The default
+        checks nothing beyond :func:`check_options`; a method overrides it by calling
+        the same readers its :meth:`impute` uses.
+        """
+
 
 _REGISTRY: dict[str, type[ImputationMethod]] = {}
 
@@ -249,8 +261,15 @@ def get_method(name: str) -> ImputationMethod:
     return method_class(name)()
 
 
-def check_options(method: str, options: dict, *, variable: str) -> None:
-    """Raise ValueError for an option ``method`` does not declare, naming the closest.
+def check_options(method: str, options: dict, *, variable: str,
+                  columns: list[str] | None = None, cluster: str | None = None) -> None:
+    """Check a variable's method options before any imputation.
+
+    An option the method does not declare is an error naming the closest declared
+    one; a value of another kind than the declared default (``donors: 1.5``,
+    ``donors: true``, ``ridge: "1e-5"``) is an error naming the option; with
+    ``columns`` the method's own checks run too
+    (:meth:`ImputationMethod.check_option_values`).
 
     Parameters
     ----------
@@ -260,16 +279,59 @@ def check_options(method: str, options: dict, *, variable: str) -> None:
         The user's options for ``variable``.
     variable : str
         For the message.
+    columns : list of str, optional
+        The data's columns: when given, the method's own value checks run.
+    cluster : str, optional
+        The cluster variable.
     """
     import difflib
-    known = get_method(method).options
-    for name in options:
+    impl = get_method(method)
+    known = impl.options
+    for name, value in options.items():
         if name not in known:
             close = difflib.get_close_matches(str(name), list(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             listed = ", ".join(sorted(known)) if known else "none"
             raise ValueError(f"{variable}: method {method} has no option {name!r}{hint} "
                              f"(its options: {listed})")
+        _check_kind_of_value(value, known[name][0], where=f"{variable}: option {name} of "
+                                                            f"method {method}")
+    if columns is not None:
+        impl.check_option_values(options, variable=variable, columns=list(columns),
+                                 cluster=cluster)
+
+
+def _check_kind_of_value(value, default, *, where: str) -> None:
+    """A value must be of the kind of the option's declared default (None: any)."""
+    if default is None:
+        return
+    if isinstance(default, bool):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{where} must be true or false, got {value!r}")
+        return
+    if isinstance(default, numbers.Integral):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{where} must be a whole number, got {value!r}")
+        if value < 0:
+            raise ValueError(f"{where} == {value}, must be >= 0")
+        return
+    if isinstance(default, numbers.Real):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            hint = (" (a string: YAML reads 1e-5 as text; write 1.0e-5)"
+                    if isinstance(value, str) else "")
+            raise TypeError(f"{where} must be a number, got {value!r}{hint}")
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"{where} == {value}, must be a finite number >= 0")
+        return
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise TypeError(f"{where} must be text, got {value!r}")
+        return
+    if isinstance(default, (list, tuple)):
+        if isinstance(value, str):
+            return                                  # one name
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise TypeError(f"{where} must be a list of variable names, got {value!r}")
 
 
 def available_methods() -> list[str]:

@@ -44,7 +44,7 @@ from mlmice.impute.methods.base import (
     register_method,
 )
 from mlmice.impute.methods.norm import bayes_linear_draw, with_intercept
-from mlmice.impute.methods.pmm import pmm_match
+from mlmice.impute.methods.pmm import pmm_match, read_donors
 from mlmice.impute.methods.polytomous import class_probabilities, draw_classes, draw_option
 
 __all__ = ["LevelTwoMean", "LevelTwoNorm", "LevelTwoPmm", "LevelTwoPolr", "LevelTwoPolyreg",
@@ -137,7 +137,10 @@ class LevelTwoPmm(_LevelTwoOnly):
         xo, xm = with_intercept(x_obs), with_intercept(x_mis)
         draw = bayes_linear_draw(xo, w_obs, rng, ridge=data.options.get("ridge", 1e-5))
         return pmm_match(xo @ draw.beta_hat, xm @ draw.beta_star, w_obs, rng,
-                         donors=data.options.get("donors", 5))
+                         donors=read_donors(data.options, variable=data.variable))
+
+    def check_option_values(self, options, *, variable, columns, cluster):
+        read_donors(options, variable=variable)
 
 
 @register_method("2lonly.mean")

@@ -14,12 +14,21 @@ broken at random.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
+from mlmice._validation import check_scalar
 from mlmice.impute.methods.base import ImputationMethod, MethodInput, MethodResult, register_method
 from mlmice.impute.methods.norm import bayes_linear_draw, with_intercept
 
-__all__ = ["Pmm", "pmm_match"]
+__all__ = ["Pmm", "pmm_match", "read_donors"]
+
+
+def read_donors(options: dict, *, variable: str) -> int:
+    """Option ``donors`` (default 5), a whole number >= 1; every pmm method reads it here."""
+    return check_scalar(options.get("donors", 5), f"{variable}: option donors",
+                        kind=numbers.Integral, min_val=1)
 
 
 def pmm_match(yhat_obs: np.ndarray, yhat_mis: np.ndarray, y_obs: np.ndarray,
@@ -84,5 +93,8 @@ class Pmm(ImputationMethod):
         xo, yo = X[data.ry], data.y[data.ry]
         draw = bayes_linear_draw(xo, yo, rng, ridge=data.options.get("ridge", 1e-5))
         values = pmm_match(xo @ draw.beta_hat, X[data.wy] @ draw.beta_star, yo, rng,
-                           donors=data.options.get("donors", 5))
+                           donors=read_donors(data.options, variable=data.variable))
         return MethodResult(values=values)
+
+    def check_option_values(self, options, *, variable, columns, cluster):
+        read_donors(options, variable=variable)

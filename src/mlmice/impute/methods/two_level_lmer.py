@@ -77,15 +77,16 @@ class TwoLevelLmer(ImputationMethod):
 
     level = "2l"
 
+    def check_option_values(self, options, *, variable, columns, cluster):
+        _psi_draw(options, variable)
+
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
         var = data.variable
         problem = prepare_problem(data, method="2l.lmer")
         const = constant_result(problem, "2l.lmer")
         if const is not None:
             return const
-        psi_draw = data.options.get("psi_draw", "expected")
-        if psi_draw not in PSI_DRAWS:
-            raise ValueError(f"{var}: option psi_draw == {psi_draw!r}, must be one of {PSI_DRAWS}")
+        psi_draw = _psi_draw(data.options, var)
         reml = bool(data.options.get("reml", True))
         stats = problem.stats
         est = fit_problem(problem, reml=reml, warm=data.state)
@@ -112,3 +113,12 @@ class TwoLevelLmer(ImputationMethod):
         b = draw_b(stats, w, psi, beta, rng)
         values = impute_rows(problem, beta, b, np.full(problem.n_clusters, sigma2), rng)
         return MethodResult(values=values, events=events, state=est.warm)
+
+
+def _psi_draw(options: dict, variable: str) -> str:
+    """Option psi_draw, one of PSI_DRAWS."""
+    psi_draw = options.get("psi_draw", "expected")
+    if psi_draw not in PSI_DRAWS:
+        raise ValueError(f"{variable}: option psi_draw == {psi_draw!r}, must be one of "
+                         f"{PSI_DRAWS}")
+    return psi_draw

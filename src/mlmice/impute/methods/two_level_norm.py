@@ -128,18 +128,18 @@ class TwoLevelNorm(ImputationMethod):
 
     level = "2l"
 
+    def check_option_values(self, options, *, variable, columns, cluster):
+        _settings(options, variable)
+
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
         problem = prepare_problem(data, method="2l.norm")
         const = constant_result(problem, "2l.norm")
         if const is not None:
             return const
-        prior = get_prior_kind(data.options, variable=data.variable, method="2l.norm",
-                               default="flat", choices=NORM_PRIORS)
-        n_iter = get_n_iter(data.options, NORM_ITERATIONS, variable=data.variable)
+        n_iter, n_warm, prior = _settings(data.options, data.variable)
         start = _carried(problem, data.state)
         if start is not None:
-            n_iter = get_n_iter(data.options, NORM_WARM_ITERATIONS, variable=data.variable,
-                                key="n_warm")
+            n_iter = n_warm
         state = norm_gibbs(problem, rng, n_iter=n_iter, start=start, prior=prior)
         values = impute_rows(problem, state["beta"], state["b"], state["sigma2"], rng)
         keep = variance_state(problem, state["sigma2_0"], state["psi"],
@@ -209,3 +209,12 @@ def norm_gibbs(problem: TwoLevelProblem, rng: np.random.Generator, *, n_iter: in
         theta = min(max(theta, 1e-8), 1e8)
     return {"beta": beta, "b": b, "psi": psi, "sigma2": 1.0 / prec, "sigma2_0": sigma2_0,
             "theta": theta}
+
+
+def _settings(options: dict, variable: str) -> tuple[int, int, str]:
+    """Options n_iter, n_warm and prior, each checked."""
+    n_iter = get_n_iter(options, NORM_ITERATIONS, variable=variable)
+    n_warm = get_n_iter(options, NORM_WARM_ITERATIONS, variable=variable, key="n_warm")
+    prior = get_prior_kind(options, variable=variable, method="2l.norm", default="flat",
+                           choices=NORM_PRIORS)
+    return n_iter, n_warm, prior

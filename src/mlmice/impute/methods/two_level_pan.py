@@ -129,22 +129,29 @@ class TwoLevelPan(ImputationMethod):
 
     level = "2l"
 
+    def check_option_values(self, options, *, variable, columns, cluster):
+        _settings(options, variable)
+
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
         problem = prepare_problem(data, method="2l.pan")
         const = constant_result(problem, "2l.pan")
         if const is not None:
             return const
-        n_iter = get_n_iter(data.options, PAN_ITERATIONS, aliases=("paniter",),
-                            variable=data.variable)
-        prior = get_prior_kind(data.options, variable=data.variable, method="2l.pan")
+        n_iter, n_warm, prior = _settings(data.options, data.variable)
         start = carried_variances(problem, data.state)
         if start is not None:
-            n_iter = get_n_iter(data.options, PAN_WARM_ITERATIONS, variable=data.variable,
-                                key="n_warm")
+            n_iter = n_warm
         beta, b, sigma2, psi = pan_gibbs(problem, rng, n_iter=n_iter, start=start, prior=prior)
         values = impute_rows(problem, beta, b, np.full(problem.n_clusters, sigma2), rng)
         return MethodResult(values=values, events=list(problem.events),
                             state=variance_state(problem, sigma2, psi))
+
+
+def _settings(options: dict, variable: str) -> tuple[int, int, str]:
+    """Options n_iter (alias paniter), n_warm and prior, each checked."""
+    n_iter = get_n_iter(options, PAN_ITERATIONS, aliases=("paniter",), variable=variable)
+    n_warm = get_n_iter(options, PAN_WARM_ITERATIONS, variable=variable, key="n_warm")
+    return n_iter, n_warm, get_prior_kind(options, variable=variable, method="2l.pan")
 
 
 def pan_gibbs(problem: TwoLevelProblem, rng: np.random.Generator, *, n_iter: int,

@@ -32,11 +32,8 @@ multiple imputation functions, especially for mice. R package.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from mlmice._validation import check_scalar
 from mlmice.impute.methods._lmm_draws import draw_gaussian, draw_gaussian_batched
 from mlmice.impute.methods._lmm_fit import fit_problem
 from mlmice.impute.methods._two_level_common import constant_result
@@ -47,6 +44,7 @@ from mlmice.impute.methods.base import (
     MethodResult,
     register_method,
 )
+from mlmice.impute.methods.pmm import read_donors
 
 
 def match_neighbours(yhat_obs: np.ndarray, yhat_mis: np.ndarray, y_obs: np.ndarray,
@@ -109,10 +107,12 @@ class TwoLevelPmm(ImputationMethod):
 
     level = "2l"
 
+    def check_option_values(self, options, *, variable, columns, cluster):
+        read_donors(options, variable=variable)
+
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
         var = data.variable
-        donors = check_scalar(data.options.get("donors", 5), f"{var}: option donors",
-                              kind=numbers.Integral, min_val=1)
+        donors = read_donors(data.options, variable=var)
         draw_fixed = bool(data.options.get("draw_fixed", True))
         match_sampled = bool(data.options.get("match_sampled_pars", True))
         problem = prepare_problem(data, method="2l.pmm")

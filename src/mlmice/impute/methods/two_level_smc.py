@@ -184,12 +184,10 @@ Bayesian estimation. Psychological Methods, 25(2), 157-181.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import replace
 
 import numpy as np
 
-from mlmice._validation import check_scalar
 from mlmice.impute.methods._smc_auxiliary import AuxiliaryDraw
 from mlmice.impute.methods._smc_metropolis import metropolis_independence
 from mlmice.impute.methods._smc_model import SubstantiveModel
@@ -229,30 +227,32 @@ class TwoLevelSmc(ImputationMethod):
 
     level = "2l"
 
+    def check_option_values(self, options: dict, *, variable: str, columns: list[str],
+                            cluster: str | None) -> None:
+        model = _read_options(options, variable)[0]
+        where = f"{variable}: option 'model' of method {METHOD}"
+        absent = [v for v in model.variables if v not in columns]
+        if absent:
+            raise ValueError(f"{where} names {absent}, which are not variables of the data "
+                             f"(variables: {', '.join(columns)})")
+        if cluster is not None and model.group != cluster:
+            raise ValueError(f"{where} groups by {model.group!r}, but the cluster variable "
+                             f"is {cluster!r}; 2l.smc's random effects are those of the "
+                             f"cluster variable: write (... | {cluster})")
+
     def impute(self, data: MethodInput, rng: np.random.Generator) -> MethodResult:
         var = data.variable
         unknown = sorted(set(data.options) - OPTIONS)
         if unknown:
             raise ValueError(f"{var}: unknown option(s) {unknown} of method {METHOD}; "
                              f"known: {sorted(OPTIONS)}")
-        if "model" not in data.options:
-            raise ValueError(f"{var}: method {METHOD} needs the option 'model' (the lme4 "
-                             "formula of the analysis model), e.g. method_options="
-                             f"{{{var!r}: {{'model': 'y ~ x + (1 + x | g)'}}}}")
         if data.binary:
             raise ValueError(f"{var}: method {METHOD} imputes continuous variables; "
                              f"{var} is binary")
         if data.cluster is None or data.n_clusters < 1:
             raise ValueError(f"{var}: method {METHOD} needs a cluster variable "
                              "(predictor code -2)")
-        model = SubstantiveModel(data.options["model"], variable=var)
-        n_iter = get_n_iter(data.options, GIBBS_ITERATIONS, variable=var)
-        n_warm = get_n_iter(data.options, GIBBS_WARM_ITERATIONS, variable=var, key="n_warm")
-        n_mh = MH_STEPS
-        if "n_mh" in data.options:
-            n_mh = check_scalar(data.options["n_mh"], f"{var}: option n_mh",
-                                kind=numbers.Integral, min_val=1)
-        prior = get_prior_kind(data.options, variable=var, method=METHOD)
+        model, n_iter, n_warm, n_mh, prior = _read_options(data.options, var)
         sweeps = _Sweeps(n_iter=n_iter, n_warm=n_warm, prior=prior, state=data.state or {})
         columns = _model_columns(data, model)
         auxiliary = _auxiliary_columns(data, model)
@@ -270,6 +270,20 @@ class TwoLevelSmc(ImputationMethod):
             result = _impute_covariate(data, model, columns, auxiliary, sweeps=sweeps,
                                        n_mh=n_mh, rng=rng)
         return replace(result, state=sweeps.new_state)
+
+
+def _read_options(options: dict, var: str):
+    """The model and the sampler settings from the options, each checked."""
+    if "model" not in options:
+        raise ValueError(f"{var}: method {METHOD} needs the option 'model' (the lme4 "
+                         "formula of the analysis model), e.g. method_options="
+                         f"{{{var!r}: {{'model': 'y ~ x + (1 + x | g)'}}}}")
+    model = SubstantiveModel(options["model"], variable=var)
+    n_iter = get_n_iter(options, GIBBS_ITERATIONS, variable=var)
+    n_warm = get_n_iter(options, GIBBS_WARM_ITERATIONS, variable=var, key="n_warm")
+    n_mh = get_n_iter(options, MH_STEPS, variable=var, key="n_mh")
+    prior = get_prior_kind(options, variable=var, method=METHOD)
+    return model, n_iter, n_warm, n_mh, prior
 
 
 class _Sweeps:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from test_workflow import _jobs, _snakemake
@@ -14,7 +15,9 @@ import mlmice as mm
 from mlmice.cli import init_config, main
 
 
-def _own_file(tmp_path):
+def _own_file(tmp_path, *, european: bool = False):
+    """A researcher's file; ``european``: ';'-separated with decimal commas, '.' for a
+    missing value (as SPSS exports in such locales write it) and a never-observed column."""
     df = mm.simulate_popularity(n_clusters=24, cluster_size=10, seed=8).data
     rng = np.random.default_rng(1)
     df.loc[rng.random(len(df)) < 0.2, "popularity_ij"] = np.nan
@@ -23,7 +26,11 @@ def _own_file(tmp_path):
     df["constant"] = 1.0
     df = df.rename(columns={"assessment_ij": "teacher rating"})
     path = tmp_path / "pupils.csv"
-    df.to_csv(path, index=False)
+    if european:
+        df["homework"] = np.nan
+        df.to_csv(path, index=False, sep=";", decimal=",", na_rep=".")
+    else:
+        df.to_csv(path, index=False)
     return path
 
 
@@ -61,12 +68,22 @@ def test_init_errors(tmp_path, capsys):
 @pytest.mark.slow
 def test_init_then_pipeline_end_to_end(tmp_path):
     """Three commands: init, run (only this study: the default one is not merged in), and
-    a targeted run with the target before --configfile."""
-    path = _own_file(tmp_path)
-    run = subprocess.run([sys.executable, "-m", "mlmice.cli", "init", str(path), "--cluster",
-                          "cluster_id", "--id", "unit_id", "--out", str(tmp_path / "mine.yaml")],
+    a targeted run with the target before --configfile; on a file written in a European
+    locale with '.' for missing values and a column that is never observed."""
+    path = _own_file(tmp_path, european=True)
+    init = [sys.executable, "-m", "mlmice.cli", "init", str(path), "--cluster", "cluster_id",
+            "--id", "unit_id", "--out", str(tmp_path / "mine.yaml")]
+    run = subprocess.run(init, capture_output=True, text=True, check=False)
+    assert run.returncode == 2 and "separated by ';'" in run.stderr
+    run = subprocess.run([*init, "--sep", ";", "--decimal", ","], capture_output=True,
+                         text=True, check=False)
+    assert run.returncode == 2 and "mixes numbers with the text '.'" in run.stderr
+    run = subprocess.run([*init, "--sep", ";", "--decimal", ",", "--na-values", "."],
                          capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
+    data = yaml.safe_load((tmp_path / "mine.yaml").read_text())["studies"]["pupils"]["data"]
+    assert data["csv"] == {"sep": ";", "decimal": ",", "na_values": ["."]}
+    assert data["drop"] == ["homework"]
     dry = _snakemake(tmp_path, "--dry-run", "--configfile", str(tmp_path / "mine.yaml"))
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert {w["study"] for _, w in _jobs(dry) if "study" in w} == {"pupils"}
@@ -79,6 +96,10 @@ def test_init_then_pipeline_end_to_end(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert (tmp_path / "results/pupils/report.html").exists()
     assert not (tmp_path / "results/popularity").exists()
+    incomplete = mm.read_parquet(tmp_path / "results/pupils/data/incomplete.parquet")
+    assert incomplete["popularity_ij"].isna().sum() == pd.read_csv(
+        path, sep=";", decimal=",", na_values=["."])["popularity_ij"].isna().sum() > 0
+    assert incomplete["teacher rating"].dtype == np.float64
 
 
 def test_init_picks_categorical_methods(tmp_path):

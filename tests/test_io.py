@@ -90,6 +90,37 @@ def test_csv_with_string_cluster_and_text_binary(tmp_path):
     assert df.attrs["roles"]["level2"] == ["w"] and df["w"].dtype == np.float64
 
 
+def test_csv_format_options(tmp_path):
+    """';' separators and decimal commas (European locales), '.' and '-99' for missing."""
+    path = tmp_path / "eu.csv"
+    path.write_text("school;x;y\na;1,5;.\na;2,25;3\nb;-99;4,5\nb;0,5;2\n")
+    df = read_data(path, cluster="school",
+                   csv={"sep": ";", "decimal": ",", "na_values": [".", "-99"]})
+    np.testing.assert_array_equal(df["x"], [1.5, 2.25, np.nan, 0.5])
+    np.testing.assert_array_equal(df["y"], [np.nan, 3.0, 4.5, 2.0])
+    assert read_columns(path, csv={"sep": ";"}) == ["school", "x", "y"]
+    with pytest.raises(ValueError, match="csv decimal == ';'"):
+        read_data(path, cluster="school", csv={"decimal": ";"})
+    with pytest.raises(ValueError, match="csv na_values must be a list"):
+        read_data(path, cluster="school", csv={"sep": ";", "na_values": "."})
+
+
+def test_text_among_numbers_is_not_made_a_category(tmp_path):
+    """Before: '.' became a category and every number another one, silently."""
+    path = tmp_path / "dot.csv"
+    path.write_text("school,female,score\na,0,1.5\na,.,2.5\nb,1,.\nb,1,3.5\n")
+    with pytest.raises(ValueError, match=r"variable 'female' mixes numbers with the text "
+                                         r"'\.' \(1 row\(s\), the first at row 1"):
+        read_data(path, cluster="school")
+    df = read_data(path, cluster="school", csv={"na_values": ["."]})
+    assert df["female"].isna().sum() == 1 and df["score"].isna().sum() == 1
+    assert df.attrs["labels"]["female"] == {0: "0", 1: "1"}
+    # a text variable that has no numbers in it is still categorical
+    path.write_text("school,track,y\na,low,1\na,high,2\nb,mid,3\nb,low,4\n")
+    assert list(read_data(path, cluster="school")["track"].cat.categories) == [
+        "high", "low", "mid"]
+
+
 def _csv(tmp_path, frame, name="d.csv"):
     path = tmp_path / name
     frame.to_csv(path, index=False)

@@ -32,6 +32,14 @@ def test_panels_bars_and_histograms(tmp_path, data):
 def test_errors_name_the_variable(data):
     with pytest.raises(ValueError, match="'nope' is not a column"):
         plot_observed(data, variables=["nope"])
+
+
+
+def test_a_never_observed_variable_gets_a_panel_that_says_so(data):
+    """Shown, not refused: the pipeline's inspection is where a user learns of it."""
     empty = data.assign(popularity_ij=np.nan)
-    with pytest.raises(ValueError, match="'popularity_ij' is never observed"):
-        plot_observed(empty, variables=["popularity_ij"])
+    fig = plot_observed(empty, variables=["popularity_ij", "gender_ij"])
+    panel = fig.axes[0]
+    assert panel.get_title() == "popularity_ij: 0 observed, 40 missing"
+    assert [t.get_text() for t in panel.texts] == ["never observed"]
+    assert not panel.patches

@@ -3,6 +3,7 @@
 ::
 
     mlmice init pupils.csv --cluster school [--id pupil] [--out config.yaml]
+                [--sep ';'] [--decimal ','] [--na-values . -99]
     snakemake --cores all --configfile config.yaml
 
 ``init`` reads the file with :func:`mlmice.read_data`, finds the level-2
@@ -50,7 +51,7 @@ def _flow(value) -> str:
 
 
 def init_config(path, *, cluster: str, id: str | None = None,
-                study: str | None = None) -> str:
+                study: str | None = None, csv: dict | None = None) -> str:
     """The text of a commented, schema-valid config for the data file ``path``.
 
     Parameters
@@ -62,6 +63,9 @@ def init_config(path, *, cluster: str, id: str | None = None,
     study : str, optional
         Study name (default: the file's stem, reduced to letters, digits,
         ``_`` and ``-``).
+    csv : dict, optional
+        How a CSV file is written (``sep``, ``decimal``, ``na_values``; see
+        :func:`mlmice.read_data`); written into the config's ``data.csv``.
 
     Raises
     ------
@@ -74,11 +78,13 @@ def init_config(path, *, cluster: str, id: str | None = None,
     from mlmice.io import read_data
 
     path = Path(path)
-    df = read_data(path, cluster=cluster, id=id)
+    csv = {k: v for k, v in (csv or {}).items() if v}
+    df = read_data(path, cluster=cluster, id=id, csv=csv)
     roles = df.attrs["roles"]
     level2 = list(roles.get("level2", []))
     binary = set(roles.get("binary", []))
-    variables = [c for c in df.columns if c not in (cluster, id)]
+    never = [c for c in df.columns if c not in (cluster, id) and df[c].isna().all()]
+    variables = [c for c in df.columns if c not in (cluster, id, *never)]
     incomplete = [v for v in variables if df[v].isna().any()]
     if not incomplete:
         raise ValueError(f"{path}: no variable has missing values; nothing to impute")
@@ -124,12 +130,19 @@ def init_config(path, *, cluster: str, id: str | None = None,
     ]
     if constant:
         lines.append(f"# Constant (left out of every model): {', '.join(constant)}.")
+    if never:
+        lines.append(f"# Never observed (all values missing; left out by data.drop): "
+                     f"{', '.join(never)}.")
     lines += ["studies:", f"  {name}:", "    data:",
               f"      file: {_flow(str(path))}",
               f"      cluster: {_flow(cluster)}",
               f"      id: {_flow(id)}",
-              f"      level2: {_flow(level2)}",
-              "    # The file is incomplete already; to study a method on complete data,",
+              f"      level2: {_flow(level2)}"]
+    if never:
+        lines.append(f"      drop: {_flow(never)}")
+    if csv:
+        lines.append(f"      csv: {_flow(csv)}")
+    lines += ["    # The file is incomplete already; to study a method on complete data,",
               "    # give an amputation block instead (see the schema).",
               "    amputation: null",
               "    imputation:",
@@ -171,9 +184,16 @@ def main(argv=None) -> int:
     init.add_argument("--out", default="config.yaml",
                       help="config file to write (default config.yaml; '-' for stdout)")
     init.add_argument("--force", action="store_true", help="overwrite an existing --out")
+    init.add_argument("--sep", default=None, help="CSV field separator (default ',')")
+    init.add_argument("--decimal", default=None, choices=[".", ","],
+                      help="CSV decimal mark (default '.')")
+    init.add_argument("--na-values", nargs="+", default=None, metavar="TEXT",
+                      help="CSV text that marks a missing value, e.g. --na-values . -99")
     args = parser.parse_args(argv)
+    csv = {"sep": args.sep, "decimal": args.decimal, "na_values": args.na_values}
     try:
-        text = init_config(args.data, cluster=args.cluster, id=args.id, study=args.study)
+        text = init_config(args.data, cluster=args.cluster, id=args.id, study=args.study,
+                           csv=csv)
     except (OSError, ValueError) as exc:
         print(f"mlmice init: {exc}", file=sys.stderr)
         return 2

@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlmice.csv_format import check_csv_header, check_not_mixed, csv_format
 from mlmice.impute.categorical import as_codes
 from mlmice.impute.defaults import as_float
 from mlmice.parquet import Roles, read_parquet, write_parquet
@@ -52,7 +53,7 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
               level2: Sequence[str] | None = None,
               labels: Mapping[str, Mapping] | None = None,
               variables: Sequence[str] | None = None,
-              drop: Sequence[str] = ()) -> pd.DataFrame:
+              drop: Sequence[str] = (), csv: Mapping | None = None) -> pd.DataFrame:
     """Read a user's data file into the analysis frame.
 
     Parameters
@@ -77,6 +78,11 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
         Keep only these columns (besides ``cluster`` and ``id``), in this order.
     drop : sequence of str
         Columns to leave out (after ``variables``).
+    csv : mapping, optional
+        How a ``.csv`` file is written: ``sep`` (default ``","``; ``";"`` where the
+        decimal mark is a comma), ``decimal`` (``"."`` or ``","``) and ``na_values``
+        (text that marks a missing value besides an empty field and ``NA``, e.g.
+        ``["."]`` as SPSS and Stata exports write it, or ``["-99"]``).
 
     Returns
     -------
@@ -103,9 +109,11 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
     elif suffix in (".rdata", ".rda", ".rds"):
         raw = _read_r(path, object)
     elif suffix == ".csv":
-        _check_csv_header(path)
+        fmt = csv_format(csv)
+        _check_unique_names(check_csv_header(path, fmt), str(path))
         try:
-            raw = pd.read_csv(path)
+            raw = pd.read_csv(path, sep=fmt["sep"], decimal=fmt["decimal"],
+                              na_values=fmt["na_values"])
         except pd.errors.EmptyDataError:
             raise ValueError(f"data file {str(path)!r} is empty") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -166,18 +174,6 @@ def select_variables(frame: pd.DataFrame, *, cluster: str, id: str | None = None
     return out
 
 
-def _check_csv_header(path: Path) -> None:
-    """A CSV header naming a column twice is an error (pandas would rename it ``x.1``)."""
-    import csv
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            header = next(csv.reader(fh), [])
-    except UnicodeDecodeError:
-        raise ValueError(f"data file {str(path)!r} is not UTF-8 text; save it as UTF-8 "
-                         "CSV") from None
-    _check_unique_names(header, str(path))
-
-
 def _check_unique_names(names, source: str) -> None:
     seen, dupes = set(), []
     for name in names:
@@ -229,7 +225,7 @@ def _check_user_labels(s: pd.Series, var: str, labels: Mapping, source: str) -> 
                          f"but {var!r} has {shown}")
 
 
-def read_columns(path, *, object: str | None = None) -> list[str]:
+def read_columns(path, *, object: str | None = None, csv: Mapping | None = None) -> list[str]:
     """Column names of a data file, reading as little as the format allows.
 
     For checking a configuration before any work: ``.csv`` reads the header,
@@ -242,9 +238,10 @@ def read_columns(path, *, object: str | None = None) -> list[str]:
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        _check_csv_header(path)
+        fmt = csv_format(csv)
+        _check_unique_names(check_csv_header(path, fmt), str(path))
         try:
-            return [str(c) for c in pd.read_csv(path, nrows=0).columns]
+            return [str(c) for c in pd.read_csv(path, nrows=0, sep=fmt["sep"]).columns]
         except pd.errors.EmptyDataError:
             raise ValueError(f"data file {str(path)!r} is empty") from None
     if suffix == ".parquet":
@@ -397,6 +394,7 @@ def _code_column(s: pd.Series, name: str, value_labels: Mapping | None,
         if num.notna().all():
             s = pd.to_numeric(s, errors="coerce")
         else:
+            check_not_mixed(obs, num, name, source)
             levels = sorted(obs.astype(str).unique())
             if len(levels) > MAX_CATEGORIES or (len(levels) > 2 and len(levels) == len(obs)):
                 bad = obs[num.isna()].astype(str).unique()[:3]

@@ -54,7 +54,7 @@ def data_columns(study):
         columns = list(SIMULATED_COLUMNS)
     else:
         try:
-            columns = read_columns(data["file"], object=data["object"])
+            columns = read_columns(data["file"], object=data["object"], csv=data["csv"])
         except (OSError, ValueError) as exc:
             raise ConfigError(f"config error at {_key(study, 'data', 'file')}: {exc}") from None
     for key in ("variables", "drop"):
@@ -160,8 +160,8 @@ def _check_imputation(study, imp, columns, data, *key):
             raise ConfigError(f"{where}: {name!r} has no imputation method in "
                               f"{_key(study, *key, 'method')}")
         try:
-            check_options(meth, opts, variable=name)
-        except ValueError as exc:
+            check_options(meth, opts, variable=name, columns=known, cluster=data["cluster"])
+        except (ValueError, TypeError) as exc:
             raise ConfigError(f"{where}: {exc}") from None
     return known
 
@@ -265,7 +265,8 @@ def _read_options(study):
     data = STUDIES[study]["data"]
     return {"cluster": data["cluster"], "id": data["id"], "object": data["object"],
             "level2": list(data["level2"]), "labels": dict(data["labels"]),
-            "variables": data["variables"], "drop": list(data["drop"])}
+            "variables": data["variables"], "drop": list(data["drop"]),
+            "csv": {**data["csv"], "na_values": list(data["csv"]["na_values"])}}
 
 
 def complete_params(wildcards):

@@ -52,7 +52,8 @@ def plot_observed(df: pd.DataFrame, *, variables: Sequence[str] | None = None,
     Raises
     ------
     ValueError
-        When a variable is not a column, not numeric, or never observed.
+        When a variable is not a column or not numeric (a never-observed variable
+        gets a panel that says so).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -80,7 +81,14 @@ def plot_observed(df: pd.DataFrame, *, variables: Sequence[str] | None = None,
         values = df[name].to_numpy(dtype=float, na_value=np.nan)
         observed = values[np.isfinite(values)]
         if observed.size == 0:
-            raise ValueError(f"variable {name!r} is never observed")
+            # shown, not refused: the inspection is where a user learns it (data.drop
+            # leaves such a column out; the imputation refuses it as a predictor)
+            ax.text(0.5, 0.5, "never observed", ha="center", va="center",
+                    transform=ax.transAxes, color="0.4")
+            ax.set_title(f"{name}: 0 observed, {values.size} missing", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
         levels = _levels(observed)
         if levels is not None:
             share = np.array([(observed == v).mean() for v in levels])

@@ -3,6 +3,7 @@
 # (Oberman and Vink) as cached jobs; the case study is config.yaml.
 
 
+import sys
 from pathlib import Path
 
 from snakemake.common.configfile import load_configfile
@@ -10,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
 from mlmice.config_check import config_errors
-from mlmice.pipeline import cancel_pending_timers
+from mlmice.pipeline import cancel_pending_timers, failed_job_messages
 
 min_version("9.0")
 
@@ -63,6 +64,9 @@ onsuccess:
 
 onerror:
     cancel_pending_timers()
+    # each script writes its error to its own log; show it here, where the user looks
+    for message in failed_job_messages(log):
+        print(f"mlmice: {message}", file=sys.stderr)
 
 
 # seconds of work each: on a cluster they run on the submitting machine

@@ -7,7 +7,7 @@ read ``snakemake.input``/``params``, call these and write ``snakemake.output``).
 * :mod:`~mlmice.pipeline.config`: a config block as keyword arguments (the
   ``amputation`` block for :func:`mlmice.ampute`: :func:`ampute_arguments`);
 * :mod:`~mlmice.pipeline.hooks`: what the Snakefile does when the workflow ends
-  (:func:`cancel_pending_timers`);
+  (:func:`cancel_pending_timers`; :func:`failed_job_messages` after an error);
 * :mod:`~mlmice.pipeline.tables`: one model fitted to several data sets as long
   tables (:func:`fit_tables`), and those tables back as fits that
   :func:`mlmice.pool` accepts (:func:`fits_from_tables`), and the pooled tests
@@ -22,6 +22,7 @@ import importlib
 # cost; see bench/bench_pipeline.py)
 _EXPORTS = {"chain_key": "chains", "mids_from_files": "chains", "resume_chain": "chains",
             "ampute_arguments": "config", "cancel_pending_timers": "hooks",
+            "failed_job_messages": "hooks",
             "fit_tables": "tables", "fits_from_tables": "tables",
             "model_tests_table": "tables", "no_tests_table": "tables",
             "pooled_tables": "tables"}

@@ -7,6 +7,7 @@ lme4_reference.R) and tests/r/lm_reference.json (tests/r/lm_reference.R).
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,25 @@ def test_bad_input():
         lm("y ~ z", df)
     with pytest.raises(ValueError, match="no residual degrees of freedom"):
         ols(np.ones((1, 1)), np.ones(1))
+
+
+def test_perfect_fit_warns_as_r_does():
+    """R's summary.lm warns "essentially perfect fit"; the SEs are rounding error then."""
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"x": rng.normal(size=40), "c": 5.0})
+    df["y"] = 2.0 * df["x"] + 1.0
+    for formula in ("y ~ x", "c ~ x"):
+        with pytest.warns(UserWarning, match="essentially perfect fit"):
+            lm(formula, df)
+    df["y"] += rng.normal(scale=1e-6, size=40)        # tiny, but real, residual variance
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        lm("y ~ x", df)
+
+
+def test_a_single_factor_name_is_one_factor():
+    df = pd.DataFrame({"y": [1.0, 2.0, 3.0, 5.0, 4.0], "g": [1, 2, 3, 1, 2]})
+    assert list(lm("y ~ g", df, factors="g").fixef.index) == ["(Intercept)", "g2", "g3"]
 
 
 def test_loglik_at_estimates_is_loglik():

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import mlmice as mm
+from mlmice.impute.errors import SpecError
 from mlmice.impute.methods.base import (
     ImputationError,
     ImputationMethod,
@@ -507,3 +509,38 @@ def test_two_level_bin_state_is_reexpressed_for_new_standardisation():
     assert _carry_over(state, x_names=list("abd"), z_names=list("ab"), x_center=new_c,
                        x_scale=new_s, z_center=new_c[:2], z_scale=new_s[:2],
                        n_clusters=J) is None
+
+
+def test_complete_keeps_pandas_nullable_types_where_the_values_allow():
+    """A boolean, Int64 or Float64 column comes back in its type (an analysis then names
+    its terms as for the incomplete data); norm on an Int64 count gives floats."""
+    data = mm.simulate_popularity(n_clusters=20, cluster_size=10, seed=1).data
+    data["girl"] = pd.array(data.pop("gender_ij") > 0, dtype="boolean")
+    data["score"] = pd.array(data["popularity_ij"].round().astype(int), dtype="Int64")
+    data["extra"] = pd.array(data["extraversion_ij"], dtype="Float64")
+    data.loc[:20, "girl"] = pd.NA
+    data.loc[5:30, "score"] = pd.NA
+    data.loc[10:40, "extra"] = pd.NA
+    data = data.drop(columns=["popularity_ij", "extraversion_ij"])
+    imp = mm.mice(data, m=1, maxit=1, seed=1,
+                  method={"girl": "logreg", "score": "pmm", "extra": "norm"})
+    done = imp.complete(1)
+    assert done[["girl", "score", "extra"]].dtypes.astype(str).tolist() == [
+        "boolean", "Int64", "Float64"]
+    assert not done[["girl", "score", "extra"]].isna().any().any()
+    imp = mm.mice(data, m=1, maxit=1, seed=1,
+                  method={"girl": "pmm", "score": "norm", "extra": "pmm"})
+    assert imp.complete(1)["score"].dtype == np.float64       # 12.37 is no Int64
+    with pytest.raises(SpecError, match="girl is boolean"):
+        mm.mice(data, m=1, maxit=1, method={"girl": "norm", "score": "pmm", "extra": "pmm"})
+
+
+def test_fit_passes_factors_and_checks_reml():
+    data = mm.simulate_popularity(n_clusters=10, cluster_size=8, seed=2).data
+    data["band"] = (data["experience_j"] // 10).astype(float)     # numeric codes 0, 1, 2
+    data.loc[:9, "popularity_ij"] = np.nan
+    imp = mm.mice(data, m=2, maxit=1, seed=1, method={"popularity_ij": "pmm"})
+    fits = imp.fit("popularity_ij ~ band + (1 | cluster_id)", factors="band")
+    assert [t for t in fits[0].fixef.index if t.startswith("band")] == ["band1", "band2"]
+    with pytest.raises(TypeError, match="reml must be True or False, got 'x'"):
+        imp.fit("popularity_ij ~ band", reml="x")

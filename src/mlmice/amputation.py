@@ -502,4 +502,11 @@ def _numeric_matrix(data, variables) -> np.ndarray:
     if nas.any():
         bad = {v: int(c) for v, c in zip(variables, nas, strict=True) if c}
         raise ValueError(f"data must be complete to amputate; missing values in {bad}")
+    infinite = ~np.isfinite(X)
+    if infinite.any():
+        j = int(np.flatnonzero(infinite.any(axis=0))[0])
+        rows = np.flatnonzero(infinite[:, j])[:10].tolist()
+        raise ValueError(f"variable {variables[j]!r} has infinite values at rows {rows} "
+                         "(0-based); they would distort the weighted sum scores that decide "
+                         "which rows lose values: correct or remove them first")
     return X

@@ -369,7 +369,7 @@ def model_frame(formula: str | Formula, data: pd.DataFrame, *, factors=None,
     formula : str or Formula
         lme4 formula, e.g. ``"y ~ x + (1 + x | g)"`` (see :mod:`mlmice.formula`).
     data : pandas.DataFrame
-    factors : iterable of str, optional
+    factors : str or iterable of str, optional
         Numeric columns to treat as factors (treatment contrasts; level names
         from ``data.attrs["labels"][name]`` when present).
     numeric_response : bool, default True
@@ -406,12 +406,16 @@ def model_frame(formula: str | Formula, data: pd.DataFrame, *, factors=None,
                             ) from exc
     if f.response is None:
         raise ValueError(f"formula {f.text!r} has no response; write it as 'y ~ ...'")
+    twice = sorted({str(v) for v in f.variables if list(data.columns).count(v) > 1})
+    if twice:
+        raise ValueError(f"the data have more than one column named {', '.join(twice)} "
+                         f"(formula {f.text!r}); rename them so that each name is unique")
     missing = [v for v in f.variables if v not in data.columns]
     if missing:
         raise ValueError(f"variable{'s' if len(missing) > 1 else ''} "
                          f"{', '.join(repr(m) for m in missing)} in formula {f.text!r} "
                          f"not found in data (columns: {', '.join(map(str, data.columns))})")
-    factors = set(factors or ())
+    factors = {factors} if isinstance(factors, str) else set(factors or ())
     unknown = factors - set(data.columns)
     if unknown:
         raise ValueError(f"factors= names unknown column(s) {sorted(unknown)}")

@@ -19,6 +19,7 @@ dropped with a warning naming them (R keeps them as ``NA`` coefficients).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -197,7 +198,7 @@ def lm(formula: str, data: pd.DataFrame, *, factors=None) -> LmResult:
         Formula without random terms, e.g. ``"popularity ~ 1"`` or ``"y ~ a*b + I(x^2)"``.
     data : pandas.DataFrame
         Rows missing any variable of the formula are dropped (``result.n_dropped``).
-    factors : iterable of str, optional
+    factors : str or iterable of str, optional
         Numeric columns to treat as factors.
 
     Returns
@@ -209,6 +210,15 @@ def lm(formula: str, data: pd.DataFrame, *, factors=None) -> LmResult:
         raise ValueError(f"formula {formula!r} has random-effects terms "
                          f"({', '.join(b.term.text for b in mf.random)}); use mlmice.lmer")
     res = ols(mf.X, mf.y, x_names=mf.x_names)
+    f = res.fitted
+    if res.rss / res.df_residual < 1e-24 * (f.mean() ** 2 + f.var()):
+        # R's summary.lm warns at 1e-30 ("essentially perfect fit"); on exact fits our QR
+        # leaves rounding of up to about 1e-27, so the bound is a residual sd of 1e-12 of
+        # the fitted values' scale: standard errors and p-values are rounding error
+        warnings.warn(f"essentially perfect fit of {formula!r} (residual variance "
+                      f"{res.rss / res.df_residual:.3g}): the standard errors and p-values "
+                      "are unreliable; is the response a function of the predictors, or "
+                      "constant?", UserWarning, stacklevel=2)
     res.formula = str(formula)
     res.n_dropped = mf.n_dropped
     res.index = mf.index

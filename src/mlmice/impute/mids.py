@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mlmice._validation import check_scalar
-from mlmice.impute.categorical import from_codes, is_categorical
+from mlmice.impute.categorical import from_codes
 from mlmice.impute.defaults import as_float
 from mlmice.impute.engine import Engine, check_n_jobs, run_many
 from mlmice.impute.spec import ImputationSpec
@@ -42,6 +42,26 @@ class MiraFits(list):
     def analyses(self) -> list:
         """The fits as a plain list (mice's ``$analyses``)."""
         return list(self)
+
+
+def _in_dtype(values: np.ndarray, dtype):
+    """A completed column back in the incomplete column's dtype where its values allow it.
+
+    A categorical gets its categories back from the codes; pandas' nullable types
+    (``boolean``, ``Int64``, ``Float64``) keep their type when the imputed values are
+    0/1 or whole numbers (pmm, logreg, 2l.bin), so that an analysis names the terms as it
+    does for the incomplete data; otherwise (``norm`` on a count) the column is float.
+    """
+    if isinstance(dtype, pd.CategoricalDtype):
+        return from_codes(values, dtype)
+    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        whole = np.all(values == np.round(values))
+        if (pd.api.types.is_bool_dtype(dtype) and np.isin(values, (0.0, 1.0)).all()) or (
+                pd.api.types.is_integer_dtype(dtype) and whole) or \
+                pd.api.types.is_float_dtype(dtype):
+            return pd.array(values.astype(bool) if pd.api.types.is_bool_dtype(dtype)
+                            else values, dtype=dtype)
+    return values
 
 
 class Mids:
@@ -219,8 +239,7 @@ class Mids:
         for name, vals in state.values.items():
             col = as_float(out[name])                  # a categorical's codes
             col[np.isnan(col)] = vals
-            out[name] = (from_codes(col, out[name].dtype) if is_categorical(out[name])
-                         else col)
+            out[name] = _in_dtype(col, out[name].dtype)
         out.attrs = dict(self.data.attrs)
         return out
 
@@ -246,7 +265,7 @@ class Mids:
                                               n_jobs)
         return self
 
-    def fit(self, formula: str, *, reml: bool = True, family=None) -> MiraFits:
+    def fit(self, formula: str, *, reml: bool = True, family=None, factors=None) -> MiraFits:
         """Fit an analysis model to every completed data set (``with(imp, lmer(...))``).
 
         Parameters
@@ -259,6 +278,8 @@ class Mids:
             REML (lme4's default, True) or ML for linear mixed models.
         family : str, optional
             For generalised linear mixed models (e.g. ``"binomial"``).
+        factors : str or iterable of str, optional
+            Numeric columns to treat as factors (as in :func:`mlmice.lmer`).
 
         Returns
         -------
@@ -267,6 +288,8 @@ class Mids:
         """
         if not isinstance(formula, str):
             raise TypeError(f"formula must be a string, got {type(formula).__name__}")
+        if not isinstance(reml, (bool, np.bool_)):
+            raise TypeError(f"reml must be True or False, got {reml!r}")
         from mlmice.linear_model import lm  # model code loads when a model is fitted
         from mlmice.mixed import glmer, lmer
 
@@ -277,11 +300,11 @@ class Mids:
             if family is not None:
                 if not mixed:
                     raise ValueError("family= needs a model with a (... | group) term")
-                fits.append(glmer(formula, data=data, family=family))
+                fits.append(glmer(formula, data=data, family=family, factors=factors))
             elif mixed:
-                fits.append(lmer(formula, data=data, reml=reml))
+                fits.append(lmer(formula, data=data, reml=reml, factors=factors))
             else:
-                fits.append(lm(formula, data=data))
+                fits.append(lm(formula, data=data, factors=factors))
         return MiraFits(fits, formula=formula, reml=reml if mixed and family is None else None,
                         family=family)
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mlmice._validation import check_scalar
+from mlmice.impute.defaults import check_frame
 from mlmice.impute.engine import (
     Engine,
     check_n_jobs,
@@ -89,6 +90,7 @@ def mice(data: pd.DataFrame, m: int = 5, maxit: int = 5, *, method=None, predict
     check_scalar(m, "m", kind=(int, np.integer), min_val=1)
     check_scalar(maxit, "maxit", kind=(int, np.integer), min_val=0)
     check_scalar(memory_limit_gb, "memory_limit_gb", min_val=0.0, include_min=False)
+    check_frame(data, cluster)
     need = estimate_memory_gb(data, m=int(m), maxit=int(maxit))
     if need > memory_limit_gb:
         raise ValueError(f"m == {m} and maxit == {maxit} on {data.shape[0]} rows x "

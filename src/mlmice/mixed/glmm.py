@@ -149,6 +149,10 @@ class GlmerModel:
         if bad.any():
             raise ValueError(f"glmer(family='binomial') needs a 0/1 response; row "
                              f"{int(np.flatnonzero(bad)[0])} has {float(self.y[bad][0]):g}")
+        if self.n and np.all(self.y == self.y[0]):
+            raise ValueError(f"the response is {float(self.y[0]):g} in all {self.n} rows: a "
+                             "logistic model needs both outcomes (its estimates would run "
+                             "off to infinity)")
         self.levels = (np.arange(int(self.codes.max()) + 1) if levels is None
                        else np.asarray(levels))
         self.J = len(self.levels)
@@ -501,7 +505,7 @@ def glmer(formula: str, data: pd.DataFrame, *, family: str = "binomial", nagq: i
     nagq : int, default 1
         1: Laplace approximation; > 1: adaptive Gauss-Hermite quadrature with
         that many nodes (a single scalar random effect only, as lme4).
-    factors : iterable of str, optional
+    factors : str or iterable of str, optional
         Numeric columns to treat as factors.
     warn : bool, default True
         Emit :class:`ConvergenceWarning` / :class:`SingularFitWarning`.

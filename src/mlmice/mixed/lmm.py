@@ -84,7 +84,7 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, theta0=None,
         lme4's default; the tutorial uses ``reml=False`` (ML).
     theta0 : array, optional
         Starting value of theta.
-    factors : iterable of str, optional
+    factors : str or iterable of str, optional
         Numeric columns to treat as factors (see :func:`mlmice.design.model_frame`).
     check_conv : bool, default True
         lme4's convergence checks (warnings :class:`ConvergenceWarning`,

@@ -65,3 +65,10 @@ def check_scalar(value, name: str, *, kind=numbers.Real, min_val=None, max_val=N
             op = "<=" if include_max else "<"
             raise ValueError(f"{name} == {value}, must be {op} {max_val}")
     return value
+
+
+def check_bool(value, name: str) -> bool:
+    """A flag must be True or False: ``"no"`` is truthy, and would silently mean yes."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlmice._validation import check_scalar
+from mlmice._validation import check_bool, check_scalar
 from mlmice.impute.categorical import from_codes
 from mlmice.impute.defaults import as_float
 from mlmice.impute.engine import Engine, check_n_jobs, run_many
@@ -215,6 +215,7 @@ class Mids:
         include : bool
             With ``"long"``: also the incomplete data as ``.imp == 0``.
         """
+        check_bool(include, "include")
         if isinstance(action, str):
             if action != "long":
                 raise ValueError(f"action == {action!r}; use an imputation number 1..{self.m} "
@@ -288,8 +289,7 @@ class Mids:
         """
         if not isinstance(formula, str):
             raise TypeError(f"formula must be a string, got {type(formula).__name__}")
-        if not isinstance(reml, (bool, np.bool_)):
-            raise TypeError(f"reml must be True or False, got {reml!r}")
+        check_bool(reml, "reml")
         from mlmice.linear_model import lm  # model code loads when a model is fitted
         from mlmice.mixed import glmer, lmer
 

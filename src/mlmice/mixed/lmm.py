@@ -42,10 +42,10 @@ Result arrays
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from mlmice._results import coef_vector
+from mlmice._validation import check_bool
 from mlmice.design import ModelFrame, model_frame
 from mlmice.mixed.lmer_result import LmerResult
 from mlmice.mixed.model import LmerModel
@@ -100,8 +100,8 @@ def lmer(formula: str, data: pd.DataFrame, *, reml: bool = True, theta0=None,
         Formula without random terms (use :func:`mlmice.lm`), unknown
         variables, non-numeric response, too few levels, no complete rows.
     """
-    if not isinstance(reml, (bool, np.bool_)):
-        raise TypeError(f"reml must be True or False, got {reml!r}")
+    check_bool(reml, "reml")
+    check_bool(check_conv, "check_conv")
     mf = model_frame(formula, data, factors=factors)
     if not mf.random:
         raise ValueError(f"formula {formula!r} has no random-effects terms; use mlmice.lm")

@@ -35,6 +35,7 @@ import numpy as np
 from scipy import sparse
 
 from mlmice._threads import one_blas_thread
+from mlmice._validation import check_bool
 from mlmice.design import ModelFrame
 from mlmice.mixed.lmer_fit import fit_model
 from mlmice.mixed.lmer_result import LmerResult
@@ -416,8 +417,7 @@ class LmerModel(SchurMixin):
         -------
         LmerResult
         """
-        if not isinstance(reml, (bool, np.bool_)):
-            raise TypeError(f"reml must be True or False, got {reml!r}")
+        check_bool(reml, "reml")
         if self.n <= self.p:
             where = f" in {formula!r}" if formula else ""
             shown = ", ".join(self.x_names[:4]) + (" ..." if self.p > 4 else "")

@@ -34,6 +34,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from mlmice._validation import check_bool
 from mlmice.pooling.extract import as_fit_list, stack_fits, stack_raw
 from mlmice.pooling.rubin import (
     fraction_missing_information,
@@ -138,6 +139,7 @@ def test_estimates(fits=None, extra_pars: bool = True, df_com: float | None = No
                         "neither")
     if varcomp_scale not in SCALES:
         raise ValueError(f"varcomp_scale == {varcomp_scale!r}; choose one of {list(SCALES)}")
+    check_bool(extra_pars, "extra_pars")
     if df_com is not None:
         if isinstance(df_com, bool) or not isinstance(df_com, numbers.Real) or not df_com > 0:
             raise ValueError(f"df_com == {df_com!r}, must be a positive number or None")

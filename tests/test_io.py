@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
+import mlmice as mm
 from mlmice.io import Roles, infer_roles, read_columns, read_data, read_parquet, write_parquet
 
 TUTORIAL = ["popularity_ij", "gender_ij", "extraversion_ij", "experience_j", "assessment_ij"]
@@ -119,6 +122,18 @@ def test_text_among_numbers_is_not_made_a_category(tmp_path):
     path.write_text("school,track,y\na,low,1\na,high,2\nb,mid,3\nb,low,4\n")
     assert list(read_data(path, cluster="school")["track"].cat.categories) == [
         "high", "low", "mid"]
+
+
+def test_a_row_number_column_not_named_as_id_gets_a_warning(tmp_path):
+    frame = mm.simulate_popularity(n_clusters=5, cluster_size=4, seed=1).data
+    frame["pupil"] = np.arange(1, len(frame) + 1)
+    path = _csv(tmp_path, frame)
+    with pytest.warns(UserWarning, match=r"variable 'pupil' numbers the rows 1 to 20 \(a row "
+                                         r"identifier\?\); if so, name it as the id"):
+        read_data(path, cluster="cluster_id")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_data(path, cluster="cluster_id", id="pupil")
 
 
 def _csv(tmp_path, frame, name="d.csv"):

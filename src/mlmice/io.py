@@ -30,6 +30,7 @@ of the pipeline keeps one coding.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -312,6 +313,8 @@ def prepare_frame(raw: pd.DataFrame, *, cluster: str, id: str | None = None,
                              f"{int(twice.sum())} rows share a ({cluster}, {id}) pair, e.g. "
                              f"rows {', '.join(map(str, rows[:4]))} (0-based); fix the data "
                              "or leave id unset")
+    if id is None:
+        _warn_row_identifier(df, cluster, source)
     roles = infer_roles(df, cluster=cluster, id=id)
     if level2:
         for var in level2:
@@ -322,6 +325,22 @@ def prepare_frame(raw: pd.DataFrame, *, cluster: str, id: str | None = None,
     df.attrs["labels"] = out_labels
     df.attrs["roles"] = roles.to_dict()
     return df
+
+
+def _warn_row_identifier(df: pd.DataFrame, cluster: str, source: str) -> None:
+    """Warn of a complete column of distinct whole numbers 1..n or 0..n-1 (a row id)
+    that was not named as the id: it would enter the imputation models as a predictor."""
+    n = len(df)
+    for col in df.columns:
+        if col == cluster or not pd.api.types.is_float_dtype(df[col]) or n < 10:
+            continue
+        v = np.sort(df[col].to_numpy())
+        if np.array_equal(v, np.arange(n)) or np.array_equal(v, np.arange(1, n + 1)):
+            warnings.warn(f"{source}: variable {col!r} numbers the rows {v[0]:.0f} to "
+                          f"{v[-1]:.0f} (a row identifier?); if so, name it as the id "
+                          f"(read_data(id={col!r}), config data.id), or every imputation "
+                          "model uses it as a predictor",
+                          UserWarning, stacklevel=3)
 
 
 def _read_sav(path: Path) -> tuple[pd.DataFrame, dict]:

@@ -455,6 +455,15 @@ PIPELINE_CASES = [
     ("cfg-unknown-variable", "config", "a method for a variable not in the data",
      lambda c: c["studies"]["s"]["imputation"]["method"].update(nope="pmm"),
      r"config error at studies\.s\.imputation\.method.*'nope' is not in the data"),
+    ("cfg-misspelt-variable", "config", "a misspelt variable name",
+     lambda c: c["studies"]["s"]["imputation"]["method"].update(populartiy_ij="2l.pmm"),
+     r"config error at studies\.s\.imputation\.method\.populartiy_ij: variable "
+     r"'populartiy_ij' is not in the data; did you mean 'popularity_ij'\?"),
+    ("cfg-option-value", "config", "a method option value of the wrong kind",
+     lambda c: c["studies"]["s"]["imputation"].update(
+         method_options={"popularity_ij": {"donors": 2.5}}),
+     r"config error at studies\.s\.imputation\.method_options\.popularity_ij: "
+     r"popularity_ij: option donors of method .*pmm must be a whole number, got 2\.5"),
     ("cfg-unknown-method", "config", "an unknown method name",
      lambda c: c["studies"]["s"]["imputation"]["method"].update(popularity_ij="2l.magic"),
      r"config error at studies\.s\.imputation\.method\.popularity_ij"),

@@ -2,6 +2,7 @@
 # per-study input functions, params slices and wildcard constraints.
 # Schema validation (types, unknown keys, defaults) happens in the Snakefile.
 
+import difflib
 import json
 import re
 from pathlib import Path
@@ -64,13 +65,21 @@ def data_columns(study):
     return roles + [c for c in keep if c not in roles and c not in set(data["drop"])]
 
 
-def _check_names(study, names, known, *key):
+def _check_names(study, names, known, *key, listed=True):
+    """Every name must be a variable of the data; the error names the key (a list entry by
+    its position when ``listed`` is True, a mapping key by its name when False, the key
+    itself when None: a formula) and the closest variable."""
     known = list(known)
     for i, name in enumerate(names):
         if name not in known:
-            where = _key(study, *key) if len(names) == 1 else _key(study, *key, i)
-            raise ConfigError(f"config error at {where}: variable {name!r} is not in the data "
-                              f"(variables: {', '.join(known)})")
+            if listed is None or (listed and len(names) == 1):
+                where = _key(study, *key)
+            else:
+                where = _key(study, *key, i if listed else name)
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"config error at {where}: variable {name!r} is not in the data"
+                              f"{hint} (variables: {', '.join(known)})")
 
 
 def _formula_variables(study, i, formula):
@@ -113,7 +122,7 @@ def check_study(study):
     if data["id"] is not None:
         _check_names(study, [data["id"]], columns, "data", "id")
     _check_names(study, data["level2"], columns, "data", "level2")
-    _check_names(study, list(data["labels"]), columns, "data", "labels")
+    _check_names(study, list(data["labels"]), columns, "data", "labels", listed=False)
     variables = [c for c in columns if c not in (data["cluster"], data["id"])]
     amp = cfg["amputation"]
     if amp is not None:
@@ -121,8 +130,9 @@ def check_study(study):
             _check_names(study, pattern["missing"], variables, "amputation", "patterns", i,
                          "missing")
             _check_names(study, list(pattern["weights"] or {}), variables, "amputation",
-                         "patterns", i, "weights")
-        _check_names(study, list(amp["level2"]), variables, "amputation", "level2")
+                         "patterns", i, "weights", listed=False)
+        _check_names(study, list(amp["level2"]), variables, "amputation", "level2",
+                     listed=False)
     known = _check_imputation(study, cfg["imputation"], columns, data, "imputation")
     sim = cfg.get("simulation")
     if sim is not None:
@@ -135,7 +145,7 @@ def check_study(study):
             raise ConfigError(f"config error at {_key(study, 'models', i, 'name')}: "
                               f"model name {model['name']!r} is used twice")
         _check_names(study, _formula_variables(study, i, model["formula"]), known, "models", i,
-                     "formula")
+                     "formula", listed=None)
 
 
 def _check_imputation(study, imp, columns, data, *key):
@@ -143,7 +153,7 @@ def _check_imputation(study, imp, columns, data, *key):
     imputation block (the study's or a simulation arm's); returns the known variables."""
     passive = [v for v, meth in imp["method"].items() if meth.strip().startswith("~")]
     known = columns + [v for v in passive if v not in columns]
-    _check_names(study, list(imp["method"]), known, *key, "method")
+    _check_names(study, list(imp["method"]), known, *key, "method", listed=False)
     for name, meth in imp["method"].items():
         _check_method(study, name, meth, known, *key)
         if meth.strip().startswith("2lonly") and name not in data["level2"]:
@@ -152,7 +162,7 @@ def _check_imputation(study, imp, columns, data, *key):
                               f"declared level 2 (data.level2: {list(data['level2'])})")
     for target, row in imp["predictor_matrix"].items():
         _check_names(study, [target], known, *key, "predictor_matrix")
-        _check_names(study, list(row), known, *key, "predictor_matrix", target)
+        _check_names(study, list(row), known, *key, "predictor_matrix", target, listed=False)
     for name, opts in (imp.get("method_options") or {}).items():
         where = f"config error at {_key(study, *key, 'method_options', name)}"
         meth = imp["method"].get(name, "")

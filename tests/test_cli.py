@@ -50,6 +50,18 @@ def test_init_writes_the_expected_config(tmp_path):
         "+ (1 | cluster_id)")
 
 
+def test_init_notes_a_level2_variable_with_one_typing_error(tmp_path):
+    df = mm.simulate_popularity(n_clusters=20, cluster_size=6, seed=3).data
+    df.loc[df.index[:15], "popularity_ij"] = np.nan
+    df.loc[df.index[df.cluster_id == 7][0], "experience_j"] += 1        # one typo
+    path = tmp_path / "typo.csv"
+    df.to_csv(path, index=False)
+    text = init_config(path, cluster="cluster_id", id="unit_id")
+    assert ("# experience_j is constant within all clusters but 7: a data error? Corrected, "
+            "it is level 2.") in text
+    assert "level-2 variables: none" in text
+
+
 def test_init_errors(tmp_path, capsys):
     assert main(["init", str(tmp_path / "nope.csv"), "--cluster", "g"]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -90,6 +90,8 @@ def init_config(path, *, cluster: str, id: str | None = None,
         raise ValueError(f"{path}: no variable has missing values; nothing to impute")
     constant = [v for v in variables if df[v].nunique(dropna=True) <= 1]
     level2 = [v for v in level2 if v not in constant]
+    nearly = _nearly_level2(df, [v for v in variables if v not in level2 and v not in constant],
+                            cluster)
     name = study or (re.sub(r"[^A-Za-z0-9_-]", "_", path.stem) or "study")
 
     method, pred = {}, {}
@@ -133,6 +135,9 @@ def init_config(path, *, cluster: str, id: str | None = None,
     if never:
         lines.append(f"# Never observed (all values missing; left out by data.drop): "
                      f"{', '.join(never)}.")
+    for var, clusters in nearly.items():
+        lines.append(f"# {var} is constant within all clusters but {', '.join(clusters)}: "
+                     "a data error? Corrected, it is level 2.")
     lines += ["studies:", f"  {name}:", "    data:",
               f"      file: {_flow(str(path))}",
               f"      cluster: {_flow(cluster)}",
@@ -171,6 +176,21 @@ def init_config(path, *, cluster: str, id: str | None = None,
     if not models:
         lines[-1] = "    models: []"
     return "\n".join(lines) + "\n"
+
+
+def _nearly_level2(df, variables, cluster) -> dict[str, list[str]]:
+    """Variables constant within all but at most 5 % of at least 10 clusters (at most 2),
+    with those clusters: a level-2 variable with a typing error, most likely."""
+    n_clusters = df[cluster].nunique()
+    if n_clusters < 10:
+        return {}
+    allowed = min(2, max(1, int(0.05 * n_clusters)))
+    out = {}
+    for var in variables:
+        varies = df.groupby(cluster, observed=True)[var].nunique(dropna=True) > 1
+        if 1 <= varies.sum() <= allowed:
+            out[var] = [str(c) for c in varies.index[varies.to_numpy()]]
+    return out
 
 
 def main(argv=None) -> int:

@@ -394,6 +394,11 @@ def _pattern_frame(patterns, variables) -> pd.DataFrame:
             if not names:
                 raise ValueError(f"patterns[{i}] names no variable to amputate")
             p.loc[i, list(names)] = 0
+    elif (isinstance(patterns, Sequence) and not isinstance(patterns, str) and len(patterns)
+          and all(isinstance(x, str) for x in patterns)):
+        raise ValueError(f"patterns == {list(patterns)!r}: give a list of patterns, each the "
+                         f"list of variables it makes missing, e.g. [{list(patterns)!r}] for "
+                         "one pattern")
     else:
         arr = np.asarray(patterns)
         if arr.ndim == 1:
@@ -415,6 +420,9 @@ def _pattern_frame(patterns, variables) -> pd.DataFrame:
 
 def _weight_frame(weights, pat, mech) -> pd.DataFrame:
     cols = list(pat.columns)
+    if isinstance(weights, Mapping):
+        raise ValueError(f"weights == {dict(weights)!r}: give one weight mapping per pattern, "
+                         f"as a list (e.g. [{dict(weights)!r}] for one pattern)")
     if isinstance(weights, pd.DataFrame):
         unknown = [c for c in weights.columns if c not in cols]
         if unknown:

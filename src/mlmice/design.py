@@ -398,6 +398,8 @@ def model_frame(formula: str | Formula, data: pd.DataFrame, *, factors=None,
         factor with one level.
     """
     f = parse_formula(formula)
+    if data is None:
+        raise TypeError("data is None; pass the pandas DataFrame to fit the formula to")
     if not isinstance(data, pd.DataFrame):
         try:
             data = pd.DataFrame(data)

@@ -181,6 +181,9 @@ def simulate_popularity(n_clusters: int = 100, cluster_size: int | Sequence[int]
                              f"cluster), got {cluster_size!r}")
         if np.any(sizes < 1):
             raise ValueError(f"cluster_size has a cluster of size {sizes.min()}, must be >= 1")
+    if params is not None and not isinstance(params, PopularityParams):
+        raise TypeError(f"params must be a PopularityParams, got {type(params).__name__}; "
+                        "e.g. dataclasses.replace(PopularityParams(), sigma2=1.0)")
     p = PopularityParams() if params is None else params
     rng = check_random_state(seed)
     J, N = int(n_clusters), int(sizes.sum())

@@ -44,7 +44,12 @@ def fit_model(model, y, *, reml: bool, theta0, check_conv: bool, warn: bool,
     the optimiser's tolerances (:func:`mlmice.mixed.optim.bfgs`).
     """
     yp = model._y_parts(y)
-    x0 = model.start_theta(yp) if theta0 is None else model._check_theta(theta0).copy()
+    if theta0 is None:
+        x0 = model.start_theta(yp)
+    else:
+        x0 = model._check_theta(theta0, "theta0").copy()
+        if not np.all(np.isfinite(x0)):
+            raise ValueError(f"theta0 == {x0.tolist()} has non-finite values")
     n_eval = 0
 
     def fun(th):

@@ -379,10 +379,14 @@ class LmerModel(SchurMixin):
         """
         return self.template.canonical(theta)
 
-    def _check_theta(self, theta) -> np.ndarray:
-        theta = np.asarray(theta, dtype=float).ravel()
+    def _check_theta(self, theta, name: str = "theta") -> np.ndarray:
+        try:
+            theta = np.asarray(theta, dtype=float).ravel()
+        except (TypeError, ValueError):
+            raise TypeError(f"{name} must be {self.ntheta} numbers (the relative covariance "
+                            f"factor's parameters, as a fit's .theta), got {theta!r}") from None
         if theta.shape != (self.ntheta,):
-            raise ValueError(f"theta must have {self.ntheta} elements, got {theta.size}")
+            raise ValueError(f"{name} must have {self.ntheta} elements, got {theta.size}")
         return theta
 
     # ---- fitting

@@ -319,6 +319,8 @@ CASES = [
     Case("mice-not-a-frame", "API: mice", "a NumPy array instead of a DataFrame",
          lambda tmp: mm.mice(_inc().to_numpy()), TypeError,
          r"data must be a pandas DataFrame, got ndarray"),
+    Case("mice-no-rows", "API: mice", "a data frame without rows",
+         lambda tmp: mm.mice(_inc().iloc[:0]), SpecError, r"data has no rows"),
     Case("mice-option-type", "API: mice", "donors: 1.5 (a method option of the wrong kind)",
          _mice(method={"popularity_ij": "pmm"}, method_options={"popularity_ij": {"donors": 1.5}}),
          SpecError, r"option donors of method pmm must be a whole number, got 1\.5"),

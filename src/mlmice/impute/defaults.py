@@ -149,6 +149,8 @@ def default_roles(df, cluster, id):
 def check_frame(df, cluster):
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"data must be a pandas DataFrame, got {type(df).__name__}")
+    if df.shape[0] == 0:
+        raise SpecError(f"data has no rows (columns: {', '.join(map(str, df.columns))})")
     if df.columns.has_duplicates:
         dup = sorted(set(df.columns[df.columns.duplicated()].astype(str)))
         raise SpecError(f"data has duplicated column names: {', '.join(dup)}")

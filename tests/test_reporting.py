@@ -10,6 +10,7 @@ import pytest
 import mlmice as mm
 from mlmice.reporting import (
     complete_cases,
+    complete_cases_text,
     data_source,
     describe_clusters,
     filled_only_variables,
@@ -98,6 +99,14 @@ def test_clusters_complete_cases_and_level2_fill():
                                                  "n_clusters_lost": 0}
     assert complete_cases(frame, "g", ["x", "w"]) == {"n_rows": 2, "n_clusters": 1,
                                                       "n_clusters_lost": 2}
+    # each model deletes on its own variables: the text gives the range and the worst model
+    text = complete_cases_text(frame, "g", {"a": ["x"], "b": ["x", "w"]})
+    assert text == ("Complete-case analysis (CCA) keeps from 2 rows (33 %, model b) to 4 (67 %, "
+                    "model a), as each model deletes the rows missing one of its own "
+                    "variables, and loses up to 2 whole clusters (model b).")
+    assert complete_cases_text(frame, "g", {"a": ["x"]}) == (
+        "Complete-case analysis (CCA) of the models keeps 4 rows (67 %); every cluster keeps "
+        "some rows.")
     # w: one missing value in cluster 1 (observed there: filled), three in clusters 2-3
     assert level2_fill(frame, "g", "w") == (1, 3)
     assert filled_only_variables(frame, {"w": "2lonly.pmm", "x": "2l.pmm"}, "g") == []
@@ -115,6 +124,9 @@ def test_source_missingness_and_provenance():
     amp = {"mech": "MAR", "prop": 0.3, "patterns": [{"missing": ["y"], "weights": {"x": 1}}]}
     text = missingness_text(amp, missing, n_rows=200)
     assert "missing at random (MAR)" in text and "y depending on x" in text
+    # the share asked for and the rows made incomplete differ by ampute's draws
+    assert ("asked to make a share 0.300 of the rows incomplete, it made 57 rows (28.5 %) "
+            "incomplete") in missingness_text(amp, missing, n_rows=200, n_incomplete=57)
     prov = provenance()
     assert prov["mlmice"] == mm.__version__ and {"numpy", "python", "commit"} <= set(prov)
 
@@ -161,6 +173,10 @@ def test_findings_rules():
     assert any("12 % below the truth 0.500" in f.text
                for f in findings(_compare(**{"1__mi": 0.44}), has_truth=True))
     assert not any(f.flag for f in findings(_compare(**{"1__mi": 0.46}), has_truth=True))
+    # 10.6 % above: flagged as printed (relative to the truth; the rule once divided by
+    # the larger of MI and the truth, which let up to 11.1 % above pass)
+    assert any("11 % above the truth 0.500" in f.text
+               for f in findings(_compare(**{"1__mi": 0.553}), has_truth=True))
     # without a truth, variances are compared with CCA
     no_truth = findings(_compare(**{"1__mi": 0.6}), has_truth=False)
     assert any("above CCA 0.480" in f.text for f in no_truth)

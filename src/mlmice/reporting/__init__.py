@@ -14,6 +14,7 @@ from mlmice.reporting.identification import slope_reliability
 from mlmice.reporting.methods_text import methods_paragraph
 from mlmice.reporting.study import (
     complete_cases,
+    complete_cases_text,
     data_source,
     describe_clusters,
     filled_only_variables,
@@ -24,7 +25,7 @@ from mlmice.reporting.study import (
 )
 from mlmice.reporting.summary import Finding, findings, headline_table
 
-__all__ = ["Finding", "complete_cases", "data_source", "describe_clusters",
+__all__ = ["Finding", "complete_cases", "complete_cases_text", "data_source", "describe_clusters",
            "filled_only_variables", "findings", "fmt", "fmt_df", "fmt_int", "fmt_p",
            "format_frame", "headline_table", "icc_table", "level2_fill", "methods_paragraph",
            "missingness_text", "provenance", "slope_reliability"]

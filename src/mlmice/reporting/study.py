@@ -110,6 +110,43 @@ def complete_cases(frame: pd.DataFrame, cluster: str, variables: Sequence[str]) 
             "n_clusters_lost": int(frame[cluster].nunique() - frame.loc[keep, cluster].nunique())}
 
 
+def complete_cases_text(frame: pd.DataFrame, cluster: str,
+                        model_variables: Mapping[str, Sequence[str]]) -> str:
+    """What complete-case analysis keeps, in words, over the models (each deletes the
+    rows with a missing value in its own variables, so the count differs between them).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The incomplete data.
+    cluster : str
+    model_variables : mapping
+        Model name -> the data variables of its formula.
+    """
+    n = len(frame)
+    kept = {name: complete_cases(frame, cluster, list(v)) for name, v in model_variables.items()
+            if v}
+    if not kept:
+        return ""
+    rows = {name: k["n_rows"] for name, k in kept.items()}
+    lost = max(k["n_clusters_lost"] for k in kept.values())
+    low, high = min(rows, key=rows.get), max(rows, key=rows.get)
+    if rows[low] == rows[high]:
+        text = (f"Complete-case analysis (CCA) of the models keeps {fmt_int(rows[low])} rows "
+                f"({fmt(100 * rows[low] / n, 2)} %)")
+    else:
+        text = (f"Complete-case analysis (CCA) keeps from {fmt_int(rows[low])} rows "
+                f"({fmt(100 * rows[low] / n, 2)} %, model {low}) to {fmt_int(rows[high])} "
+                f"({fmt(100 * rows[high] / n, 2)} %, model {high}), as each model deletes the "
+                "rows missing one of its own variables,")
+    if lost:
+        worst = max(kept, key=lambda m: kept[m]["n_clusters_lost"])
+        whole = "whole cluster" if lost == 1 else "whole clusters"
+        where = "" if rows[low] == rows[high] else f" (model {worst})"
+        return f"{text} and loses up to {fmt_int(lost)} {whole}{where}."
+    return f"{text}; every cluster keeps some rows."
+
+
 def data_source(data_config: Mapping) -> str:
     """Where the data came from, in plain text, from a study's ``data`` block."""
     if data_config.get("file"):
@@ -127,7 +164,7 @@ def data_source(data_config: Mapping) -> str:
 
 
 def missingness_text(amputation: Mapping | None, missing: pd.DataFrame, *,
-                     n_rows: int) -> str:
+                     n_rows: int, n_incomplete: int | None = None) -> str:
     """How the values went missing and how many, in words.
 
     Parameters
@@ -137,6 +174,9 @@ def missingness_text(amputation: Mapping | None, missing: pd.DataFrame, *,
     missing : DataFrame
         ``variable, n_missing`` (``inspect/missing.parquet``).
     n_rows : int
+    n_incomplete : int, optional
+        Rows with a missing value: what the amputation made, beside the share it was
+        asked for (``prop``; ampute's draws make the two differ).
     """
     counts = missing[missing["n_missing"] > 0]
     amounts = ", ".join(
@@ -157,9 +197,12 @@ def missingness_text(amputation: Mapping | None, missing: pd.DataFrame, *,
         on = (" depending on " + ", ".join(f"{k}" for k in w)) if w and mech != "MCAR" else ""
         parts.append(f"{' and '.join(p['missing'])}{on}")
     pat = ("; patterns: " + "; ".join(parts)) if parts else ""
+    share = f"asked to make a share {fmt(amputation.get('prop', 0.5))} of the rows incomplete"
+    if n_incomplete is not None:
+        share += (f", it made {fmt_int(n_incomplete)} rows "
+                  f"({fmt(100 * n_incomplete / n_rows, 3)} %) incomplete")
     return (f"Values were removed from the complete data by mlmice's ampute (as "
-            f"mice::ampute), missing {words}; a share {fmt(amputation.get('prop', 0.5))} "
-            f"of the rows was made incomplete{pat}. Missing values: {amounts}.")
+            f"mice::ampute), missing {words}; {share}{pat}. Missing values: {amounts}.")
 
 
 def _git_commit(directory: Path) -> str:

@@ -258,6 +258,12 @@ def test_report_html(pipeline):
     assert positions == sorted(positions), headings
     assert html.count("data:image/png;base64,") >= 10
     assert "import base64" not in html          # the code is hidden
+    # it opens offline: no script, style or image from the network; every figure has an
+    # alt text of its own
+    assert not re.search(r"""(src|href)=["']https?://""", html), re.findall(
+        r"""(?:src|href)=["']https?://[^"']+""", html)[:3]
+    assert "No description has been provided" not in html
+    assert 'alt="Trace plots: mean and sd of the imputed values' in html
     assert "summary(pool(fit), conf.int = TRUE)" in html
     assert "testEstimates(fit, extra.pars = TRUE)" in html
     bad = [c for c in page.cells if RAW.search(c)]

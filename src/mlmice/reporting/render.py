@@ -5,7 +5,10 @@ html`` does, with papermill's parameters: the notebook runs in a fresh
 kernel with the study's parameters injected, the executed notebook is kept,
 and the HTML shows outputs only, every figure embedded. The kernel talks
 over IPC sockets rather than TCP: nothing listens on a network port, and the
-kernel has no reason to warn about unencrypted TCP on every run.
+kernel has no reason to warn about unencrypted TCP on every run. The page
+loads nothing from the network: nbconvert's template would fetch require.js,
+MathJax and mermaid from a CDN, which the report does not use; without them it
+opens offline, and reading it tells no server that it was read.
 """
 
 from __future__ import annotations
@@ -14,6 +17,13 @@ import os
 from pathlib import Path
 
 __all__ = ["render_report"]
+
+#: nbconvert's lab template without the blocks that load scripts from a CDN.
+_OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
 
 
 def _ipc_kernel_manager():
@@ -67,8 +77,12 @@ def render_report(notebook, *, executed, html, parameters: dict, title: str,
                                shutdown_kernel="immediate",
                                kernel_manager_class=_ipc_kernel_manager())
     node = nbformat.read(str(executed), as_version=4)
+    from jinja2 import DictLoader
+
     exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
+                            exclude_output_prompt=True,
+                            extra_loaders=[DictLoader({"mlmice.html.j2": _OFFLINE_TEMPLATE})],
+                            template_file="mlmice.html.j2")
     text, _ = exporter.from_notebook_node(node, resources={"metadata": {"name": title}})
     Path(html).write_text(text, encoding="utf-8")
     return len(text.encode())

@@ -138,12 +138,13 @@ def complete_cases_text(frame: pd.DataFrame, cluster: str,
         text = (f"Complete-case analysis (CCA) keeps from {fmt_int(rows[low])} rows "
                 f"({fmt(100 * rows[low] / n, 2)} %, model {low}) to {fmt_int(rows[high])} "
                 f"({fmt(100 * rows[high] / n, 2)} %, model {high}), as each model deletes the "
-                "rows missing one of its own variables,")
+                "rows missing one of its own variables")
     if lost:
         worst = max(kept, key=lambda m: kept[m]["n_clusters_lost"])
         whole = "whole cluster" if lost == 1 else "whole clusters"
-        where = "" if rows[low] == rows[high] else f" (model {worst})"
-        return f"{text} and loses up to {fmt_int(lost)} {whole}{where}."
+        if rows[low] == rows[high]:
+            return f"{text} and loses {fmt_int(lost)} {whole}."
+        return f"{text}, and loses up to {fmt_int(lost)} {whole} (model {worst})."
     return f"{text}; every cluster keeps some rows."
 
 

@@ -55,7 +55,7 @@ def test_format_frame_by_column_kind():
                                                          "text"]
     out = format_frame(frame)
     assert out.to_dict("list") == {"term": ["a", "b"], "estimate": ["1.23", "0.0000865"],
-                                   "df": ["644,100.0", "3.0"], "p_value": ["< 0.001", "0.500"],
+                                   "df": ["644,100", "3"], "p_value": ["< 0.001", "0.500"],
                                    "m": ["5", "5"], "flag": ["True", "False"]}
     # a column the names do not reveal can be told
     assert format_frame(frame[["estimate"]], kinds={"estimate": "p"})["estimate"].tolist() == [

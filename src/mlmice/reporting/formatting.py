@@ -9,7 +9,8 @@ reads ``0`` and a df never reads ``6.441e+05``.
   scientific notation (``1.2e-08``) outside that range.
 - p-values: :func:`fmt_p`, three decimals, and ``< 0.001`` below that (APA
   style; the exact value of a small p-value carries no information).
-- Degrees of freedom: :func:`fmt_df`, one decimal with thousands separators.
+- Degrees of freedom: :func:`fmt_df`, one decimal with thousands separators (none for a
+  whole number).
 - Counts: :func:`fmt_int`, thousands separators.
 
 Missing values print as an empty string; infinities as ``∞`` (a df of an
@@ -69,11 +70,17 @@ def fmt_p(p) -> str:
 
 
 def fmt_df(df) -> str:
-    """Degrees of freedom: one decimal, thousands separated (``644,085.3``); ``∞``."""
+    """Degrees of freedom: one decimal, thousands separated (``644,085.3``); a whole number
+    without one (a test's numerator df, a complete-data df: ``3``, ``1,999``); ``∞``.
+
+    >>> fmt_df(644085.31), fmt_df(3.0), fmt_df(1999)
+    ('644,085.3', '3', '1,999')
+    """
     special = _special(df)
     if special is not None:
         return special
-    return f"{float(df):,.1f}"
+    df = float(df)
+    return f"{int(df):,}" if df.is_integer() else f"{df:,.1f}"
 
 
 def fmt_int(n) -> str:

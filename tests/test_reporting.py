@@ -170,12 +170,12 @@ def test_findings_rules():
     no_ci.loc[0, ["cca_low", "cca_high"]] = np.nan
     assert not any("CCA's 95 % interval" in f.text for f in findings(no_ci, has_truth=True))
     # a variance 12 % below the truth is flagged, 8 % is not
-    assert any("12 % below the truth 0.500" in f.text
+    assert any("12.0 % below the truth 0.500" in f.text
                for f in findings(_compare(**{"1__mi": 0.44}), has_truth=True))
     assert not any(f.flag for f in findings(_compare(**{"1__mi": 0.46}), has_truth=True))
     # 10.6 % above: flagged as printed (relative to the truth; the rule once divided by
     # the larger of MI and the truth, which let up to 11.1 % above pass)
-    assert any("11 % above the truth 0.500" in f.text
+    assert any("10.6 % above the truth 0.500" in f.text
                for f in findings(_compare(**{"1__mi": 0.553}), has_truth=True))
     # without a truth, variances are compared with CCA
     no_truth = findings(_compare(**{"1__mi": 0.6}), has_truth=False)

@@ -111,7 +111,7 @@ def _variance_findings(model: str, rows: pd.DataFrame, has_truth: bool) -> list[
             direction = "above" if rel > 0 else "below"
             extra = (f" (CCA {fmt(r['cca'])})" if has_truth and not pd.isna(r["cca"]) else "")
             out.append(Finding(
-                f"Model {model}, {r['term']}: MI gives {fmt(r['mi'])}, {fmt(100 * abs(rel), 2)} % "
+                f"Model {model}, {r['term']}: MI gives {fmt(r['mi'])}, {fmt(100 * abs(rel), 3)} % "
                 f"{direction} {ref_label} {fmt(r[ref])}{extra}.", flag=True, model=model))
     return out
 

@@ -466,3 +466,19 @@ def test_plot_performance_keeps_a_zero_covariance_in_correlation_units():
     assert "a~~b|g (corr.)" in labels                 # 0.02 / sqrt(1 * 0.04) = 0.1
     assert "z" not in labels                          # a fixed effect of 0 stays out
     assert {"x", "a~~a|g", "b~~b|g"} <= set(labels)
+
+
+def test_plot_performance_shows_every_model():
+    """Every model gets its row of panels (the figure showed the last model only, which in
+    a study may be one without a known truth)."""
+    rows = [{"arm": arm, "model": model, "kind": "fixed", "term": "x", "true_value": 1.0,
+             "mean_estimate": 1.0, "n_replicates": 20, "relative_bias_vs_complete": 0.01,
+             "relative_bias_vs_complete_mcse": 0.005, "coverage": 0.95,
+             "coverage_mcse": 0.02} for model in ("ri", "slope") for arm in ("complete", "mi")]
+    fig = plots.plot_performance(pd.DataFrame(rows))
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert titles.count("model ri: 20 replicates") == 1
+    assert titles.count("model slope: 20 replicates") == 1
+    assert len(fig.axes) == 4
+    with pytest.raises(ValueError, match="model 'nope' is not in the summary"):
+        plots.plot_performance(pd.DataFrame(rows), model="nope")

@@ -17,6 +17,7 @@ def plot_performance(summary: pd.DataFrame, *, model: str | None = None,
                      path: str | os.PathLike | None = None):
     """Relative bias against the complete data and coverage, per term and arm.
 
+    One row of two panels per model (every model of the table, or ``model``).
     Left panel: ``relative_bias_vs_complete`` (paired, in per cent) of every
     term, fixed effects and variance components, with +-2 MC SE bars and a
     band at +-10 %. Terms whose true value is 0 are left out (a relative bias
@@ -25,29 +26,45 @@ def plot_performance(summary: pd.DataFrame, *, model: str | None = None,
     (:func:`mlmice.simulation.covariances_in_correlation_units`, labelled
     ``(corr.)``), whose scale is their variances'.
     Right panel: coverage of the 95 % intervals of the fixed effects with +-2
-    MC SE bars and the band 93-97 %. One colour per arm.
+    MC SE bars and the band 93-97 % (empty for a model without a known truth).
+    One colour per arm.
 
     Parameters
     ----------
     summary : DataFrame
         :func:`mlmice.simulation.performance_measures` output.
     model : str, optional
-        The model to show (default the last in the table).
+        The one model to show (default: all, in the table's order).
     path : path, optional
         Save as PNG.
     """
     if summary.empty:
         raise ValueError("summary is empty: no replicate finished")
-    model = summary["model"].iloc[-1] if model is None else model
+    models = list(dict.fromkeys(summary["model"])) if model is None else [model]
+    unknown = [m for m in models if m not in set(summary["model"])]
+    if unknown:
+        raise ValueError(f"model {unknown[0]!r} is not in the summary (models: "
+                         f"{', '.join(dict.fromkeys(summary['model']))})")
     defined = (summary["true_value"] != 0) | summary["term"].str.endswith(" (corr.)")
-    tab = summary[(summary["model"] == model) & defined]
-    terms = list(dict.fromkeys(tab["term"]))
-    arms = list(dict.fromkeys(tab["arm"]))
+    tables = [summary[(summary["model"] == m) & defined] for m in models]
+    arms = list(dict.fromkeys(summary["arm"]))
     colours = {a: _REFERENCE_COLOURS.get(a) for a in arms}
     others = iter(_ARM_COLOURS * 3)
     colours = {a: c if c else next(others) for a, c in colours.items()}
-    fig = new_figure(11.0, 1.2 + 0.45 * len(terms))
-    ax_bias, ax_cov = fig.subplots(1, 2, sharey=True, width_ratios=[3, 2])
+    sizes = [max(len(dict.fromkeys(t["term"])), 1) for t in tables]
+    fig = new_figure(11.0, sum(0.9 + 0.45 * n for n in sizes))
+    axes = fig.subplots(len(models), 2, width_ratios=[3, 2], height_ratios=sizes,
+                        squeeze=False)
+    for (ax_bias, ax_cov), name, tab in zip(axes, models, tables, strict=True):
+        ax_cov.sharey(ax_bias)
+        _draw_model(ax_bias, ax_cov, tab, name, colours)
+    axes[0, 0].legend(loc="best", fontsize=8, frameon=False)
+    return finish(fig, path)
+
+
+def _draw_model(ax_bias, ax_cov, tab: pd.DataFrame, model: str, colours: dict) -> None:
+    terms = list(dict.fromkeys(tab["term"]))
+    arms = [a for a in colours if a in set(tab["arm"])]
     height = 0.8 / max(len(arms), 1)
     y = np.arange(len(terms))[::-1]
     for k, arm in enumerate(arms):
@@ -66,9 +83,8 @@ def plot_performance(summary: pd.DataFrame, *, model: str | None = None,
     ax_cov.axvspan(93, 97, color="#DDDDDD", zorder=0)
     ax_cov.axvline(95, color="black", lw=0.8)
     ax_bias.set_yticks(y, terms, fontsize=label_size(len(terms)))
+    ax_cov.tick_params(labelleft=False)
     ax_bias.set_xlabel("relative bias against the complete data (%), +-2 MC SE")
     ax_cov.set_xlabel("coverage of 95% CIs (%), +-2 MC SE")
-    n = int(tab["n_replicates"].max())
+    n = int(tab["n_replicates"].max()) if len(tab) else 0
     ax_bias.set_title(f"model {model}: {n} replicates", loc="left", fontsize=10)
-    ax_bias.legend(loc="best", fontsize=8, frameon=False)
-    return finish(fig, path)

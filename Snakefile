@@ -44,7 +44,7 @@ wildcard_constraints:
     study=ALL_STUDIES,
     chain=r"[1-9][0-9]*",
     model=r"[A-Za-z0-9_-]+",
-    batch=r"[0-9]{4,}",
+    batch=r"[0-9]{4}[0-9]*",
 
 
 include: "workflow/rules/data.smk"

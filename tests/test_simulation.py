@@ -76,6 +76,17 @@ def test_mcse_is_right_by_simulation():
         assert ratio == pytest.approx(1.0, abs=0.1), (measure, ratio)
 
 
+def test_without_a_truth_no_bias_but_the_interval_width():
+    """A model whose truth is unknown: no bias and no MC SE beside it; the interval's
+    width needs no truth and is given."""
+    est, se = np.array([1.2, 0.8, 1.1]), np.array([0.2, 0.25, 0.2])
+    row = performance_measures(_table(est, se, truth=np.nan)).iloc[0]
+    assert np.isnan(row["bias"]) and np.isnan(row["bias_mcse"])
+    assert np.isnan(row["coverage"]) and np.isnan(row["rmse"])
+    assert row["ci_width"] == pytest.approx(np.mean(2 * 1.96 * se))
+    assert row["emp_se"] == pytest.approx(est.std(ddof=1))
+
+
 def test_variance_components_have_no_coverage():
     tab = _table([0.4, 0.5, 0.45])
     tab["kind"] = "variance"

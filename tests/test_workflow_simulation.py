@@ -121,6 +121,38 @@ def test_resampling_a_users_file(tmp_path):
     assert fixed["coverage"].notna().all()
 
 
+def test_models_and_amputation_are_checked_against_the_generated_data(tmp_path):
+    """A study that only simulates, from a ';'-separated file of its own: its amputation and
+    models name the file's variables, not the case study's data (which were checked before,
+    rejecting this valid design); a model variable the file lacks fails before any job."""
+    source = mm.simulate_popularity(n_clusters=20, cluster_size=8, seed=3).data
+    source.rename(columns={"popularity_ij": "y"}).to_csv(
+        tmp_path / "source.csv", index=False, sep=";", decimal=",")
+    study = copy.deepcopy(STUDY)
+    del study["imputation"]
+    study["amputation"]["patterns"] = [{"missing": ["y"], "weights": {"assessment_ij": 1}}]
+    study["models"][0]["formula"] = "y ~ extraversion_ij + (1 | cluster_id)"
+    arm = study["simulation"]["arms"]["pan"]
+    arm["method"] = {"y": "2l.pan"}
+    arm["predictor_matrix"] = {"y": arm["predictor_matrix"]["popularity_ij"]}
+    study["simulation"]["generator"] = {"resample": {
+        "file": str(tmp_path / "source.csv"), "cluster": "cluster_id", "id": "unit_id",
+        "csv": {"sep": ";", "decimal": ","}}}
+    _write_config(tmp_path, {"studies": {"own": study}})
+    run = _snakemake(tmp_path, "--dry-run", "results/own/simulation/summary.parquet")
+    assert run.returncode == 0, run.stderr[-3000:]
+    study["models"][0]["formula"] = "y ~ motivation + (1 | cluster_id)"
+    _write_config(tmp_path, {"studies": {"own": study}})
+    run = _snakemake(tmp_path, "--dry-run")
+    text = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert ("config error at studies.own.models[0].formula: variable 'motivation' is not in "
+            "the simulated data (simulation.generator)") in text, text[-2000:]
+    # the id is a role, not a variable: ampute leaves it alone
+    generator = mm.simulation.make_generator(study["simulation"]["generator"])
+    assert "unit_id" not in generator.generate(1).attrs["roles"]["level1"]
+
+
 @pytest.mark.parametrize("where", ["imputation", "arm"])
 def test_misspelt_method_option_fails_before_any_job(tmp_path, where):
     """A method option the method does not have ('donorz') is a config error naming the

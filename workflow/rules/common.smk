@@ -17,6 +17,7 @@ from mlmice.impute.methods.base import check_options
 from mlmice.impute.spec import SpecError, method_level
 from mlmice.io import read_columns
 from mlmice.simulate import COLUMNS as SIMULATED_COLUMNS
+from mlmice.simulation.generators import generated_columns
 
 STUDIES = config["studies"]
 
@@ -65,7 +66,7 @@ def data_columns(study):
     return roles + [c for c in keep if c not in roles and c not in set(data["drop"])]
 
 
-def _check_names(study, names, known, *key, listed=True):
+def _check_names(study, names, known, *key, listed=True, data_name="the data"):
     """Every name must be a variable of the data; the error names the key (a list entry by
     its position when ``listed`` is True, a mapping key by its name when False, the key
     itself when None: a formula) and the closest variable."""
@@ -78,8 +79,8 @@ def _check_names(study, names, known, *key, listed=True):
                 where = _key(study, *key, i if listed else name)
             close = difflib.get_close_matches(str(name), known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"config error at {where}: variable {name!r} is not in the data"
-                              f"{hint} (variables: {', '.join(known)})")
+            raise ConfigError(f"config error at {where}: variable {name!r} is not in "
+                              f"{data_name}{hint} (variables: {', '.join(known)})")
 
 
 def _formula_variables(study, i, formula):
@@ -123,32 +124,43 @@ def check_study(study):
         _check_names(study, [data["id"]], columns, "data", "id")
     _check_names(study, data["level2"], columns, "data", "level2")
     _check_names(study, list(data["labels"]), columns, "data", "labels", listed=False)
-    variables = [c for c in columns if c not in (data["cluster"], data["id"])]
+    # the amputation and the models serve the case study (when it imputes) and the
+    # simulation (when there is one): each must fit the data of the ones that run
+    sim = cfg.get("simulation")
+    targets = []
+    known = _check_imputation(study, cfg["imputation"], columns, data, "imputation")
+    if cfg["imputation"]["method"] or sim is None:
+        targets.append(("the data", [c for c in columns if c not in (data["cluster"], data["id"])],
+                        known))
+    if sim is not None:
+        sim_columns, sim_cluster, sim_id = _simulation_columns(study, sim)
+        sim_known = list(sim_columns)
+        for arm, block in sim["arms"].items():
+            sim_known += _check_imputation(study, block, sim_columns, data, "simulation",
+                                           "arms", arm, cluster=sim_cluster)
+        targets.append(("the simulated data (simulation.generator)",
+                        [c for c in sim_columns if c not in (sim_cluster, sim_id)],
+                        list(dict.fromkeys(sim_known))))
     amp = cfg["amputation"]
-    if amp is not None:
+    for data_name, variables, _ in targets if amp is not None else ():
         for i, pattern in enumerate(amp["patterns"]):
             _check_names(study, pattern["missing"], variables, "amputation", "patterns", i,
-                         "missing")
+                         "missing", data_name=data_name)
             _check_names(study, list(pattern["weights"] or {}), variables, "amputation",
-                         "patterns", i, "weights", listed=False)
+                         "patterns", i, "weights", listed=False, data_name=data_name)
         _check_names(study, list(amp["level2"]), variables, "amputation", "level2",
-                     listed=False)
-    known = _check_imputation(study, cfg["imputation"], columns, data, "imputation")
-    sim = cfg.get("simulation")
-    if sim is not None:
-        sim_columns = _simulation_columns(study, sim)
-        for arm, block in sim["arms"].items():
-            _check_imputation(study, block, sim_columns, data, "simulation", "arms", arm)
+                     listed=False, data_name=data_name)
     names = [model["name"] for model in cfg["models"]]
     for i, model in enumerate(cfg["models"]):
         if names.count(model["name"]) > 1:
             raise ConfigError(f"config error at {_key(study, 'models', i, 'name')}: "
                               f"model name {model['name']!r} is used twice")
-        _check_names(study, _formula_variables(study, i, model["formula"]), known, "models", i,
-                     "formula", listed=None)
+        for data_name, _, known_here in targets:
+            _check_names(study, _formula_variables(study, i, model["formula"]), known_here,
+                         "models", i, "formula", listed=None, data_name=data_name)
 
 
-def _check_imputation(study, imp, columns, data, *key):
+def _check_imputation(study, imp, columns, data, *key, cluster=None):
     """Method names, passive expressions, predictor-matrix names and method options of an
     imputation block (the study's or a simulation arm's); returns the known variables."""
     passive = [v for v, meth in imp["method"].items() if meth.strip().startswith("~")]
@@ -170,19 +182,17 @@ def _check_imputation(study, imp, columns, data, *key):
             raise ConfigError(f"{where}: {name!r} has no imputation method in "
                               f"{_key(study, *key, 'method')}")
         try:
-            check_options(meth, opts, variable=name, columns=known, cluster=data["cluster"])
+            check_options(meth, opts, variable=name, columns=known,
+                          cluster=cluster or data["cluster"])
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"{where}: {exc}") from None
     return known
 
 
 def _simulation_columns(study, sim):
-    """Column names of the data a simulation generates."""
-    resample = sim["generator"].get("resample")
-    if resample is None:
-        return list(SIMULATED_COLUMNS)
+    """Column names, cluster and id variable of the data a simulation generates."""
     try:
-        return read_columns(resample["file"], object=resample["object"])
+        return generated_columns(sim["generator"])
     except (OSError, ValueError) as exc:
         raise ConfigError(f"config error at "
                           f"{_key(study, 'simulation', 'generator', 'resample', 'file')}: "
@@ -201,6 +211,11 @@ def stop_notice(study):
         ("models", not cfg["models"])) if empty]
     if not missing:
         return None
+    if cfg.get("simulation") is not None and cfg["models"]:
+        # a study that only simulates: its case study stops at the data, by design
+        return (f"{study}: {missing[0]} is empty, so the case study stops after loading "
+                f"its data; the simulation runs (results/{study}/simulation/), without a "
+                "report (which needs an imputed case study)")
     path = cfg["data"]["file"] or "<data file>"
     return (f"{study}: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} empty, "
             f"so this study stops after loading its data (results/{study}/data/). For a "

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["Generator", "PopularityGenerator", "ResampleGenerator", "TracksGenerator",
+           "generated_columns",
            "make_generator"]
 
 
@@ -183,9 +184,26 @@ def make_generator(cfg: dict) -> Generator:
                                    cluster_size=size if isinstance(size, int) else tuple(size),
                                    params=dict(c.get("params") or {}))
     from mlmice.io import read_data
-    data = read_data(c["file"], cluster=c["cluster"], object=c.get("object"))
+    data = read_data(c["file"], cluster=c["cluster"], id=c.get("id"), object=c.get("object"),
+                     csv=c.get("csv"))
     if data.isna().any().any():
         bad = [col for col in data.columns if data[col].isna().any()]
         raise ValueError(f"simulation.generator.resample.file {c['file']!r}: the columns "
                          f"{bad} have missing values; resampling needs complete data")
     return ResampleGenerator(data=data, cluster=c["cluster"], n_clusters=c.get("n_clusters"))
+
+
+def generated_columns(cfg: dict) -> tuple[list[str], str, str | None]:
+    """Column names, cluster and id variable of the data the ``simulation.generator``
+    block makes, without generating a replicate's worth (for checking a config before
+    any job: its models and amputation must name these columns)."""
+    kinds = [k for k in ("popularity", "tracks", "resample") if cfg.get(k) is not None]
+    if kinds == ["resample"]:
+        from mlmice.io import read_columns
+        c = cfg["resample"]
+        return (read_columns(c["file"], object=c.get("object"), csv=c.get("csv")),
+                c["cluster"], c.get("id"))
+    sample = make_generator({kinds[0]: {"n_clusters": 2, "cluster_size": 2}} if kinds
+                            else cfg).generate(seed=0)
+    roles = sample.attrs.get("roles", {})
+    return list(sample.columns), roles.get("cluster", "cluster_id"), roles.get("id")

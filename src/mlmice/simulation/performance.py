@@ -73,8 +73,10 @@ def _measures(block: pd.DataFrame) -> dict:
     out = {"true_value": theta, "n_replicates": n, "mean_estimate": est.mean()}
     s = est.std(ddof=1) if n > 1 else np.nan
     bias = est.mean() - theta
-    out.update(bias=bias, bias_mcse=s / np.sqrt(n), relative_bias=_ratio(bias, theta),
-               relative_bias_mcse=_ratio(s / np.sqrt(n), abs(theta)), emp_se=s,
+    # without a known truth there is no bias, so no MC SE of it either
+    bias_mcse = s / np.sqrt(n) if np.isfinite(theta) else np.nan
+    out.update(bias=bias, bias_mcse=bias_mcse, relative_bias=_ratio(bias, theta),
+               relative_bias_mcse=_ratio(bias_mcse, abs(theta)), emp_se=s,
                emp_se_mcse=s / np.sqrt(2.0 * (n - 1)) if n > 1 else np.nan)
     comp = block["complete_estimate"].to_numpy(dtype=float)
     if np.all(np.isfinite(comp)):
@@ -94,12 +96,13 @@ def _measures(block: pd.DataFrame) -> dict:
                        var_v / (4.0 * n * mod ** 4) + 1.0 / (2.0 * (n - 1))))
     lo = block["conf_low"].to_numpy(dtype=float)
     hi = block["conf_high"].to_numpy(dtype=float)
-    if np.all(np.isfinite(lo) & np.isfinite(hi)) and np.isfinite(theta):
-        cover = ((lo <= theta) & (theta <= hi)).mean()
-        width = hi - lo
-        out.update(coverage=cover, coverage_mcse=np.sqrt(cover * (1.0 - cover) / n),
-                   ci_width=width.mean(),
+    if np.all(np.isfinite(lo) & np.isfinite(hi)):
+        width = hi - lo                     # needs no truth
+        out.update(ci_width=width.mean(),
                    ci_width_mcse=width.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan)
+        if np.isfinite(theta):
+            cover = ((lo <= theta) & (theta <= hi)).mean()
+            out.update(coverage=cover, coverage_mcse=np.sqrt(cover * (1.0 - cover) / n))
     if np.isfinite(theta):
         sq = (est - theta) ** 2
         mse = sq.mean()

@@ -55,6 +55,8 @@ class Arm:
         ``{target: {predictor: code}}``; unlisted predictors 0.
     method_options : dict
     m, maxit : int
+        Imputations and iterations per chain (defaults 5 and 20, as the
+        imputation block's).
     """
 
     name: str
@@ -62,14 +64,14 @@ class Arm:
     predictor_matrix: dict
     method_options: dict = field(default_factory=dict)
     m: int = 5
-    maxit: int = 10
+    maxit: int = 20
 
     @classmethod
     def from_config(cls, name: str, cfg: dict) -> Arm:
         return cls(name=name, method=dict(cfg["method"]),
                    predictor_matrix={k: dict(v) for k, v in cfg["predictor_matrix"].items()},
                    method_options=dict(cfg.get("method_options") or {}),
-                   m=int(cfg.get("m", 5)), maxit=int(cfg.get("maxit", 10)))
+                   m=int(cfg.get("m", 5)), maxit=int(cfg.get("maxit", 20)))
 
 
 @dataclass(frozen=True)

@@ -185,3 +185,9 @@ def test_config_errors_name_the_key_path():
     cfg = {"studies": {"s": {"imputation": {"m": 10**9}}}}
     (msg,) = config_errors(cfg, schema)
     assert msg.startswith("config error at studies.s.imputation.m: 1000000000 is greater")
+    # a reserved arm name says so (jsonschema: "should not be valid under {'enum': ...}")
+    cfg = {"studies": {"s": {"simulation": {"arms": {"cca": {"method": {},
+                                                             "predictor_matrix": {}}}}}}}
+    assert config_errors(cfg, schema) == [
+        "config error at studies.s.simulation.arms: the name 'cca' is reserved (complete, "
+        "cca); choose another"]

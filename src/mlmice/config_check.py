@@ -33,6 +33,11 @@ def _describe(error) -> str:
             close = difflib.get_close_matches(str(name), known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             return f"unknown key {name!r}{hint} (keys: {', '.join(known)})"
+    if error.validator == "not" and isinstance(error.validator_value, Mapping) \
+            and "enum" in error.validator_value:
+        # propertyNames: not: {enum: [...]} (the reserved arm names)
+        reserved = ", ".join(map(str, error.validator_value["enum"]))
+        return f"the name {error.instance!r} is reserved ({reserved}); choose another"
     message = re.sub(r"\s+", " ", str(error.message))
     return message if len(message) <= 300 else message[:297] + "..."
 

@@ -80,10 +80,11 @@ def check_not_mixed(obs: pd.Series, num: pd.Series, name: str, source: str) -> N
         return                                              # text only: a categorical
     other = text[~comma]
     tokens = list(dict.fromkeys(other))[:3]
+    fix = (f"list it in csv na_values (config data.csv.na_values, e.g. [{tokens[0]!r}])"
+           if str(source).lower().endswith(".csv") else "make it a missing value in the file")
     raise ValueError(f"{source}: variable {name!r} mixes numbers with the text "
                      f"{', '.join(map(repr, tokens))} ({_where(other)}); if that marks a "
-                     "missing value, list it in csv na_values (config data.csv.na_values, "
-                     f"e.g. [{tokens[0]!r}]); otherwise recode the column")
+                     f"missing value, {fix}; otherwise recode the column")
 
 
 def _where(values: pd.Series) -> str:

@@ -82,6 +82,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from mlmice._validation import check_bool
+
 
 @dataclass(frozen=True)
 class MethodInput:
@@ -306,8 +308,7 @@ def _check_kind_of_value(value, default, *, where: str) -> None:
     if default is None:
         return
     if isinstance(default, bool):
-        if not isinstance(value, (bool, np.bool_)):
-            raise TypeError(f"{where} must be true or false, got {value!r}")
+        check_bool(value, where)
         return
     if isinstance(default, numbers.Integral):
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):

@@ -57,6 +57,12 @@ def test_format_frame_by_column_kind():
     assert out.to_dict("list") == {"term": ["a", "b"], "estimate": ["1.23", "0.0000865"],
                                    "df": ["644,100", "3"], "p_value": ["< 0.001", "0.500"],
                                    "m": ["5", "5"], "flag": ["True", "False"]}
+    # one notation per column: a value below 1e-6 makes the whole column scientific
+    small = format_frame(pd.DataFrame({"ubar": [6.44e-6, 2.1e-4], "b": [9.5e-7, 0.0]}))
+    assert small.to_dict("list") == {"ubar": ["0.00000644", "0.000210"],
+                                     "b": ["9.50e-07", "0"]}
+    assert format_frame(pd.DataFrame({"b": [9.5e-7, 2.1e-4]}))["b"].tolist() == [
+        "9.50e-07", "2.10e-04"]
     # a column the names do not reveal can be told
     assert format_frame(frame[["estimate"]], kinds={"estimate": "p"})["estimate"].tolist() == [
         "1.235", "< 0.001"]

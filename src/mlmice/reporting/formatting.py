@@ -6,7 +6,9 @@ reads ``0`` and a df never reads ``6.441e+05``.
 
 - Estimates, standard errors, variances: :func:`fmt`, ``digits`` significant
   digits in positional notation for :math:`10^{-6} \\le |x| < 10^{7}`,
-  scientific notation (``1.2e-08``) outside that range.
+  scientific notation (``1.2e-08``) outside that range; in a table
+  (:func:`format_frame`) a column is scientific throughout when one of its
+  values is.
 - p-values: :func:`fmt_p`, three decimals, and ``< 0.001`` below that (APA
   style; the exact value of a small p-value carries no information).
 - Degrees of freedom: :func:`fmt_df`, one decimal with thousands separators (none for a
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["column_kind", "fmt", "fmt_df", "fmt_int", "fmt_p", "format_frame"]
@@ -106,6 +109,17 @@ def column_kind(name: str, series: pd.Series) -> str:
     return "text"
 
 
+def _number_format(col: pd.Series, digits: int):
+    """One notation per column: scientific for every value when one needs it (below
+    1e-6 or from 1e7 in magnitude), so a column never shows 9.50e-07 above 0.00000644."""
+    values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    size = abs(values[np.isfinite(values) & (values != 0)])
+    if size.size and ((size < 1e-6).any() or (size >= 1e7).any()):
+        return lambda x: _special(x) if _special(x) is not None else (
+            "0" if float(x) == 0 else f"{float(x):.{digits - 1}e}")
+    return lambda x: fmt(x, digits)
+
+
 def format_frame(frame: pd.DataFrame, *, digits: int = 3,
                  kinds: dict[str, str] | None = None) -> pd.DataFrame:
     """Every cell of ``frame`` as text, by the kind of its column.
@@ -135,7 +149,7 @@ def format_frame(frame: pd.DataFrame, *, digits: int = 3,
         elif kind == "int":
             out[name] = col.map(fmt_int)
         elif kind == "number":
-            out[name] = col.map(lambda x: fmt(x, digits))
+            out[name] = col.map(_number_format(col, digits))
         else:
             out[name] = col.map(lambda x: "" if _special(x) == "" else str(x))
     return pd.DataFrame(out, index=frame.index, columns=frame.columns)

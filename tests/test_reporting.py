@@ -219,9 +219,9 @@ def test_methods_paragraph():
     assert "Of 100 rows in 10 clusters (g), 14 (14 %) had at least one missing value" in text
     assert ("Variable y was imputed by 2l.pmm, two-level predictive mean matching" in text
             and "predictors: x (fixed effect and cluster mean), w (fixed effect)" in text)
-    assert "each of its 2 missing value(s) lay in a cluster where it was observed" in text
+    assert "each of its 2 missing values lay in a cluster where it was observed" in text
     assert "1 of its 3 missing values lay in clusters where it was observed" in text
-    assert "xy was computed from its parts" in text
+    assert "The variable xy was computed from its parts" in text
     assert "m = 20 imputed data sets, each after 15 iterations" in text
     assert "at most 1.04 (below 1.10)" in text
     assert "maximum likelihood or restricted maximum likelihood" in text

@@ -26,7 +26,7 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["column_kind", "fmt", "fmt_df", "fmt_int", "fmt_p", "format_frame"]
+__all__ = ["column_kind", "count", "fmt", "fmt_df", "fmt_int", "fmt_p", "format_frame"]
 
 _P_NAMES = {"p_value", "p.value", "p", "trend_pvalue", "P(>|t|)", "P(>F)", "Pr(>|t|)"}
 _DF_NAMES = {"df", "df1", "df2", "dfcom", "df_com"}
@@ -92,6 +92,16 @@ def fmt_int(n) -> str:
     if special is not None:
         return special
     return f"{int(n):,}"
+
+
+def count(n, singular: str, plural: str | None = None) -> str:
+    """A count with its noun in the right number: ``1 chain``, ``5 chains``, ``1,200 rows``.
+
+    >>> count(1, "missing value"), count(12, "point"), count(3, "was", "were")
+    ('1 missing value', '12 points', '3 were')
+    """
+    word = singular if int(n) == 1 else (plural or singular + "s")
+    return f"{fmt_int(n)} {word}"
 
 
 def column_kind(name: str, series: pd.Series) -> str:

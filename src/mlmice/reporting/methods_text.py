@@ -137,9 +137,11 @@ def methods_paragraph(*, spec: Mapping, n_missing: Mapping[str, int], n_rows: in
         n_fill, n_imp = filled.get(v, (0, int(n_missing[v]))) if meth.startswith("2lonly") \
             else (0, int(n_missing[v]))
         if n_fill and n_imp == 0:
-            out.append(f"Variable {v} is constant within clusters, and each of its "
-                       f"{fmt_int(n_fill)} missing value(s) lay in a cluster where it was "
-                       "observed: they took the cluster's value, and none was imputed.")
+            which = ("its missing value lay in a cluster where it was observed: it took"
+                     if n_fill == 1 else f"each of its {fmt_int(n_fill)} missing values lay in "
+                     "a cluster where it was observed: they took")
+            out.append(f"Variable {v} is constant within clusters, and {which} the cluster's "
+                       "value; none was imputed.")
             continue
         if n_fill:
             text += (f"; {fmt_int(n_fill)} of its {fmt_int(n_missing[v])} missing values lay in "
@@ -153,7 +155,7 @@ def methods_paragraph(*, spec: Mapping, n_missing: Mapping[str, int], n_rows: in
         out.append(text + ".")
     passive = [v for v, meth in method.items() if meth and meth.startswith("~")]
     for v in passive:
-        out.append(f"{v} was computed from its parts after every imputation step "
+        out.append(f"The variable {v} was computed from its parts after every imputation step "
                    f"(passive imputation, {method[v]}).")
     conv = ("Convergence was judged by trace plots of the mean and standard deviation of the "
             "imputed values and by the rank-normalised split R-hat (Vehtari et al. 2021)")

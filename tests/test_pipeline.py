@@ -122,3 +122,26 @@ def test_ampute_arguments_from_a_config_block():
     assert "weights" not in ampute_arguments({"mech": "MCAR", "patterns": [
         {"missing": ["y"], "weights": {"x": 1}}]})
     assert ampute_arguments({}) == {"type": "RIGHT"}
+
+
+def test_truth_coded_otherwise_is_refused():
+    """A complete file read on its own may code a categorical otherwise (other categories,
+    another reference): its terms would share names with the MI terms but not meaning."""
+    from mlmice.pipeline.tables import check_same_coding
+    base = pd.DataFrame({"g": [1, 1, 2, 2], "y": [1.0, 2.0, 3.0, 4.0],
+                         "s": pd.Categorical(["a", "b", "c", "a"], categories=["a", "b", "c"])})
+    other = base.assign(s=pd.Categorical(base["s"].astype(str), categories=["b", "a", "c"]))
+    formula = "y ~ s + (1 | g)"
+    check_same_coding(formula, [("truth", 0, base), ("cca", 0, base.copy())])
+    with pytest.raises(ValueError, match=r"variable 's' is coded differently in the truth data "
+                                         r"\(categories a, b, c\) and the cca data "
+                                         r"\(categories b, a, c\)"):
+        check_same_coding(formula, [("truth", 0, base), ("cca", 0, other)])
+    # a binary variable whose labels are the other way round
+    flip = base.assign(s=[0.0, 1.0, 1.0, 0.0])
+    flip.attrs["labels"] = {"s": {0: "no", 1: "yes"}}
+    flop = flip.copy()
+    flop.attrs["labels"] = {"s": {0: "yes", 1: "no"}}
+    with pytest.raises(ValueError, match=r"codes 0 = no, 1 = yes\) and the cca data "
+                                         r"\(codes 0 = yes, 1 = no\)"):
+        check_same_coding(formula, [("truth", 0, flip), ("cca", 0, flop)])

@@ -44,6 +44,48 @@ def _ordered(frames) -> pd.DataFrame:
     return out.astype({"dataset": str, "imputation": "int64"})
 
 
+def _coding(data: pd.DataFrame, var: str):
+    """How a variable's values map to terms: its categories (in order) or value labels."""
+    col = data[var]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return ("categories", tuple(map(str, col.cat.categories)), bool(col.cat.ordered))
+    labels = (data.attrs.get("labels") or {}).get(var)
+    return ("labels", tuple(sorted((int(k), str(v)) for k, v in labels.items()))) \
+        if labels else None
+
+
+def check_same_coding(formula: str, datasets: Sequence[tuple[str, int, pd.DataFrame]]) -> None:
+    """Raise if a variable of ``formula`` is coded differently between the data sets.
+
+    The truth (a complete file read on its own), the complete cases and the imputed data
+    are compared term by term; a categorical with other categories, another order or
+    another reference, or a binary variable with its labels the other way round, would
+    give terms of one name but different meaning, compared silently.
+    """
+    from mlmice.formula import parse_formula
+
+    variables = [v for v in parse_formula(formula).variables]
+    first_name, _, first = datasets[0]
+    for name, _, data in datasets[1:]:
+        for var in variables:
+            if var in first.columns and var in data.columns:
+                a, b = _coding(first, var), _coding(data, var)
+                if a != b:
+                    raise ValueError(
+                        f"variable {var!r} is coded differently in the {first_name} data "
+                        f"({_describe_coding(a)}) and the {name} data ({_describe_coding(b)}): "
+                        "the same term names would mean different parameters. Give both "
+                        "files the same categories (data.ordered sets their order)")
+
+
+def _describe_coding(coding) -> str:
+    if coding is None:
+        return "numbers"
+    if coding[0] == "categories":
+        return ("ordered " if coding[2] else "") + "categories " + ", ".join(coding[1])
+    return "codes " + ", ".join(f"{k} = {v}" for k, v in coding[1])
+
+
 def fit_tables(formula: str, datasets: Sequence[tuple[str, int, pd.DataFrame]], *,
                reml: bool = False, log=lambda _: None) -> dict[str, pd.DataFrame]:
     """Fit ``formula`` (lmer with a ``( | )`` term, else lm) to every data set.
@@ -61,6 +103,7 @@ def fit_tables(formula: str, datasets: Sequence[tuple[str, int, pd.DataFrame]], 
     -------
     dict with DataFrames ``estimates``, ``vcov``, ``varcorr`` and ``fits``.
     """
+    check_same_coding(formula, datasets)
     estimates, vcovs, varcorrs, infos = [], [], [], []
     for name, i, data in datasets:
         with warnings.catch_warnings(record=True) as caught:

@@ -62,6 +62,17 @@ def test_init_notes_a_level2_variable_with_one_typing_error(tmp_path):
     assert "level-2 variables: none" in text
 
 
+def test_init_names_the_reference_of_an_unordered_categorical(tmp_path):
+    df = mm.simulate_popularity(n_clusters=12, cluster_size=5, seed=3).data
+    df["ses"] = np.array(["low", "high", "mid"])[np.arange(len(df)) % 3]
+    df.loc[df.index[:6], "popularity_ij"] = np.nan
+    path = tmp_path / "ses.csv"
+    df.to_csv(path, index=False)
+    text = init_config(path, cluster="cluster_id", id="unit_id")
+    assert "# Unordered categorical (first category the reference): ses [high, low, mid]." in text
+    assert "under data.ordered" in text
+
+
 def test_init_errors(tmp_path, capsys):
     assert main(["init", str(tmp_path / "nope.csv"), "--cluster", "g"]) == 2
     assert "does not exist" in capsys.readouterr().err

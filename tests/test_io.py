@@ -136,6 +136,53 @@ def test_a_row_number_column_not_named_as_id_gets_a_warning(tmp_path):
         read_data(path, cluster="cluster_id", id="pupil")
 
 
+def test_sav_labels_of_three_codes_make_a_categorical(tmp_path):
+    """SPSS value labels on three or more codes: a categorical in code order, ordered for
+    measure ordinal; measure scale keeps the numbers (SPSS says they are numbers)."""
+    import pyreadstat
+    frame = pd.DataFrame({"school": [1, 1, 2, 2, 3, 3], "ses": [1.0, 2, 3, 4, np.nan, 2],
+                          "kind": [1.0, 1, 2, 2, 3, 3], "score": [1.0, 2, 3, 4, 5, 6]})
+    path = tmp_path / "d.sav"
+    ses = {1.0: "low", 2.0: "lower-mid", 3.0: "upper-mid", 4.0: "high"}
+    kind = {1.0: "public", 2.0: "private", 3.0: "religious"}
+    pyreadstat.write_sav(frame, str(path), variable_value_labels={"ses": ses, "kind": kind,
+                                                                  "score": {1.0: "one"}},
+                         variable_measure={"ses": "ordinal", "kind": "nominal",
+                                           "score": "scale"})
+    df = read_data(path, cluster="school")
+    assert df["ses"].cat.ordered and list(df["ses"].cat.categories) == list(ses.values())
+    assert df["ses"].tolist()[:4] == ["low", "lower-mid", "upper-mid", "high"]
+    assert not df["kind"].cat.ordered
+    assert list(df["kind"].cat.categories) == ["public", "private", "religious"]
+    assert df["score"].dtype == np.float64
+    pyreadstat.write_sav(frame, str(path), variable_value_labels={"kind": kind},
+                         variable_measure={"kind": "scale"})
+    assert read_data(path, cluster="school")["kind"].dtype == np.float64
+
+
+def test_declared_order_of_an_ordinal_text_variable(tmp_path):
+    """data.ordered: a CSV's text categories in their order (alphabetical otherwise)."""
+    path = tmp_path / "d.csv"
+    path.write_text("school,ses,y\n1,low,1\n1,high,2\n2,middle,3\n2,low,4\n3,,5\n")
+    assert list(read_data(path, cluster="school")["ses"].cat.categories) == [
+        "high", "low", "middle"]
+    df = read_data(path, cluster="school", ordered={"ses": ["low", "middle", "high"]})
+    assert df["ses"].cat.ordered and list(df["ses"].cat.categories) == ["low", "middle", "high"]
+    assert df["ses"].isna().sum() == 1
+    with pytest.raises(ValueError, match=r"data.ordered\['ses'\] lacks the value\(s\) "
+                                         r"\['middle'\]"):
+        read_data(path, cluster="school", ordered={"ses": ["low", "high"]})
+    with pytest.raises(ValueError, match=r"ses holds numbers|names \['nope'\]"):
+        read_data(path, cluster="school", ordered={"nope": ["a", "b"]})
+    # labelled codes, ordered as declared; two categories are 0/1 in that order
+    df = read_data(path, cluster="school", ordered={"ses": ["low", "middle", "high"]},
+                   labels=None)
+    path.write_text("school,g,y\n1,yes,1\n1,no,2\n2,yes,3\n2,no,4\n")
+    df = read_data(path, cluster="school", ordered={"g": ["yes", "no"]})
+    assert df["g"].tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert df.attrs["labels"]["g"] == {0: "yes", 1: "no"}
+
+
 def _csv(tmp_path, frame, name="d.csv"):
     path = tmp_path / name
     frame.to_csv(path, index=False)

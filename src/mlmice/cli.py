@@ -135,6 +135,13 @@ def init_config(path, *, cluster: str, id: str | None = None,
     if never:
         lines.append(f"# Never observed (all values missing; left out by data.drop): "
                      f"{', '.join(never)}.")
+    nominal = [v for v, is_ordered in categorical.items() if not is_ordered]
+    if nominal:
+        lines.append("# Unordered categorical (first category the reference): "
+                     + "; ".join(f"{v} [{', '.join(map(str, df[v].cat.categories))}]"
+                                 for v in nominal)
+                     + ".")
+        lines.append("# An ordinal one: list its categories in their order under data.ordered.")
     for var, clusters in nearly.items():
         lines.append(f"# {var} is constant within all clusters but {', '.join(clusters)}: "
                      "a data error? Corrected, it is level 2.")

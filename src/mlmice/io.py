@@ -37,7 +37,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlmice.csv_format import check_csv_header, check_not_mixed, csv_format
+from mlmice.coding import code_column
+from mlmice.coding import fmt_value as _fmt
+from mlmice.csv_format import check_csv_header, csv_format
 from mlmice.impute.categorical import as_codes
 from mlmice.impute.defaults import as_float
 from mlmice.parquet import Roles, read_parquet, write_parquet
@@ -54,7 +56,8 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
               level2: Sequence[str] | None = None,
               labels: Mapping[str, Mapping] | None = None,
               variables: Sequence[str] | None = None,
-              drop: Sequence[str] = (), csv: Mapping | None = None) -> pd.DataFrame:
+              drop: Sequence[str] = (), csv: Mapping | None = None,
+              ordered: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """Read a user's data file into the analysis frame.
 
     Parameters
@@ -74,7 +77,8 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
     labels : mapping, optional
         Value labels for numeric codes, ``{variable: {code: label}}``, as SPSS
         value labels would give them (e.g. ``{"gender_ij": {1: "boy", 2:
-        "girl"}}`` for ``popular_MAR.RData``).
+        "girl"}}`` for ``popular_MAR.RData``): two codes make a binary variable
+        (the lower 0), three or more a categorical one in code order.
     variables : sequence of str, optional
         Keep only these columns (besides ``cluster`` and ``id``), in this order.
     drop : sequence of str
@@ -84,6 +88,10 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
         decimal mark is a comma), ``decimal`` (``"."`` or ``","``) and ``na_values``
         (text that marks a missing value besides an empty field and ``NA``, e.g.
         ``["."]`` as SPSS and Stata exports write it, or ``["-99"]``).
+    ordered : mapping, optional
+        ``{variable: [category, ...]}``: an ordinal variable's categories in their order,
+        the first the reference (:mod:`mlmice.coding`); for text values or labelled
+        codes. SPSS variables whose measure is ``ordinal`` are ordered without it.
 
     Returns
     -------
@@ -105,8 +113,9 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
         raise FileNotFoundError(f"data file {str(path)!r} does not exist")
     suffix = path.suffix.lower()
     value_labels: dict[str, dict] = {}
+    measures: dict[str, str] = {}
     if suffix == ".sav":
-        raw, value_labels = _read_sav(path)
+        raw, value_labels, measures = _read_sav(path)
     elif suffix in (".rdata", ".rda", ".rds"):
         raw = _read_r(path, object)
     elif suffix == ".csv":
@@ -143,7 +152,8 @@ def read_data(path, cluster: str, id: str | None = None, *, object: str | None =
             _check_user_labels(raw[var], var, m, str(path))
             value_labels[var] = dict(m)
     return prepare_frame(raw, cluster=cluster, id=id, level2=level2,
-                         value_labels=value_labels, source=str(path))
+                         value_labels=value_labels, source=str(path), measures=measures,
+                         ordered=ordered)
 
 
 def select_variables(frame: pd.DataFrame, *, cluster: str, id: str | None = None,
@@ -186,9 +196,6 @@ def _check_unique_names(names, source: str) -> None:
                          "variable needs its own name")
 
 
-#: Most categories a categorical analysis variable may have (mice's ``maxcat``).
-MAX_CATEGORIES = 50
-
 #: Largest magnitude accepted in an analysis column: its square and sums of squares
 #: must stay finite in float64 (about 1e308).
 MAX_ABS_VALUE = 1e100
@@ -210,14 +217,14 @@ def check_finite_values(df: pd.DataFrame, columns, source: str) -> None:
 
 
 def _check_user_labels(s: pd.Series, var: str, labels: Mapping, source: str) -> None:
-    """User-given labels must name two numeric codes covering the observed values."""
+    """User-given labels must name two or more numeric codes covering the observed values."""
     try:
         keys = sorted(float(k) for k in labels)
     except (TypeError, ValueError):
         raise ValueError(f"labels[{var!r}]: codes must be numbers, got {list(labels)}") from None
-    if len(keys) != 2:
-        raise ValueError(f"labels[{var!r}]: give exactly two codes (a binary variable), got "
-                         f"{len(keys)}")
+    if len(keys) < 2:
+        raise ValueError(f"labels[{var!r}]: give two codes (a binary variable) or more (a "
+                         f"categorical one), got {len(keys)}")
     v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     bad = np.setdiff1d(np.unique(v[~np.isnan(v)]), keys)
     if bad.size or (s.notna() & np.isnan(v)).any():
@@ -272,12 +279,18 @@ def read_columns(path, *, object: str | None = None, csv: Mapping | None = None)
 def prepare_frame(raw: pd.DataFrame, *, cluster: str, id: str | None = None,
                   level2: Sequence[str] | None = None,
                   value_labels: Mapping[str, Mapping] | None = None,
-                  source: str = "data") -> pd.DataFrame:
+                  source: str = "data", measures: Mapping[str, str] | None = None,
+                  ordered: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """Turn an already loaded frame into the analysis frame (see :func:`read_data`).
 
     ``source`` names the data in error messages (a file name, or e.g.
-    ``"simulated data"``).
+    ``"simulated data"``); ``measures`` are SPSS's measurement levels, ``ordered`` the
+    declared ordinal variables (:mod:`mlmice.coding`).
     """
+    measures, ordered = dict(measures or {}), dict(ordered or {})
+    unknown = sorted(set(ordered) - {str(c) for c in raw.columns})
+    if unknown:
+        raise ValueError(f"{source}: data.ordered names {unknown}, which are not columns")
     value_labels = dict(value_labels or {})
     columns = [str(c) for c in raw.columns]
     _check_unique_names(columns, source)
@@ -300,7 +313,8 @@ def prepare_frame(raw: pd.DataFrame, *, cluster: str, id: str | None = None,
         if col in (cluster, id):
             out[col] = _identifier(raw[col])
             continue
-        values, labs = _code_column(raw[col], col, value_labels.get(col), source)
+        values, labs = code_column(raw[col], col, value_labels.get(col), source,
+                                   measure=measures.get(col), order=ordered.get(col))
         out[col] = values
         if labs is not None:
             out_labels[col] = labs
@@ -343,14 +357,16 @@ def _warn_row_identifier(df: pd.DataFrame, cluster: str, source: str) -> None:
                           UserWarning, stacklevel=3)
 
 
-def _read_sav(path: Path) -> tuple[pd.DataFrame, dict]:
+def _read_sav(path: Path) -> tuple[pd.DataFrame, dict, dict]:
+    """The data, their value labels and measurement levels (nominal, ordinal, scale)."""
     import pyreadstat
 
     try:
         raw, meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
     except pyreadstat.ReadstatError as exc:
         raise ValueError(f"data file {str(path)!r} could not be read as SPSS .sav: {exc}") from None
-    return raw, {k: dict(v) for k, v in meta.variable_value_labels.items()}
+    return (raw, {k: dict(v) for k, v in meta.variable_value_labels.items()},
+            dict(getattr(meta, "variable_measure", {}) or {}))
 
 
 def _read_r(path: Path, object: str | None) -> pd.DataFrame:
@@ -384,76 +400,6 @@ def _identifier(s: pd.Series) -> pd.Series:
             return pd.Series(v.astype(np.int64), name=s.name)
         return s.astype(float)
     return s
-
-
-def _fmt(x) -> str:
-    if isinstance(x, float | np.floating) and np.isfinite(x) and abs(x) >= 1e15:
-        return f"{float(x):g}"
-    if isinstance(x, float | np.floating) and float(x).is_integer():
-        return str(int(x))
-    return str(x)
-
-
-def _code_column(s: pd.Series, name: str, value_labels: Mapping | None,
-                 source: str) -> tuple[pd.Series, dict[int, str] | None]:
-    """Code one analysis column to float64 (binary -> 0/1 plus labels)."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = list(s.cat.categories)
-        if len(cats) > 2:
-            return _categorical(s, name, source), None
-        codes = s.cat.codes.to_numpy().astype(float)
-        codes[codes < 0] = np.nan
-        return pd.Series(codes, name=name), {i: str(c) for i, c in enumerate(cats)}
-    if pd.api.types.is_bool_dtype(s):
-        v = s.astype("float64")
-        return v, {0: "False", 1: "True"}
-    if not pd.api.types.is_numeric_dtype(s):
-        obs = s.dropna()
-        num = pd.to_numeric(obs, errors="coerce")
-        if num.notna().all():
-            s = pd.to_numeric(s, errors="coerce")
-        else:
-            check_not_mixed(obs, num, name, source)
-            levels = sorted(obs.astype(str).unique())
-            if len(levels) > MAX_CATEGORIES or (len(levels) > 2 and len(levels) == len(obs)):
-                bad = obs[num.isna()].astype(str).unique()[:3]
-                raise ValueError(f"{source}: variable {name!r} is not numeric (values such as "
-                                 f"{', '.join(map(repr, bad))}) and has {len(levels)} distinct "
-                                 f"values in {len(obs)} rows: not a categorical variable (at "
-                                 f"most {MAX_CATEGORIES} categories, some repeated); if it "
-                                 "identifies rows, name it as the id variable")
-            if len(levels) > 2:
-                cat = pd.Categorical(s.where(s.isna(), s.astype(str)), categories=levels)
-                return _categorical(pd.Series(cat, name=name), name, source), None
-            codes = s.map({lev: float(i) for i, lev in enumerate(levels)}).astype("float64")
-            return pd.Series(codes.to_numpy(), name=name), dict(enumerate(levels))
-    v = s.to_numpy(dtype="float64", na_value=np.nan)
-    obs = np.unique(v[~np.isnan(v)])
-    if value_labels:
-        keys = np.array(sorted(float(k) for k in value_labels))
-        unlabelled = np.setdiff1d(obs, keys)
-        if len(keys) == 2 and unlabelled.size == 0:
-            lo, hi = keys
-            coded = np.where(v == lo, 0.0, np.where(v == hi, 1.0, np.nan))
-            lab = {float(k): str(x) for k, x in value_labels.items()}
-            return pd.Series(coded, name=name), {0: lab[lo], 1: lab[hi]}
-    if obs.size == 2 and np.all(obs == np.round(obs)):
-        lo, hi = obs
-        coded = np.where(v == lo, 0.0, np.where(v == hi, 1.0, np.nan))
-        return pd.Series(coded, name=name), {0: _fmt(lo), 1: _fmt(hi)}
-    return pd.Series(v, name=name), None
-
-
-def _categorical(s: pd.Series, name: str, source: str) -> pd.Series:
-    """A column with more than two categories, kept as a pandas categorical (R's factor;
-    text columns get their categories in alphabetical order, as R's ``factor``)."""
-    cats = list(s.cat.categories)
-    if len(cats) > MAX_CATEGORIES:
-        raise ValueError(f"{source}: variable {name!r} is a factor with {len(cats)} levels, "
-                         f"more than the {MAX_CATEGORIES} categories a categorical variable "
-                         "may have; recode it")
-    out = s.cat.rename_categories([str(c) for c in cats])
-    return pd.Series(out.to_numpy(), name=name, dtype=out.dtype)
 
 
 def _check_constant(df: pd.DataFrame, var: str, cluster: str, source: str) -> None:

@@ -124,6 +124,7 @@ def check_study(study):
         _check_names(study, [data["id"]], columns, "data", "id")
     _check_names(study, data["level2"], columns, "data", "level2")
     _check_names(study, list(data["labels"]), columns, "data", "labels", listed=False)
+    _check_names(study, list(data["ordered"]), columns, "data", "ordered", listed=False)
     # the amputation and the models serve the case study (when it imputes) and the
     # simulation (when there is one): each must fit the data of the ones that run
     sim = cfg.get("simulation")
@@ -291,7 +292,8 @@ def _read_options(study):
     return {"cluster": data["cluster"], "id": data["id"], "object": data["object"],
             "level2": list(data["level2"]), "labels": dict(data["labels"]),
             "variables": data["variables"], "drop": list(data["drop"]),
-            "csv": {**data["csv"], "na_values": list(data["csv"]["na_values"])}}
+            "csv": {**data["csv"], "na_values": list(data["csv"]["na_values"])},
+            "ordered": {k: list(v) for k, v in data["ordered"].items()}}
 
 
 def complete_params(wildcards):

@@ -28,6 +28,8 @@ def _own_file(tmp_path, *, european: bool = False):
     path = tmp_path / "pupils.csv"
     if european:
         df["homework"] = np.nan
+        df["track"] = np.array(["low", "mid", "high"])[rng.integers(0, 3, len(df))]
+        df.loc[rng.random(len(df)) < 0.1, "track"] = None
         df.to_csv(path, index=False, sep=";", decimal=",", na_rep=".")
     else:
         df.to_csv(path, index=False)
@@ -123,6 +125,9 @@ def test_init_then_pipeline_end_to_end(tmp_path):
     assert incomplete["popularity_ij"].isna().sum() == pd.read_csv(
         path, sep=";", decimal=",", na_values=["."])["popularity_ij"].isna().sum() > 0
     assert incomplete["teacher rating"].dtype == np.float64
+    assert list(incomplete["track"].cat.categories) == ["high", "low", "mid"]
+    page = (tmp_path / "results/pupils/report.html").read_text()
+    assert "high, low, mid" in page                      # the variables table names them
 
 
 def test_init_picks_categorical_methods(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import mlmice as mm
@@ -43,3 +44,17 @@ def test_a_never_observed_variable_gets_a_panel_that_says_so(data):
     assert panel.get_title() == "popularity_ij: 0 observed, 40 missing"
     assert [t.get_text() for t in panel.texts] == ["never observed"]
     assert not panel.patches
+
+
+def test_a_categorical_gets_bars_of_its_categories_in_order():
+    frame = pd.DataFrame({"ses": pd.Categorical(["low", "high", None, "low", "mid"],
+                                                categories=["low", "mid", "high"],
+                                                ordered=True),
+                          "y": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    fig = plot_observed(frame)
+    panel = fig.axes[0]
+    assert panel.get_title() == "ses: 4 observed, 1 missing"
+    assert [t.get_text() for t in panel.get_xticklabels()] == ["low", "mid", "high"]
+    assert [p.get_height() for p in panel.patches] == pytest.approx([0.5, 0.25, 0.25])
+    with pytest.raises(ValueError, match="'t' is neither numeric nor categorical"):
+        plot_observed(frame.assign(t="text"), variables=["t"])

@@ -34,14 +34,15 @@ def _levels(values: np.ndarray) -> np.ndarray | None:
 
 def plot_observed(df: pd.DataFrame, *, variables: Sequence[str] | None = None,
                   path: str | os.PathLike | None = None):
-    """Observed-value distributions of the numeric variables, in ggmice's observed blue.
+    """Observed-value distributions of the numeric and categorical variables, in ggmice's
+    observed blue (a categorical as bars of its categories, in their order).
 
     Parameters
     ----------
     df : DataFrame
         The incomplete data (NaN for missing).
     variables : sequence of str, optional
-        Variables to show, in this order (default: every numeric column).
+        Variables to show, in this order (default: every numeric or categorical column).
     path : path, optional
         Save the figure as PNG here.
 
@@ -52,8 +53,8 @@ def plot_observed(df: pd.DataFrame, *, variables: Sequence[str] | None = None,
     Raises
     ------
     ValueError
-        When a variable is not a column or not numeric (a never-observed variable
-        gets a panel that says so).
+        When a variable is not a column, or neither numeric nor categorical (a
+        never-observed variable gets a panel that says so).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -62,23 +63,34 @@ def plot_observed(df: pd.DataFrame, *, variables: Sequence[str] | None = None,
 
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    def shown(col: pd.Series) -> bool:
+        return (pd.api.types.is_numeric_dtype(col.dtype)
+                or isinstance(col.dtype, pd.CategoricalDtype))
+
     if variables is None:
-        variables = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c].dtype)]
+        variables = [c for c in df.columns if shown(df[c])]
     variables = list(variables)
     if not variables:
-        raise ValueError("no numeric variables to show")
+        raise ValueError("no numeric or categorical variables to show")
     for name in variables:
         if name not in df.columns:
             raise ValueError(f"variable {name!r} is not a column of df")
-        if not pd.api.types.is_numeric_dtype(df[name].dtype):
-            raise ValueError(f"variable {name!r} is not numeric (dtype {df[name].dtype})")
+        if not shown(df[name]):
+            raise ValueError(f"variable {name!r} is neither numeric nor categorical (dtype "
+                             f"{df[name].dtype})")
     ncol = min(3, len(variables))
     nrow = int(np.ceil(len(variables) / ncol))
     fig = Figure(figsize=(3.6 * ncol, 2.7 * nrow), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(nrow, ncol, squeeze=False).ravel()
     for ax, name in zip(axes, variables, strict=False):
-        values = df[name].to_numpy(dtype=float, na_value=np.nan)
+        col = df[name]
+        categories = None
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            # every category in its order, by its code (an unobserved one shows as 0)
+            categories = [str(c) for c in col.cat.categories]
+            col = col.cat.codes.where(col.notna())
+        values = col.to_numpy(dtype=float, na_value=np.nan)
         observed = values[np.isfinite(values)]
         if observed.size == 0:
             # shown, not refused: the inspection is where a user learns it (data.drop
@@ -89,14 +101,17 @@ def plot_observed(df: pd.DataFrame, *, variables: Sequence[str] | None = None,
             ax.set_xticks([])
             ax.set_yticks([])
             continue
-        levels = _levels(observed)
+        levels = (np.arange(len(categories), dtype=float) if categories is not None
+                  else _levels(observed))
         if levels is not None:
             share = np.array([(observed == v).mean() for v in levels])
             ax.bar(levels, share, width=0.7 if levels.size > 1 else 0.4, color=OBSERVED)
             ax.set_xticks(levels)
-            labels = df.attrs.get("labels", {}).get(name)
+            labels = (dict(enumerate(categories)) if categories is not None
+                      else df.attrs.get("labels", {}).get(name))
             if labels and set(levels) <= set(labels):
-                ax.set_xticklabels([str(labels[int(v)]) for v in levels])
+                ax.set_xticklabels([str(labels[int(v)]) for v in levels],
+                                   rotation=30 if len(levels) > 3 else 0)
             ax.set_ylabel("proportion")
         else:
             ax.hist(observed, bins=30, density=True, color=OBSERVED, alpha=0.85)

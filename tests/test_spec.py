@@ -281,3 +281,23 @@ def test_misspelt_method_option_is_a_spec_error():
     with pytest.raises(SpecError, match="method mean has no option 'k' \\(its options: none\\)"):
         validate_spec(df, method={"popularity_ij": "mean"}, predictor_matrix=pred,
                       method_options={"popularity_ij": {"k": 3}})
+
+
+def test_categorical_hints_fit_the_level_and_polr_on_unordered_warns():
+    import warnings
+
+    import mlmice as mm
+    from mlmice.impute.errors import SpecError, SpecWarning
+    data = mm.simulate_popularity(n_clusters=10, cluster_size=6, seed=1).data
+    data["k"] = pd.Categorical(np.array(["a", "b", "c"])[np.arange(len(data)) % 3])
+    data.loc[:5, "k"] = None
+    for meth, use in (("2l.pmm", "2l.polyreg"), ("pmm", "polyreg")):
+        with pytest.raises(SpecError, match=f"k is categorical \\(3 categories\\); use {use}$"):
+            validate_spec(data, method={"k": meth}, cluster="cluster_id")
+    with pytest.warns(SpecWarning, match="'2l.polr' treats the categories of an unordered "
+                                         r"variable as ordered, as listed \(a, b, c"):
+        validate_spec(data, method={"k": "2l.polr"}, cluster="cluster_id")
+    data["k"] = data["k"].cat.as_ordered()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SpecWarning)
+        validate_spec(data, method={"k": "2l.polr"}, cluster="cluster_id")

@@ -395,9 +395,17 @@ def _check_target(df, name, meth, level, pred, cluster, levels, missing):
             raise SpecError(f"{name}: method {meth!r} imputes a categorical variable, but {name} "
                             f"has dtype {series.dtype}; make it one with df[{name!r}] = "
                             f"df[{name!r}].astype('category') (ordered for polr)")
+        if meth.endswith("polr") and not series.cat.ordered:
+            listed = ", ".join(map(str, series.cat.categories))
+            warnings.warn(f"{name}: method {meth!r} treats the categories of an unordered "
+                          f"variable as ordered, as listed ({listed}; alphabetical for text); "
+                          "use a polyreg method, or declare the order (data.ordered, or an "
+                          "ordered categorical)", SpecWarning, stacklevel=4)
     elif is_categorical(series) and not (meth in BINARY_METHODS and is_binary(series)):
         k = len(series.cat.categories)
-        use = "logreg (or 2l.bin)" if k == 2 else ("polr" if series.cat.ordered else "polyreg")
+        prefix = "2lonly." if meth.startswith("2lonly") else "2l." if level == "2l" else ""
+        kind = "polr" if series.cat.ordered else "polyreg"
+        use = ("2l.bin" if level != "1" else "logreg") if k == 2 else prefix + kind
         raise SpecError(f"{name}: method {meth!r} imputes numbers, but {name} is categorical "
                         f"({k} categories); use {use}")
     elif not is_numeric(series) and not is_categorical(series):

@@ -279,6 +279,9 @@ def test_report_html(pipeline):
     assert "We created m = 2 imputed data sets, each after 3 iterations" in text
     assert "Variable popularity_ij was imputed by 2l.pmm" in text
     assert "commit" in text and "numpy" in text
+    # no simulation block: section 9 says so and explains no simulation
+    assert "This study has no simulation block" in text
+    assert "simulation block: replicates of generated data" not in text
 
 
 def test_lint_and_snakemake_report(pipeline):

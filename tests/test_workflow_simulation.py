@@ -61,6 +61,7 @@ def test_report_has_the_simulation_section(simulated):
     html = (simulated / "results/tiny/report.html").read_text()
     assert "9. Simulation study" in html
     assert "5 replicates; 0 arm runs failed." in html
+    assert "The study's simulation block: replicates of generated data" in html
     assert "rel. bias vs complete %" in html
     assert "a covariance (corr.) is given in % of the square root" in html
 

@@ -143,7 +143,9 @@ def check_study(study):
                         [c for c in sim_columns if c not in (sim_cluster, sim_id)],
                         list(dict.fromkeys(sim_known))))
     amp = cfg["amputation"]
-    for data_name, variables, _ in targets if amp is not None else ():
+    for data_name, variables, _ in targets:
+        if amp is None:
+            break
         for i, pattern in enumerate(amp["patterns"]):
             _check_names(study, pattern["missing"], variables, "amputation", "patterns", i,
                          "missing", data_name=data_name)

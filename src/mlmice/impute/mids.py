@@ -54,14 +54,15 @@ def _in_dtype(values: np.ndarray, dtype):
     """
     if isinstance(dtype, pd.CategoricalDtype):
         return from_codes(values, dtype)
-    if isinstance(dtype, pd.api.extensions.ExtensionDtype):
-        whole = np.all(values == np.round(values))
-        if (pd.api.types.is_bool_dtype(dtype) and np.isin(values, (0.0, 1.0)).all()) or (
-                pd.api.types.is_integer_dtype(dtype) and whole) or \
-                pd.api.types.is_float_dtype(dtype):
-            return pd.array(values.astype(bool) if pd.api.types.is_bool_dtype(dtype)
-                            else values, dtype=dtype)
-    return values
+    if not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+        return values
+    if pd.api.types.is_bool_dtype(dtype):
+        fits = np.isin(values, (0.0, 1.0)).all()
+        values = values.astype(bool) if fits else values
+    else:
+        fits = (pd.api.types.is_float_dtype(dtype)
+                or pd.api.types.is_integer_dtype(dtype) and np.all(values == np.round(values)))
+    return pd.array(values, dtype=dtype) if fits else values
 
 
 class Mids:

@@ -64,7 +64,7 @@ def check_same_coding(formula: str, datasets: Sequence[tuple[str, int, pd.DataFr
     """
     from mlmice.formula import parse_formula
 
-    variables = [v for v in parse_formula(formula).variables]
+    variables = list(parse_formula(formula).variables)
     first_name, _, first = datasets[0]
     for name, _, data in datasets[1:]:
         for var in variables:
